@@ -1,0 +1,199 @@
+#include "benchmarks/collectives_perf/engine.h"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "core/report/clock.h"
+#include "core/report/result.h"
+#include "core/report/stats.h"
+
+namespace dtbench::collperf {
+
+namespace {
+
+// Rank r's values: small integers, so that sums over many ranks stay exact even in
+// bfloat16; products use +-1 so they stay exact too.
+at::Tensor input_values(int r, int64_t count, ReduceOp op) {
+  at::Tensor i = at::arange(count, at::kLong);
+  at::Tensor v = op == ReduceOp::kProd ? 1 - 2 * ((i + r) % 2) : (i * 3 + r * 7) % 5 - 2;
+  return v.to(at::kDouble);
+}
+
+// Relative tolerance of a checked element; exact for integers.
+double tolerance(c10::ScalarType t) {
+  switch (t) {
+    case c10::kDouble: return 1e-12;
+    case c10::kFloat: return 1e-6;
+    case c10::kHalf: return 1e-3;
+    case c10::kBFloat16: return 8e-3;
+    default: return 0.0;
+  }
+}
+
+struct Buffers {
+  at::Tensor send, recv;
+};
+
+Buffers make_buffers(const Collective& c, bool in_place, int rank, int64_t send_n, int64_t recv_n,
+                     const at::TensorOptions& opt) {
+  Buffers b;
+  if (!in_place) {
+    b.send = at::empty({send_n}, opt);
+    b.recv = at::empty({recv_n}, opt);
+    return b;
+  }
+  switch (c.in_place) {
+    case InPlace::kSame: b.send = b.recv = at::empty({recv_n}, opt); break;
+    case InPlace::kSendIsRecvChunk:
+      b.recv = at::empty({recv_n}, opt);
+      b.send = b.recv.narrow(0, rank * send_n, send_n);
+      break;
+    case InPlace::kRecvIsSendChunk:
+      b.send = at::empty({send_n}, opt);
+      b.recv = b.send.narrow(0, rank * recv_n, recv_n);
+      break;
+    case InPlace::kNone: break;
+  }
+  return b;
+}
+
+// Fills this rank's send buffer (and poisons the receive buffer where it is separate).
+void init_data(const Buffers& b, int rank, ReduceOp op, bool in_place) {
+  if (!in_place && b.recv.numel() > 0) b.recv.fill_(-99);
+  if (b.send.numel() > 0) b.send.copy_(input_values(rank, b.send.numel(), op));
+}
+
+int64_t count_wrong(const Buffers& b, const at::Tensor& expected, c10::ScalarType t) {
+  if (!expected.defined() || expected.numel() == 0) return 0;
+  at::Tensor got = b.recv.to(at::kCPU).to(at::kDouble);
+  at::Tensor err = (got - expected).abs();
+  at::Tensor tol = expected.abs().clamp_min(1.0) * tolerance(t);
+  return (err > tol).logical_or(got.isnan()).sum().item<int64_t>();
+}
+
+struct Placement {
+  double time_us = 0, algbw = 0, busbw = 0;
+  int64_t wrong = 0;
+  Summary samples_us;
+  double rank_min_us = 0, rank_max_us = 0;
+};
+
+Placement measure(Communicator& comm, const Collective& c, const BenchArgs& a, const Buffers& b, ReduceOp op,
+                  int root, int64_t bytes, const InputFn& inputs, c10::ScalarType t, bool in_place) {
+  Placement p;
+  const int rank = comm.rank(), n = comm.size();
+  init_data(b, rank, op, in_place);
+  auto iteration = [&] {
+    std::shared_ptr<Work> last;
+    for (int m = 0; m < a.agg; ++m) last = c.run(comm, b.send, b.recv, op, root);
+    last->synchronize();  // ops on one communicator complete in issue order
+  };
+  for (int w = 0; w < a.warmup; ++w) iteration();
+  comm.barrier()->synchronize();
+  std::vector<double> samples;
+  for (int it = 0; it < a.iters; ++it) {
+    const double t0 = now_s();
+    iteration();
+    samples.push_back((now_s() - t0) / a.agg * 1e6);
+  }
+  p.samples_us = summarize(samples);
+
+  // Combine the ranks' mean times as -a says, and keep the spread.
+  auto all = comm.control().all_gather(fmt::format("{:.17g}", p.samples_us.mean));
+  std::vector<double> means;
+  for (auto& s : all) means.push_back(std::stod(s));
+  Summary across = summarize(means);
+  p.rank_min_us = across.min;
+  p.rank_max_us = across.max;
+  p.time_us = a.average == 0 ? means[0] : a.average == 1 ? across.mean : a.average == 2 ? across.min : across.max;
+  p.algbw = p.time_us > 0 ? static_cast<double>(bytes) / (p.time_us * 1e-6) / 1e9 : 0;
+  p.busbw = p.algbw * c.busbw_factor(n);
+
+  if (a.check) {
+    int64_t send_n = b.send.numel(), recv_n = b.recv.numel();
+    init_data(b, rank, op, in_place);
+    c.run(comm, b.send, b.recv, op, root)->synchronize();
+    at::Tensor expected = c.expected(inputs, rank, n, op, root, send_n, recv_n);
+    const int64_t mine = count_wrong(b, expected, t);
+    int64_t total = 0;
+    for (auto& s : comm.control().all_gather(std::to_string(mine))) total += std::stoll(s);
+    p.wrong = total;
+  }
+  return p;
+}
+
+std::string cell_time(double us) { return us >= 1e4 ? fmt::format("{:.0f}", us) : fmt::format("{:.2f}", us); }
+
+nlohmann::json placement_json(const Placement& p) {
+  return {{"time_us", p.time_us}, {"algbw_gbps", p.algbw}, {"busbw_gbps", p.busbw}, {"wrong", p.wrong},
+          {"time_us_rank_min", p.rank_min_us}, {"time_us_rank_max", p.rank_max_us},
+          {"samples_us", to_json(p.samples_us)}};
+}
+
+}  // namespace
+
+void print_table_header() {
+  std::printf("#%57s out-of-place                       in-place\n", "");
+  std::printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s\n", "size", "count", "type",
+              "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong");
+  std::printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s\n", "(B)", "(elements)", "", "",
+              "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
+  std::fflush(stdout);
+}
+
+EngineResult run_engine(Communicator& comm, const Collective& c, const BenchArgs& a, bool on_cuda) {
+  EngineResult res;
+  const int rank = comm.rank(), n = comm.size();
+  std::vector<int> roots;
+  if (!c.uses_root) roots = {-1};
+  else if (a.root < 0) for (int r = 0; r < n; ++r) roots.push_back(r);
+  else roots = {a.root};
+  std::vector<ReduceOp> ops = c.uses_reduce_op ? a.reduce_ops : std::vector<ReduceOp>{ReduceOp::kSum};
+
+  for (c10::ScalarType t : a.dtypes) {
+    const int64_t es = c10::elementSize(t);
+    at::TensorOptions opt = at::TensorOptions().dtype(t).device(on_cuda ? at::kCUDA : at::kCPU);
+    for (ReduceOp op : ops) {
+      InputFn inputs{[op](int r, int64_t count) { return input_values(r, count, op); },
+                     c10::isIntegralType(t, false)};
+      for (int root : roots) {
+        for (int64_t size : message_sizes(a)) {
+          int64_t send_n = 0, recv_n = 0;
+          c.counts(size / es, n, &send_n, &recv_n);
+          const int64_t bytes = std::max(send_n, recv_n) * es;
+          const int op_root = root < 0 ? 0 : root;
+          Placement oop = measure(comm, c, a, make_buffers(c, false, rank, send_n, recv_n, opt), op, op_root, bytes,
+                                  inputs, t, false);
+          std::optional<Placement> ip;
+          if (c.in_place != InPlace::kNone)
+            ip = measure(comm, c, a, make_buffers(c, true, rank, send_n, recv_n, opt), op, op_root, bytes, inputs, t,
+                         true);
+          const char* redop = c.uses_reduce_op ? reduce_op_name(op) : "none";
+          if (rank == 0) {
+            std::string line = fmt::format("{:>12}  {:>12}  {:>8}  {:>6}  {:>6}  {:>7}  {:>6.2f}  {:>6.2f}  {:>6}",
+                                           bytes, bytes / es, dtype_name(t), redop, root, cell_time(oop.time_us),
+                                           oop.algbw, oop.busbw, a.check ? std::to_string(oop.wrong) : "N/A");
+            if (ip)
+              line += fmt::format("  {:>7}  {:>6.2f}  {:>6.2f}  {:>6}", cell_time(ip->time_us), ip->algbw, ip->busbw,
+                                  a.check ? std::to_string(ip->wrong) : "N/A");
+            else
+              line += fmt::format("  {:>7}  {:>6}  {:>6}  {:>6}", "N/A", "N/A", "N/A", "N/A");
+            std::printf("%s\n", line.c_str());
+            std::fflush(stdout);
+          }
+          res.wrong += oop.wrong + (ip ? ip->wrong : 0);
+          res.busbw_sum += oop.busbw + (ip ? ip->busbw : 0);
+          res.busbw_n += ip ? 2 : 1;
+          res.rows.push_back({{"op", c.name}, {"size_bytes", bytes}, {"count", bytes / es}, {"type", dtype_name(t)},
+                              {"redop", redop}, {"root", root}, {"out_of_place", placement_json(oop)},
+                              {"in_place", ip ? placement_json(*ip) : nlohmann::json(nullptr)}});
+        }
+      }
+    }
+  }
+  return res;
+}
+
+}  // namespace dtbench::collperf

@@ -1,0 +1,27 @@
+// The collectives_perf engine: buffers, timing, checking and the table for any Collective,
+// the way nccl-tests' common.cu serves its per-collective files.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "benchmarks/collectives_perf/args.h"
+#include "benchmarks/collectives_perf/collective.h"
+#include "core/comm/communicator.h"
+
+namespace dtbench::collperf {
+
+struct EngineResult {
+  nlohmann::json rows = nlohmann::json::array();
+  int64_t wrong = 0;          // wrong elements over every row, rank and placement
+  double busbw_sum = 0;       // for the average bus bandwidth
+  int busbw_n = 0;
+};
+
+// Runs every size, dtype, reduction and root of `args` for `coll` on `comm`; rank 0
+// prints nccl-tests' table to stdout as rows complete.
+EngineResult run_engine(Communicator& comm, const Collective& coll, const BenchArgs& args, bool on_cuda);
+
+// Prints the table's header lines (rank 0).
+void print_table_header();
+
+}  // namespace dtbench::collperf

@@ -1,0 +1,70 @@
+// collectives_perf: nccl-tests' all_reduce_perf, all_gather_perf, ... in one executable,
+// on dtbench's Communicator (mpi on CPU, nccl on GPU).
+#include <ATen/Context.h>
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "benchmarks/collectives_perf/args.h"
+#include "benchmarks/collectives_perf/engine.h"
+#include "core/app/cli.h"
+#include "core/app/main_guard.h"
+#include "core/app/run_record.h"
+#include "core/report/clock.h"
+#include "core/report/errors.h"
+#include "core/report/result.h"
+
+using namespace dtbench;
+
+int main(int argc, char** argv) {
+  return run_guarded("collectives_perf", [&] {
+    cxxopts::Options options("collectives_perf",
+                             "Collective bandwidth, checked, as nccl-tests measures it. Run one process per "
+                             "device: mpirun -np N collectives_perf [flags]");
+    add_common_flags(options);
+    collperf::add_bench_flags(options);
+    auto flags = parse_flags(options, argc, argv);
+    CommonArgs common = read_common_flags(flags);
+    collperf::BenchArgs bench = collperf::read_bench_flags(flags);
+    const EnvMap env = process_env();
+    LaunchContext ctx;
+    ctx.visible_gpus = at::getNumGPUs();
+    LaunchInfo launch = discover_launch(env, common.launch, ctx);
+    validate_world(launch, common.world, env);
+    DT_USAGE(bench.root < launch.world_size, "-r {}: there is no rank {} among {}; use 0..{} or -1 for every rank",
+             bench.root, bench.root, launch.world_size, launch.world_size - 1);
+    const collperf::Collective& coll = *collperf::find_collective(bench.op);
+    apply_threads(common, launch);
+
+    const Stopwatch clock;
+    nlohmann::json record = new_result_record("collectives_perf");
+    auto world = init_world(launch, common.world, env);
+    fill_run_record(record, flags, options, common, *world);
+    const int rank = world->comm->rank();
+    if (rank == 0) {
+      std::printf("# dtbench collectives_perf: %s, %d ranks on %d node(s), backend %s (control plane %s), device %s, "
+                  "launch %s\n",
+                  coll.name, world->comm->size(), record["launch"]["nodes"].get<int>(), world->backend.c_str(),
+                  world->control_kind.c_str(), common.world.device.c_str(), launch.source.c_str());
+      std::printf("# iters %d, warmup %d, agg %d, check %d, time: %s over ranks\n", bench.iters, bench.warmup,
+                  bench.agg, bench.check, bench.average == 0 ? "rank 0" : bench.average == 1 ? "mean" : bench.average == 2 ? "min" : "max");
+      collperf::print_table_header();
+    }
+    collperf::EngineResult res = collperf::run_engine(*world->comm, coll, bench, world->device_index >= 0);
+    const double avg_busbw = res.busbw_n ? res.busbw_sum / res.busbw_n : 0.0;
+    if (rank == 0) {
+      std::printf("# Out of bounds values : %lld %s\n", static_cast<long long>(res.wrong), res.wrong ? "FAILED" : "OK");
+      std::printf("# Avg bus bandwidth    : %g \n#\n", avg_busbw);
+      std::fflush(stdout);
+    }
+    record["rows"] = res.rows;
+    record["metrics"] = {{"busbw_avg_gbps", avg_busbw}, {"wrong", res.wrong}};
+    record["per_rank"][rank]["peak_mem_bytes"] = peak_rss_bytes();
+    std::string error;
+    if (res.wrong > 0) error = fmt::format("{} wrong elements in {} results; see the #wrong columns", res.wrong, coll.name);
+    finish_run_record(record, common, rank, clock.elapsed_s(), error);
+    if (!error.empty()) throw CorrectnessFailure(error);
+    world.reset();  // MPI_Finalize on every rank
+    return 0;
+  });
+}

@@ -1,0 +1,17 @@
+# Writes OUT with build_git_sha() returning the checkout's HEAD; rewrites only on change.
+execute_process(COMMAND git -C "${SRC}" rev-parse HEAD OUTPUT_VARIABLE sha OUTPUT_STRIP_TRAILING_WHITESPACE
+                ERROR_QUIET RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR sha STREQUAL "")
+  set(sha "unknown")
+endif()
+execute_process(COMMAND git -C "${SRC}" status --porcelain --untracked-files=no OUTPUT_VARIABLE dirty ERROR_QUIET)
+if(NOT dirty STREQUAL "" AND NOT sha STREQUAL "unknown")
+  set(sha "${sha}-dirty")
+endif()
+set(text "namespace dtbench { const char* build_git_sha() { return \"${sha}\"; } }\n")
+if(EXISTS "${OUT}")
+  file(READ "${OUT}" old)
+endif()
+if(NOT old STREQUAL text)
+  file(WRITE "${OUT}" "${text}")
+endif()

@@ -1,0 +1,108 @@
+#include "core/app/cli.h"
+
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "core/report/errors.h"
+
+namespace dtbench {
+
+void add_common_flags(cxxopts::Options& o) {
+  o.add_options("common")
+      ("h,help", "print this help and exit")
+      ("out", "write the result record (JSON, dtbench.result/v1) to FILE", cxxopts::value<std::string>(), "FILE")
+      ("tag", "label the record with key=value (repeatable)", cxxopts::value<std::vector<std::string>>(), "K=V")
+      ("run-dir", "folder for run files such as comm traces (default: the folder of --out, else .)",
+       cxxopts::value<std::string>(), "DIR")
+      ("comm-timeout", "seconds a communication op may take before every rank exits 3",
+       cxxopts::value<double>()->default_value("600"), "S")
+      ("debug-collectives", "check op, dtype and count across ranks before each op (slow)",
+       cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
+      ("threads", "intra-op CPU threads (default: max(1, cores / local ranks))", cxxopts::value<int>(), "N")
+      ("backend", "mpi (CPU tensors) | nccl (CUDA tensors) | auto (by --device)",
+       cxxopts::value<std::string>()->default_value("auto"), "NAME")
+      ("device", "cpu | cuda", cxxopts::value<std::string>()->default_value("cpu"), "DEV");
+  o.add_options("launch (normally read from the launcher's environment)")
+      ("rank", "this process's rank", cxxopts::value<int>(), "R")
+      ("world-size", "number of processes", cxxopts::value<int>(), "N")
+      ("local-rank", "rank on this node", cxxopts::value<int>(), "R")
+      ("local-world-size", "processes on this node", cxxopts::value<int>(), "N")
+      ("master-addr", "address of rank 0's TCP store", cxxopts::value<std::string>(), "HOST")
+      ("master-port", "port of rank 0's TCP store", cxxopts::value<int>(), "PORT");
+}
+
+cxxopts::ParseResult parse_flags(cxxopts::Options& options, int argc, char** argv) {
+  cxxopts::ParseResult r;
+  try {
+    r = options.parse(argc, argv);
+  } catch (const std::exception& e) {
+    throw UsageError(fmt::format("{}; see --help", e.what()));
+  }
+  if (r.count("help")) {
+    std::fputs(options.help().c_str(), stdout);
+    std::exit(0);
+  }
+  if (!r.unmatched().empty())
+    throw UsageError(fmt::format("unexpected argument '{}'; flags start with - or --, see --help", r.unmatched()[0]));
+  return r;
+}
+
+CommonArgs read_common_flags(const cxxopts::ParseResult& r) {
+  CommonArgs a;
+  if (r.count("out")) a.out = r["out"].as<std::string>();
+  if (r.count("run-dir")) {
+    a.run_dir = r["run-dir"].as<std::string>();
+  } else {
+    auto slash = a.out.rfind('/');
+    a.run_dir = slash == std::string::npos ? "." : a.out.substr(0, slash);
+  }
+  if (r.count("tag")) {
+    for (const auto& kv : r["tag"].as<std::vector<std::string>>()) {
+      auto eq = kv.find('=');
+      DT_USAGE(eq != std::string::npos && eq > 0, "--tag {}: write key=value", kv);
+      a.tags.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+  }
+  if (r.count("threads")) {
+    a.threads = r["threads"].as<int>();
+    DT_USAGE(a.threads >= 1, "--threads {}: must be at least 1", a.threads);
+  }
+  if (r.count("rank")) a.launch.rank = r["rank"].as<int>();
+  if (r.count("world-size")) a.launch.world_size = r["world-size"].as<int>();
+  if (r.count("local-rank")) a.launch.local_rank = r["local-rank"].as<int>();
+  if (r.count("local-world-size")) a.launch.local_world_size = r["local-world-size"].as<int>();
+  if (r.count("master-addr")) a.launch.master_addr = r["master-addr"].as<std::string>();
+  if (r.count("master-port")) a.launch.master_port = r["master-port"].as<int>();
+  a.world.timeout_s = r["comm-timeout"].as<double>();
+  a.world.debug_collectives = r["debug-collectives"].as<bool>();
+  a.world.backend = r["backend"].as<std::string>();
+  a.world.device = r["device"].as<std::string>();
+  a.world.run_dir = a.run_dir;
+  return a;
+}
+
+int apply_threads(const CommonArgs& args, const LaunchInfo& launch) {
+  int n = args.threads;
+  if (n == 0) {
+    const int cores = static_cast<int>(std::thread::hardware_concurrency());
+    n = std::max(1, cores / std::max(1, launch.local_world_size));
+  }
+  at::set_num_threads(n);
+  return n;
+}
+
+nlohmann::json flags_json(const cxxopts::ParseResult& r, const cxxopts::Options& options) {
+  (void)options;
+  nlohmann::json cfg = nlohmann::json::object();
+  for (const auto& kv : r.arguments()) cfg[kv.key()] = kv.value();
+  // Defaults too: a record names every resolved flag, not only the typed ones.
+  for (const auto& kv : r.defaults()) {
+    if (!cfg.contains(kv.key())) cfg[kv.key()] = kv.value();
+  }
+  return cfg;
+}
+
+}  // namespace dtbench

@@ -1,0 +1,26 @@
+// The parts of a result record that every benchmark fills the same way: config, launch,
+// system, per-rank identity and peak memory, and writing it (rank 0, atomically), also
+// for a failed run.
+#pragma once
+
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/app/cli.h"
+#include "core/comm/world.h"
+
+namespace dtbench {
+
+// Fills config (every resolved flag plus tags), launch and system; collective over the world's
+// control plane (hosts, per-rank entries).
+void fill_run_record(nlohmann::json& record, const cxxopts::ParseResult& flags, const cxxopts::Options& options,
+                     const CommonArgs& common, World& world);
+
+// Peak resident set size of this process, bytes.
+int64_t peak_rss_bytes();
+
+// Sets duration_s and status; rank 0 writes it to --out (if given) atomically.
+void finish_run_record(nlohmann::json& record, const CommonArgs& common, int rank, double duration_s,
+                       const std::string& error = "");
+
+}  // namespace dtbench

@@ -1,0 +1,39 @@
+// The control plane: small, blocking exchanges of bytes among the ranks of a communicator,
+// beside the data path. It carries the ncclUniqueId, split memberships, the
+// --debug-collectives checks and the benchmark's per-rank figures.
+//
+// Two implementations: MPI (a duplicate of the communicator's MPI_Comm) and a TCP
+// key-value store (libtorch's c10d TCPStore at MASTER_ADDR:MASTER_PORT, for launches
+// without MPI). Every call is watched by the watchdog; a store wait also ends at the
+// communication timeout.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dtbench {
+
+class ControlPlane {
+ public:
+  virtual ~ControlPlane() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual std::string kind() const = 0;  // "mpi" or "store"
+  // Every rank's `mine`, indexed by rank. Collective: all ranks call it in the same order.
+  virtual std::vector<std::string> all_gather(const std::string& mine) = 0;
+  // Ranks with the same color form a child plane, ordered by (key, rank); color < 0: none.
+  virtual std::unique_ptr<ControlPlane> split(int color, int key) = 0;
+  void barrier() { all_gather(""); }
+};
+
+struct StoreOptions {
+  std::string host = "127.0.0.1";
+  int port = 29500;
+  int rank = 0, size = 1;
+  bool serve = true;  // rank 0 serves the store unless an agent (torchrun) already does
+  double timeout_s = 600;
+};
+std::unique_ptr<ControlPlane> make_store_control_plane(const StoreOptions& opt);
+
+}  // namespace dtbench

@@ -1,0 +1,97 @@
+// The TCP-store control plane (launches without MPI).
+#include <fmt/format.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/comm/control_plane.h"
+#include "core/comm/watchdog.h"
+#include "core/report/errors.h"
+
+namespace dtbench {
+
+namespace {
+
+class StorePlane final : public ControlPlane {
+ public:
+  StorePlane(c10::intrusive_ptr<c10d::Store> store, std::string where, std::string prefix, int rank, int size)
+      : store_(std::move(store)), where_(std::move(where)), prefix_(std::move(prefix)), rank_(rank), size_(size) {}
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::string kind() const override { return "store"; }
+
+  std::vector<std::string> all_gather(const std::string& mine) override {
+    const uint64_t round = round_++;
+    Watchdog::Call call(Watchdog::instance(),
+                        {prefix_, round, "store all_gather", fmt::format("{} ranks", size_)});
+    auto key = [&](uint64_t r, int who) { return fmt::format("{}/ag{}/{}", prefix_, r, who); };
+    store_->set(key(round, rank_), std::vector<uint8_t>(mine.begin(), mine.end()));
+    std::vector<std::string> keys;
+    for (int r = 0; r < size_; ++r) keys.push_back(key(round, r));
+    try {
+      store_->wait(keys);
+    } catch (const std::exception& e) {
+      throw RuntimeFailure(fmt::format("store at {} timed out in all_gather round {} of '{}': a peer did not "
+                                       "arrive within --comm-timeout ({})",
+                                       where_, round, prefix_, e.what()));
+    }
+    std::vector<std::string> out;
+    for (auto& k : keys) {
+      auto v = store_->get(k);
+      out.emplace_back(v.begin(), v.end());
+    }
+    // Everyone has set this round, so everyone has read the previous one: drop our old key.
+    if (round > 0) store_->deleteKey(key(round - 1, rank_));
+    return out;
+  }
+
+  std::unique_ptr<ControlPlane> split(int color, int key) override {
+    auto all = all_gather(fmt::format("{} {}", color, key));
+    const uint64_t n = splits_++;
+    if (color < 0) return nullptr;
+    std::vector<std::pair<int, int>> members;  // (key, rank)
+    for (int r = 0; r < size_; ++r) {
+      int c = 0, k = 0;
+      std::sscanf(all[r].c_str(), "%d %d", &c, &k);
+      if (c == color) members.emplace_back(k, r);
+    }
+    std::sort(members.begin(), members.end());
+    int child_rank = static_cast<int>(std::find(members.begin(), members.end(), std::make_pair(key, rank_)) -
+                                      members.begin());
+    return std::make_unique<StorePlane>(store_, where_, fmt::format("{}/s{}c{}", prefix_, n, color), child_rank,
+                                        static_cast<int>(members.size()));
+  }
+
+ private:
+  c10::intrusive_ptr<c10d::Store> store_;
+  std::string where_;  // host:port, for messages
+  std::string prefix_;
+  int rank_, size_;
+  uint64_t round_ = 0, splits_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<ControlPlane> make_store_control_plane(const StoreOptions& opt) {
+  c10d::TCPStoreOptions o;
+  o.port = static_cast<uint16_t>(opt.port);
+  o.isServer = opt.serve && opt.rank == 0;
+  o.numWorkers = opt.size;
+  o.waitWorkers = false;
+  o.timeout = std::chrono::milliseconds(static_cast<int64_t>(opt.timeout_s * 1000));
+  c10::intrusive_ptr<c10d::Store> store;
+  try {
+    store = c10::make_intrusive<c10d::TCPStore>(opt.host, o);
+  } catch (const std::exception& e) {
+    throw RuntimeFailure(fmt::format("cannot {} the TCP store at {}:{} within --comm-timeout: {}",
+                                     o.isServer ? "serve" : "reach", opt.host, opt.port, e.what()));
+  }
+  auto plane = std::make_unique<StorePlane>(store, fmt::format("{}:{}", opt.host, opt.port), "dtbench/world", opt.rank, opt.size);
+  plane->barrier();  // everyone is here
+  return plane;
+}
+
+}  // namespace dtbench

@@ -1,0 +1,20 @@
+// The nccl backend for CUDA tensors. Built only with DTBENCH_WITH_NCCL (a CUDA libtorch
+// and the wheel's nccl.h).
+#pragma once
+
+#include <memory>
+
+#include "core/comm/backend.h"
+#include "core/comm/control_plane.h"
+
+namespace dtbench {
+
+// Checks the loaded libnccl against the headers and records version and path.
+void nccl_check_library();
+
+// A world communicator on `device`: rank 0 makes the ncclUniqueId and the control plane
+// (MPI or the TCP store) hands it to everyone; the communicator is created non-blocking,
+// so that the watchdog can abort it, and must be ready within `timeout_s`.
+std::unique_ptr<Backend> make_nccl_world_backend(ControlPlane& control, int device, double timeout_s);
+
+}  // namespace dtbench

@@ -1,0 +1,208 @@
+#include "core/comm/watchdog.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <list>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "core/report/clock.h"
+#include "core/report/log.h"
+
+namespace dtbench {
+
+namespace {
+constexpr std::size_t kHistory = 64;
+constexpr auto kPoll = std::chrono::milliseconds(50);
+}  // namespace
+
+struct Watchdog::Impl {
+  struct Entry {
+    OpTrace op;
+    std::shared_ptr<Work> work;
+    double issued = 0, done = -1;
+  };
+  std::mutex mu;
+  double timeout_s = 600;
+  std::string run_dir = ".";
+  int rank = 0;
+  std::list<Entry> in_flight;
+  std::deque<Entry> history;  // completed, newest last
+  std::map<int, std::function<void(int)>> abort_hooks;
+  std::map<int, std::function<std::optional<std::string>()>> health;
+  int next_id = 0;
+  std::atomic<bool> dying{false};
+  std::thread thread;
+
+  void poll_loop(Watchdog* self) {
+    for (;;) {
+      std::this_thread::sleep_for(kPoll);
+      std::string expired;
+      std::vector<std::function<std::optional<std::string>()>> checks;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        const double now = now_s();
+        for (auto it = in_flight.begin(); it != in_flight.end();) {
+          if (it->work->is_completed()) {
+            it->done = now;
+            it->work.reset();
+            history.push_back(std::move(*it));
+            if (history.size() > kHistory) history.pop_front();
+            it = in_flight.erase(it);
+          } else {
+            if (expired.empty() && now - it->issued > timeout_s)
+              expired = fmt::format(
+                  "communicator '{}' op #{} {} waited {:.1f} s, beyond --comm-timeout {:g} s; peers: {}",
+                  it->op.comm, it->op.seq, it->op.what, now - it->issued, timeout_s, it->op.peers);
+            ++it;
+          }
+        }
+        for (auto& [id, c] : health) checks.push_back(c);
+      }
+      if (!expired.empty())
+        self->fatal(expired + "; a peer is stopped, dead or slow (check its log)", 3);
+      for (auto& c : checks)
+        if (auto err = c()) self->fatal(*err, 3);
+    }
+  }
+
+  std::string trace_path() const { return fmt::format("{}/comm_trace.rank{}.log", run_dir, rank); }
+
+  // Writes the last ops, completed and in flight, oldest first. Best effort: we are dying.
+  void write_trace() {
+    std::lock_guard<std::mutex> lock(mu);
+    std::error_code ec;
+    std::filesystem::create_directories(run_dir, ec);
+    std::ofstream out(trace_path());
+    if (!out) return;
+    const double now = now_s();
+    out << "# dtbench comm trace, rank " << rank << ": last " << kHistory
+        << " ops; age_s is seconds before this trace was written\n";
+    out << "# state comm seq op age_s duration_s peers\n";
+    std::vector<const Entry*> all;
+    for (auto& e : history) all.push_back(&e);
+    for (auto& e : in_flight) all.push_back(&e);
+    std::size_t skip = all.size() > kHistory ? all.size() - kHistory : 0;
+    for (std::size_t i = skip; i < all.size(); ++i) {
+      const Entry& e = *all[i];
+      const bool done = e.done >= 0;
+      out << fmt::format("{} {} {} {} {:.3f} {} {}\n", done ? "done" : "IN-FLIGHT", e.op.comm, e.op.seq,
+                         e.op.what, now - e.issued,
+                         done ? fmt::format("{:.6f}", e.done - e.issued) : std::string("-"), e.op.peers);
+    }
+  }
+};
+
+Watchdog::Watchdog() : impl_(std::make_unique<Impl>()) {
+  impl_->thread = std::thread([this] { impl_->poll_loop(this); });
+  impl_->thread.detach();  // lives as long as the process; never joined
+}
+
+Watchdog& Watchdog::instance() {
+  static Watchdog* w = new Watchdog();  // never destroyed: threads may still use it at exit
+  return *w;
+}
+
+void Watchdog::install_signal_handling() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set] {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) return;
+    auto& w = Watchdog::instance();
+    std::string flying = w.in_flight_summary();
+    w.fatal(fmt::format("received {}; {}", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                        flying.empty() ? std::string("no communication op in flight")
+                                       : "op in flight: " + flying),
+            3);
+  }).detach();
+}
+
+void Watchdog::configure(double timeout_s, const std::string& run_dir, int rank) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->timeout_s = timeout_s;
+  impl_->run_dir = run_dir.empty() ? "." : run_dir;
+  impl_->rank = rank;
+}
+
+double Watchdog::timeout_s() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->timeout_s;
+}
+
+void Watchdog::track(OpTrace op, std::shared_ptr<Work> work) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->in_flight.push_back(Impl::Entry{std::move(op), std::move(work), now_s(), -1});
+}
+
+Watchdog::Call::Call(Watchdog& w, OpTrace op) : work_(std::make_shared<CpuWork>()) {
+  w.track(std::move(op), work_);
+}
+Watchdog::Call::~Call() { work_->finish(); }
+
+int Watchdog::add_abort_hook(std::function<void(int)> hook) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->abort_hooks[++impl_->next_id] = std::move(hook);
+  return impl_->next_id;
+}
+void Watchdog::remove_abort_hook(int id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->abort_hooks.erase(id);
+}
+bool Watchdog::has_abort_hooks() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return !impl_->abort_hooks.empty();
+}
+int Watchdog::add_health_check(std::function<std::optional<std::string>()> check) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->health[++impl_->next_id] = std::move(check);
+  return impl_->next_id;
+}
+void Watchdog::remove_health_check(int id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->health.erase(id);
+}
+
+std::string Watchdog::in_flight_summary() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  for (auto& e : impl_->in_flight) {
+    if (e.work->is_completed()) continue;
+    return fmt::format("communicator '{}' op #{} {} (issued {:.1f} s ago; peers: {})", e.op.comm, e.op.seq,
+                       e.op.what, now_s() - e.issued, e.op.peers);
+  }
+  return "";
+}
+
+void Watchdog::fatal(const std::string& message, int code) {
+  if (impl_->dying.exchange(true)) {
+    // Another thread is already taking the process down.
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  impl_->write_trace();
+  log_line(fmt::format("{}; trace: {}; exiting {}", message, impl_->trace_path(), code));
+  // An abort hook that hangs must not keep us alive.
+  std::thread([code] {
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    ::_exit(code);
+  }).detach();
+  std::vector<std::function<void(int)>> hooks;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    for (auto it = impl_->abort_hooks.rbegin(); it != impl_->abort_hooks.rend(); ++it) hooks.push_back(it->second);
+  }
+  for (auto& h : hooks) h(code);
+  ::_exit(code);
+}
+
+}  // namespace dtbench

@@ -1,0 +1,71 @@
+// The watchdog (DESIGN.md, "Communicator"): no rank waits forever.
+//
+// It knows every op in flight (communicator, sequence number, op, peers, issue time) and
+// the rank's last 64 ops. Past --comm-timeout, or when a backend reports an asynchronous
+// error, it prints one message naming the op, the communicator and the peers, writes the
+// trace to <run-dir>/comm_trace.rank<R>.log, runs the backends' abort hooks
+// (ncclCommAbort, MPI_Abort) and exits 3. SIGTERM and SIGINT print the op in flight, write
+// the trace and exit 3 too.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/comm/work.h"
+
+namespace dtbench {
+
+struct OpTrace {
+  std::string comm;   // communicator name
+  uint64_t seq = 0;   // its sequence number on that communicator
+  std::string what;   // "all_reduce float x 1024 sum"
+  std::string peers;  // "world ranks 0-3" or "world rank 2"
+};
+
+class Watchdog {
+ public:
+  static Watchdog& instance();
+
+  // Blocks SIGTERM/SIGINT in the calling thread and in every thread started after it;
+  // call first thing in main(). A dedicated thread then takes the signals.
+  static void install_signal_handling();
+
+  void configure(double timeout_s, const std::string& run_dir, int rank);
+  double timeout_s() const;
+
+  // Watches `work` from now on; it leaves the in-flight set when it completes.
+  void track(OpTrace op, std::shared_ptr<Work> work);
+
+  // A blocking call made by the calling thread (bootstrap, --debug-collectives checks).
+  class Call {
+   public:
+    Call(Watchdog& w, OpTrace op);
+    ~Call();
+   private:
+    std::shared_ptr<CpuWork> work_;
+  };
+
+  // Abort hooks run, newest first, before the process exits 3. Health checks run every
+  // poll and return an error message when their backend has failed asynchronously.
+  int add_abort_hook(std::function<void(int code)> hook);
+  void remove_abort_hook(int id);
+  bool has_abort_hooks();
+  int add_health_check(std::function<std::optional<std::string>()> check);
+  void remove_health_check(int id);
+
+  // Prints `message`, writes the trace, runs the abort hooks and exits with `code`.
+  [[noreturn]] void fatal(const std::string& message, int code);
+
+  // The oldest op in flight, as text ("" when none); for messages.
+  std::string in_flight_summary();
+
+ private:
+  Watchdog();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dtbench

@@ -1,0 +1,44 @@
+// Bringing up the world: launch discovery's result, a backend and a control plane become
+// the world Communicator. Everything that can be wrong with the request is found by
+// validate_world() before any communication starts (exit 2).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/comm/communicator.h"
+#include "core/comm/launch_env.h"
+
+namespace dtbench {
+
+struct WorldOptions {
+  std::string backend = "auto";  // mpi | nccl | auto (nccl on cuda, mpi on cpu)
+  std::string device = "cpu";    // cpu | cuda
+  double timeout_s = 600;
+  bool debug_collectives = false;
+  std::string run_dir = ".";
+};
+
+// What this build contains.
+bool built_with_mpi();
+bool built_with_nccl();
+
+// The backend `auto` resolves to.
+std::string resolve_backend(const WorldOptions& opt);
+
+// Throws UsageError naming the cause and the fix; touches no network.
+void validate_world(const LaunchInfo& launch, const WorldOptions& opt, const EnvMap& env);
+
+class World {
+ public:
+  ~World();  // communicators first, then MPI_Finalize
+  LaunchInfo launch;
+  std::string backend, control_kind;
+  int device_index = -1;  // CUDA device, -1 on CPU
+  std::unique_ptr<Communicator> comm;
+};
+
+// Validates, then starts MPI or the TCP store, and builds the world communicator.
+std::unique_ptr<World> init_world(const LaunchInfo& launch, const WorldOptions& opt, const EnvMap& env);
+
+}  // namespace dtbench

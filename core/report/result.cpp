@@ -1,0 +1,74 @@
+#include "core/report/result.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "core/report/clock.h"
+#include "core/report/errors.h"
+
+namespace dtbench {
+
+nlohmann::json new_result_record(const std::string& benchmark) {
+  using nlohmann::json;
+  return json{{"schema", kResultSchema},
+              {"benchmark", benchmark},
+              {"status", "ok"},
+              {"error", nullptr},
+              {"started_at", utc_iso8601_now()},
+              {"duration_s", 0.0},
+              {"git_sha", build_git_sha()},
+              {"config", json::object()},
+              {"launch", json::object()},
+              {"system", json::object()},
+              {"metrics", json::object()},
+              {"steps", json::array()},
+              {"rows", json::array()},
+              {"per_rank", json::array()}};
+}
+
+nlohmann::json to_json(const Summary& s) {
+  return {{"median", s.median}, {"p10", s.p10}, {"p90", s.p90}, {"mean", s.mean},
+          {"min", s.min},       {"max", s.max}, {"n", s.n}};
+}
+
+void write_json_atomic(const std::string& path, const nlohmann::json& record) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw RuntimeFailure(fmt::format("cannot create folder {} for --out: {}", dir.string(), ec.message()));
+  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  const std::string text = record.dump(2) + "\n";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw RuntimeFailure(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw RuntimeFailure(fmt::format("cannot write {}: {}", tmp, std::strerror(err)));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw RuntimeFailure(fmt::format("cannot write {}: {}", path, std::strerror(err)));
+  }
+  // The rename is durable once the folder's entry is.
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+}  // namespace dtbench

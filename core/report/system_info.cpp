@@ -1,0 +1,75 @@
+#include "core/report/system_info.h"
+
+#include <torch/headeronly/version.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+extern char** environ;
+
+namespace dtbench {
+
+namespace {
+
+std::mutex g_mu;
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto pos = line.find(':');
+      if (pos != std::string::npos) return line.substr(line.find_first_not_of(' ', pos + 1));
+    }
+  }
+  return "unknown";
+}
+
+bool looks_secret(const std::string& name) {
+  for (const char* word : {"KEY", "SECRET", "TOKEN", "PASSWORD", "CREDENTIAL"})
+    if (name.find(word) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string short_hostname() {
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  std::string h(buf);
+  return h.substr(0, h.find('.'));
+}
+
+nlohmann::json& system_info() {
+  static nlohmann::json info = {
+      {"hosts", nlohmann::json::array({short_hostname()})},
+      {"cpu", {{"model", cpu_model()}, {"cores", std::thread::hardware_concurrency()}}},
+      {"libtorch", TORCH_VERSION},
+  };
+  return info;
+}
+
+void set_system_info(const std::string& key, nlohmann::json value) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  system_info()[key] = std::move(value);
+}
+
+nlohmann::json fabric_environment() {
+  nlohmann::json env = nlohmann::json::object();
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    std::string name = kv.substr(0, eq);
+    bool wanted = false;
+    for (const char* prefix : {"NCCL_", "FI_", "OFI_NCCL_", "CUDA_"})
+      if (name.rfind(prefix, 0) == 0) wanted = true;
+    if (wanted && !looks_secret(name)) env[name] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+}  // namespace dtbench

@@ -1,0 +1,25 @@
+// What the machine and its software are, for the record's "system" object.
+//
+// Layers fill what they own (comm adds MPI and NCCL versions, the CUDA glue adds GPU,
+// driver and CUDA), so that this file needs none of them.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace dtbench {
+
+// The process-wide system object; starts with host, cpu and libtorch.
+nlohmann::json& system_info();
+
+// Sets system_info()[key] = value (thread-safe).
+void set_system_info(const std::string& key, nlohmann::json value);
+
+// NCCL_*, FI_*, OFI_NCCL_*, CUDA_* variables of this process, without anything that looks
+// like a secret. Read after communicator init, so that what the libraries set is seen too.
+nlohmann::json fabric_environment();
+
+std::string short_hostname();
+
+}  // namespace dtbench

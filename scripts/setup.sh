@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs everything dtbench needs on Debian 12, as root. Idempotent: a second run
+# installs nothing and only checks. Fails loudly, naming the step that failed.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/env.sh
+source "$here/env.sh"
+
+step() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] FAILED: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (it installs Debian packages and writes ${DTBENCH_VENV})"
+if [ -r /etc/debian_version ]; then
+  case "$(cut -d. -f1 /etc/debian_version)" in
+    12) ;;
+    *) step "warning: tested on Debian 12; this is Debian $(cat /etc/debian_version)" ;;
+  esac
+else
+  die "not a Debian system (/etc/debian_version missing); setup knows apt-get only"
+fi
+
+# Debian packages: toolchain, MPI, libfabric, header-only libraries, test services.
+pkgs=(build-essential cmake ninja-build ccache pkg-config git
+      libopenmpi-dev openmpi-bin libfabric-dev libfabric-bin
+      libcxxopts-dev nlohmann-json3-dev catch2
+      gnuplot-nox slurm-wlm munge prometheus-pushgateway
+      python3-venv python3-pip python3-dev shellcheck jq procps util-linux)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  step "apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/tmp/dtbench-apt.log 2>&1 || { tail -20 /tmp/dtbench-apt.log >&2; die "apt-get update (log: /tmp/dtbench-apt.log)"; }
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/dtbench-apt.log 2>&1 \
+    || { tail -20 /tmp/dtbench-apt.log >&2; die "apt-get install ${missing[*]} (log: /tmp/dtbench-apt.log)"; }
+  # Debian starts these daemons on install; our tests start their own instances.
+  for svc in slurmctld slurmd munge prometheus-pushgateway; do
+    systemctl stop "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
+  done
+else
+  step "Debian packages: all ${#pkgs[@]} present"
+fi
+
+# The torch wheel, once per machine, in a fixed environment outside the clone.
+torch_ok() {
+  "$DTBENCH_VENV/bin/python" - "$DTBENCH_TORCH_VERSION" "$DTBENCH_TORCH_CUDA" <<'PY' 2>/dev/null
+import sys, torch
+want, cuda = sys.argv[1], sys.argv[2]
+sys.exit(0 if torch.__version__.split("+")[0] == want and torch.version.cuda == cuda else 1)
+PY
+}
+if [ -x "$DTBENCH_VENV/bin/python" ] && torch_ok; then
+  step "torch ${DTBENCH_TORCH_VERSION} (CUDA ${DTBENCH_TORCH_CUDA}) already in ${DTBENCH_VENV}"
+else
+  step "pip install torch==${DTBENCH_TORCH_VERSION} numpy into ${DTBENCH_VENV} (several GB, once per machine)"
+  /usr/bin/python3 -m venv "$DTBENCH_VENV" || die "python3 -m venv ${DTBENCH_VENV}"
+  "$DTBENCH_VENV/bin/pip" install -q --progress-bar off "torch==${DTBENCH_TORCH_VERSION}" numpy \
+    || die "pip install torch==${DTBENCH_TORCH_VERSION} from PyPI"
+  torch_ok || die "torch in ${DTBENCH_VENV} is $("$DTBENCH_VENV/bin/python" -c 'import torch;print(torch.__version__, "cuda", torch.version.cuda)' 2>&1), want ${DTBENCH_TORCH_VERSION} with CUDA ${DTBENCH_TORCH_CUDA}"
+fi
+prefix="$("$DTBENCH_VENV/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)"
+[ -d "$prefix/Torch" ] || die "torch's CMake config not found under '${prefix}'"
+
+command -v nvcc >/dev/null 2>&1 && cuda_note="nvcc $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')" \
+  || cuda_note="no nvcc: the CUDA parts are not built"
+step "ready: torch $DTBENCH_TORCH_VERSION+cu${DTBENCH_TORCH_CUDA/./} at ${DTBENCH_VENV}; CMake prefix ${prefix}; $(mpirun --version 2>/dev/null | head -1); ${cuda_note}"
