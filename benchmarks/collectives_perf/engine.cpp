@@ -73,6 +73,21 @@ int64_t count_wrong(const Buffers& b, const at::Tensor& expected, c10::ScalarTyp
   return (err > tol).logical_or(got.isnan()).sum().item<int64_t>();
 }
 
+// Fresh data, one op, then every rank compares with what it expects; the sum over ranks.
+int64_t check_once(Communicator& comm, const Collective& c, const Buffers& b, ReduceOp op, int root,
+                   const InputFn& inputs, c10::ScalarType t, bool in_place) {
+  init_data(b, comm.rank(), op, in_place);
+  c.run(comm, b.send, b.recv, op, root)->synchronize();
+  at::Tensor expected = c.expected(inputs, comm.rank(), comm.size(), op, root, b.send.numel(), b.recv.numel());
+  int64_t total = 0;
+  for (auto& s : comm.control().all_gather(std::to_string(count_wrong(b, expected, t)))) total += std::stoll(s);
+  return total;
+}
+
+InputFn make_inputs(ReduceOp op, c10::ScalarType t) {
+  return InputFn{[op](int r, int64_t count) { return input_values(r, count, op); }, c10::isIntegralType(t, false)};
+}
+
 struct Placement {
   double time_us = 0, algbw = 0, busbw = 0;
   int64_t wrong = 0;
@@ -111,16 +126,7 @@ Placement measure(Communicator& comm, const Collective& c, const BenchArgs& a, c
   p.algbw = p.time_us > 0 ? static_cast<double>(bytes) / (p.time_us * 1e-6) / 1e9 : 0;
   p.busbw = p.algbw * c.busbw_factor(n);
 
-  if (a.check) {
-    int64_t send_n = b.send.numel(), recv_n = b.recv.numel();
-    init_data(b, rank, op, in_place);
-    c.run(comm, b.send, b.recv, op, root)->synchronize();
-    at::Tensor expected = c.expected(inputs, rank, n, op, root, send_n, recv_n);
-    const int64_t mine = count_wrong(b, expected, t);
-    int64_t total = 0;
-    for (auto& s : comm.control().all_gather(std::to_string(mine))) total += std::stoll(s);
-    p.wrong = total;
-  }
+  if (a.check) p.wrong = check_once(comm, c, b, op, root, inputs, t, in_place);
   return p;
 }
 
@@ -133,6 +139,15 @@ nlohmann::json placement_json(const Placement& p) {
 }
 
 }  // namespace
+
+int64_t run_checked(Communicator& comm, const Collective& coll, c10::ScalarType dtype, ReduceOp op, int root,
+                    int64_t elems, bool in_place, bool on_cuda) {
+  int64_t send_n = 0, recv_n = 0;
+  coll.counts(elems, comm.size(), &send_n, &recv_n);
+  at::TensorOptions opt = at::TensorOptions().dtype(dtype).device(on_cuda ? at::kCUDA : at::kCPU);
+  Buffers b = make_buffers(coll, in_place, comm.rank(), send_n, recv_n, opt);
+  return check_once(comm, coll, b, op, root, make_inputs(op, dtype), dtype, in_place);
+}
 
 void print_table_header() {
   std::printf("#%57s out-of-place                       in-place\n", "");
@@ -156,8 +171,7 @@ EngineResult run_engine(Communicator& comm, const Collective& c, const BenchArgs
     const int64_t es = c10::elementSize(t);
     at::TensorOptions opt = at::TensorOptions().dtype(t).device(on_cuda ? at::kCUDA : at::kCPU);
     for (ReduceOp op : ops) {
-      InputFn inputs{[op](int r, int64_t count) { return input_values(r, count, op); },
-                     c10::isIntegralType(t, false)};
+      const InputFn inputs = make_inputs(op, t);
       for (int root : roots) {
         for (int64_t size : message_sizes(a)) {
           int64_t send_n = 0, recv_n = 0;

@@ -21,6 +21,12 @@ struct EngineResult {
 // prints nccl-tests' table to stdout as rows complete.
 EngineResult run_engine(Communicator& comm, const Collective& coll, const BenchArgs& args, bool on_cuda);
 
+// One checked run of `coll` with buffers for `elems` elements (before the per-rank split):
+// fresh data, one op, compared with the expected result. Returns the number of wrong
+// elements summed over ranks; collective.
+int64_t run_checked(Communicator& comm, const Collective& coll, c10::ScalarType dtype, ReduceOp op, int root,
+                    int64_t elems, bool in_place, bool on_cuda);
+
 // Prints the table's header lines (rank 0).
 void print_table_header();
 

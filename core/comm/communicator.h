@@ -63,6 +63,7 @@ class Communicator {
   std::unique_ptr<Communicator> split(int color, int key, const std::string& name);
 
   uint64_t next_seq() const { return seq_; }
+  void set_debug_collectives(bool on) { options_.debug_collectives = on; }
 
  private:
   std::shared_ptr<Work> issue(OpArgs args);

@@ -7,7 +7,6 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
-#include <filesystem>
 #include <fstream>
 #include <list>
 #include <map>
@@ -15,6 +14,7 @@
 #include <thread>
 
 #include "core/report/clock.h"
+#include "core/report/files.h"
 #include "core/report/log.h"
 
 namespace dtbench {
@@ -79,8 +79,7 @@ struct Watchdog::Impl {
   // Writes the last ops, completed and in flight, oldest first. Best effort: we are dying.
   void write_trace() {
     std::lock_guard<std::mutex> lock(mu);
-    std::error_code ec;
-    std::filesystem::create_directories(run_dir, ec);
+    make_dirs(run_dir);
     std::ofstream out(trace_path());
     if (!out) return;
     const double now = now_s();

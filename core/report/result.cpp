@@ -5,10 +5,10 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 
 #include "core/report/clock.h"
 #include "core/report/errors.h"
+#include "core/report/files.h"
 
 namespace dtbench {
 
@@ -36,12 +36,9 @@ nlohmann::json to_json(const Summary& s) {
 }
 
 void write_json_atomic(const std::string& path, const nlohmann::json& record) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw RuntimeFailure(fmt::format("cannot create folder {} for --out: {}", dir.string(), ec.message()));
+  const std::string dir = parent_dir(path);
+  const std::string why = make_dirs(dir);
+  if (!why.empty()) throw RuntimeFailure(fmt::format("cannot create folder {} for {}: {}", dir, path, why));
   const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
   const std::string text = record.dump(2) + "\n";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

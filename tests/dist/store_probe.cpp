@@ -1,0 +1,45 @@
+// A world held together by the TCP store alone (no MPI): what NCCL's bootstrap uses when
+// there is no mpirun. Each rank exchanges through the store in a loop for --seconds, so
+// the fault tests can stop or kill one and watch the others exit 3 within the timeout.
+//   RANK=r WORLD_SIZE=n LOCAL_RANK=r MASTER_ADDR=127.0.0.1 MASTER_PORT=p store_probe --comm-timeout 5
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "core/app/cli.h"
+#include "core/app/main_guard.h"
+#include "core/comm/control_plane.h"
+#include "core/comm/watchdog.h"
+#include "core/report/clock.h"
+#include "core/report/log.h"
+
+using namespace dtbench;
+
+int main(int argc, char** argv) {
+  return run_guarded("store_probe", [&] {
+    cxxopts::Options options("store_probe", "TCP-store world for fault tests");
+    add_common_flags(options);
+    options.add_options()("seconds", "how long to exchange", cxxopts::value<double>()->default_value("60"));
+    auto flags = parse_flags(options, argc, argv);
+    CommonArgs common = read_common_flags(flags);
+    LaunchInfo launch = discover_launch(process_env(), common.launch, {});
+    Watchdog::instance().configure(common.world.timeout_s, common.run_dir, launch.rank);
+    set_log_rank(launch.rank);
+    StoreOptions so{launch.master_addr, launch.master_port, launch.rank, launch.world_size, !launch.agent_store,
+                    common.world.timeout_s};
+    auto plane = make_store_control_plane(so);
+    std::printf("rank %d: store world of %d ready\n", launch.rank, plane->size());
+    std::fflush(stdout);
+    const Stopwatch clock;
+    uint64_t rounds = 0;
+    while (clock.elapsed_s() < flags["seconds"].as<double>()) {
+      plane->all_gather(std::to_string(rounds++));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    plane->barrier();
+    std::printf("rank %d: %llu rounds\n", launch.rank, static_cast<unsigned long long>(rounds));
+    return 0;
+  });
+}

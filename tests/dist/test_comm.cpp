@@ -1,0 +1,108 @@
+// Communicator semantics beyond single ops: sub-communicators, asynchronous ordering,
+// point-to-point, sequence numbers and --debug-collectives.
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+
+#include "core/report/errors.h"
+#include "tests/dist/world_fixture.h"
+
+using namespace dtbench;
+
+TEST_CASE("split: even and odd ranks, ordered by key") {
+  Communicator& w = test::comm();
+  const int r = w.rank(), n = w.size();
+  // Reverse order inside each group through the key.
+  auto sub = w.split(r % 2, n - r, "parity");
+  REQUIRE(sub != nullptr);
+  const int members = (n + 1 - r % 2) / 2;
+  CHECK(sub->size() == members);
+  std::vector<int> expect_world;
+  for (int q = n - 1; q >= 0; --q)
+    if (q % 2 == r % 2) expect_world.push_back(q);
+  CHECK(sub->world_ranks() == expect_world);
+  CHECK(expect_world[sub->rank()] == r);
+  at::Tensor t = at::full({5}, static_cast<double>(r), at::kDouble);
+  sub->all_reduce(t)->wait();
+  double sum = 0;
+  for (int q : expect_world) sum += q;
+  CHECK(t[0].item<double>() == sum);
+  // A sub-communicator of the sub-communicator.
+  auto solo = sub->split(sub->rank(), 0, "solo");
+  REQUIRE(solo != nullptr);
+  CHECK(solo->size() == 1);
+  // Color -1 leaves a rank out.
+  auto some = w.split(r == 0 ? -1 : 0, r, "without-0");
+  CHECK((r == 0) == (some == nullptr));
+  if (some) {
+    at::Tensor one = at::ones({1}, at::kLong);
+    some->all_reduce(one)->wait();
+    CHECK(one.item<int64_t>() == n - 1);
+  }
+}
+
+TEST_CASE("asynchronous ops complete in issue order with the right values") {
+  Communicator& w = test::comm();
+  const int n = w.size();
+  std::vector<at::Tensor> ts;
+  std::vector<std::shared_ptr<Work>> works;
+  for (int i = 0; i < 40; ++i) {
+    ts.push_back(at::full({1000 + i}, static_cast<float>(i + w.rank()), at::kFloat));
+    works.push_back(w.all_reduce(ts.back()));
+  }
+  // The last one done means all are done.
+  works.back()->wait();
+  for (auto& wk : works) CHECK(wk->is_completed());
+  for (int i = 0; i < 40; ++i) {
+    const float want = static_cast<float>(n * i + n * (n - 1) / 2);
+    CHECK(ts[i].min().item<float>() == want);
+    CHECK(ts[i].max().item<float>() == want);
+  }
+  // Different ops queued back to back on one communicator.
+  at::Tensor a = at::full({7}, 1.0, at::kDouble), g = at::empty({7 * n}, at::kDouble);
+  auto w1 = w.all_reduce(a);
+  auto w2 = w.all_gather(a, g);  // sees a after the all_reduce: ordering
+  w2->wait();
+  CHECK(w1->is_completed());
+  CHECK(g.min().item<double>() == n);
+}
+
+TEST_CASE("send and recv in a ring, then a barrier") {
+  Communicator& w = test::comm();
+  const int r = w.rank(), n = w.size();
+  at::Tensor out = at::full({333}, static_cast<int>(r), at::kInt), in = at::empty({333}, at::kInt);
+  const int next = (r + 1) % n, prev = (r + n - 1) % n;
+  // Even ranks send first; odd ranks receive first, so blocking sends cannot all wait.
+  if (r % 2 == 0) {
+    w.send(out, next);
+    w.recv(in, prev)->wait();
+  } else {
+    w.recv(in, prev);
+    w.send(out, next)->wait();
+  }
+  CHECK(in.min().item<int>() == prev);
+  CHECK(in.max().item<int>() == prev);
+  w.barrier()->wait();
+}
+
+TEST_CASE("sequence numbers advance per communicator") {
+  Communicator& w = test::comm();
+  const uint64_t before = w.next_seq();
+  w.barrier()->wait();
+  w.barrier()->wait();
+  CHECK(w.next_seq() == before + 2);
+  auto all = w.control().all_gather(std::to_string(w.next_seq()));
+  for (auto& s : all) CHECK(s == all[0]);
+}
+
+TEST_CASE("--debug-collectives catches ranks that disagree") {
+  Communicator& w = test::comm();
+  auto dbg = w.split(0, w.rank(), "debugged");
+  REQUIRE(dbg != nullptr);
+  dbg->set_debug_collectives(true);
+  at::Tensor same = at::ones({4}, at::kFloat);
+  dbg->all_reduce(same)->wait();
+  CHECK(same[0].item<float>() == w.size());
+  // Rank 0 would all_reduce 5 elements, the others 4: every rank refuses before the op.
+  at::Tensor odd = at::ones({w.rank() == 0 ? 5 : 4}, at::kFloat);
+  CHECK_THROWS_AS(dbg->all_reduce(odd), CorrectnessFailure);
+}

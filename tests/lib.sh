@@ -1,0 +1,50 @@
+# shellcheck shell=bash
+# Helpers for the bash tests: where the binaries are, checks that fail loudly, cleanup.
+set -euo pipefail
+# shellcheck disable=SC2034  # used by the scripts that source this file
+: "${DTBENCH_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${DTBENCH_BIN:=$DTBENCH_SRC/build}"
+MPIRUN_LOCAL="$DTBENCH_SRC/launch/mpirun-local"
+COLLPERF="$DTBENCH_BIN/benchmarks/collectives_perf"
+WORK="$(mktemp -d /tmp/dtbench-test.XXXXXX)"
+FAILED=0
+PASSED=0
+cleanup_hooks=()
+on_exit() {
+  local h
+  for h in "${cleanup_hooks[@]}"; do eval "$h" || true; done
+  rm -rf "$WORK"
+}
+trap on_exit EXIT
+
+pass() { PASSED=$((PASSED + 1)); printf 'ok   %s\n' "$*"; }
+fail() { FAILED=$((FAILED + 1)); printf 'FAIL %s\n' "$*"; }
+
+# expect_exit CODE DESCRIPTION -- COMMAND...: runs it, checks the exit code, keeps stderr in $WORK/err.
+expect_exit() {
+  local want="$1" what="$2"
+  shift 3
+  local rc=0
+  "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+  if [ "$rc" -eq "$want" ]; then pass "$what (exit $rc)"; else
+    fail "$what: exit $rc, want $want"; sed 's/^/    /' "$WORK/err" | head -5; fi
+}
+
+# A free TCP port on loopback.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# The pid of the process of `rank` among the children whose command line matches `pattern`.
+pid_of_rank() {
+  local pattern="$1" rank="$2" pid
+  for pid in $(pgrep -f "$pattern"); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx -e "OMPI_COMM_WORLD_RANK=$rank" -e "RANK=$rank"; then
+      echo "$pid"; return 0
+    fi
+  done
+  return 1
+}
+
+finish() {
+  printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+  [ "$FAILED" -eq 0 ]
+}

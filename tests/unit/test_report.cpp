@@ -1,0 +1,47 @@
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <dirent.h>
+#include <fstream>
+
+#include "core/report/errors.h"
+#include "core/report/files.h"
+#include "core/report/result.h"
+#include "core/report/stats.h"
+
+using namespace dtbench;
+
+TEST_CASE("percentiles interpolate between ranks") {
+  std::vector<double> v{4, 1, 3, 2, 5};
+  CHECK(percentile(v, 0.5) == Approx(3));
+  CHECK(percentile(v, 0.1) == Approx(1.4));
+  CHECK(percentile(v, 0.9) == Approx(4.6));
+  auto s = summarize(v);
+  CHECK(s.n == 5);
+  CHECK(s.mean == Approx(3));
+  CHECK(s.min == 1);
+  CHECK(s.max == 5);
+  CHECK(summarize({}).n == 0);
+}
+
+TEST_CASE("records are written whole, with every schema key") {
+  const std::string dir = "/tmp/dtbench-test-" + std::to_string(::getpid());
+  remove_tree(dir);
+  auto rec = new_result_record("unit");
+  for (const char* key : {"schema", "benchmark", "status", "error", "started_at", "duration_s", "git_sha", "config",
+                          "launch", "system", "metrics", "steps", "rows", "per_rank"})
+    CHECK(rec.contains(key));
+  CHECK(rec["schema"] == "dtbench.result/v1");
+  const std::string path = dir + "/sub/r.json";
+  write_json_atomic(path, rec);
+  std::ifstream in(path);
+  auto back = nlohmann::json::parse(in);
+  CHECK(back["benchmark"] == "unit");
+  int files = 0;
+  DIR* d = opendir((dir + "/sub").c_str());
+  while (auto* e = readdir(d)) files += e->d_name[0] != '.';
+  closedir(d);
+  CHECK(files == 1);  // no temp file left
+  CHECK_THROWS_AS(write_json_atomic("/proc/dtbench-cannot/x.json", rec), RuntimeFailure);
+  remove_tree(dir);
+}
