@@ -1,10 +1,11 @@
 # shellcheck shell=bash
 # Helpers for the bash tests: where the binaries are, checks that fail loudly, cleanup.
 set -euo pipefail
-# shellcheck disable=SC2034  # used by the scripts that source this file
 : "${DTBENCH_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 : "${DTBENCH_BIN:=$DTBENCH_SRC/build}"
+# shellcheck disable=SC2034  # used by the scripts that source this file
 MPIRUN_LOCAL="$DTBENCH_SRC/launch/mpirun-local"
+# shellcheck disable=SC2034
 COLLPERF="$DTBENCH_BIN/benchmarks/collectives_perf"
 WORK="$(mktemp -d /tmp/dtbench-test.XXXXXX)"
 FAILED=0

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     }
     record["rows"] = res.rows;
     record["metrics"] = {{"busbw_avg_gbps", avg_busbw}, {"wrong", res.wrong}};
-    record["per_rank"][rank]["peak_mem_bytes"] = peak_rss_bytes();
+    gather_per_rank(record, *world, "peak_mem_bytes", static_cast<double>(peak_rss_bytes()));
     std::string error;
     if (res.wrong > 0) error = fmt::format("{} wrong elements in {} results; see the #wrong columns", res.wrong, coll.name);
     finish_run_record(record, common, rank, clock.elapsed_s(), error);

@@ -44,6 +44,11 @@ void fill_run_record(nlohmann::json& record, const cxxopts::ParseResult& flags, 
   record["system"]["hosts"] = std::vector<std::string>(hosts.begin(), hosts.end());
 }
 
+void gather_per_rank(nlohmann::json& record, World& world, const std::string& key, double value) {
+  auto all = world.comm->control().all_gather(fmt::format("{:.17g}", value));
+  for (std::size_t r = 0; r < all.size(); ++r) record["per_rank"][r][key] = nlohmann::json::parse(all[r]);
+}
+
 void finish_run_record(nlohmann::json& record, const CommonArgs& common, int rank, double duration_s,
                        const std::string& error) {
   record["duration_s"] = duration_s;

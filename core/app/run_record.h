@@ -16,6 +16,9 @@ namespace dtbench {
 void fill_run_record(nlohmann::json& record, const cxxopts::ParseResult& flags, const cxxopts::Options& options,
                      const CommonArgs& common, World& world);
 
+// Sets record["per_rank"][r][key] to every rank's `value`; collective.
+void gather_per_rank(nlohmann::json& record, World& world, const std::string& key, double value);
+
 // Peak resident set size of this process, bytes.
 int64_t peak_rss_bytes();
 
