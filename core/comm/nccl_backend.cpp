@@ -113,6 +113,8 @@ class NcclBackend final : public Backend {
   std::shared_ptr<Work> start(OpArgs a) override {
     c10::cuda::CUDAGuard guard(device_);
     cudaStream_t s = stream_.stream();
+    // NCCL has no in-place all_to_all: send from a copy, made on the issuing stream.
+    if (a.type == OpType::kAllToAll && a.in.data_ptr() == a.out.data_ptr()) a.in = a.in.clone();
     // The communication stream starts after what the issuing stream has queued so far.
     cudaEvent_t ready;
     cuda_ok(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming), "cudaEventCreate");
@@ -168,7 +170,6 @@ class NcclBackend final : public Backend {
         const int64_t bytes = n * static_cast<int64_t>(a.out.element_size());
         auto* in = static_cast<char*>(a.in.data_ptr());
         auto* out = static_cast<char*>(a.out.data_ptr());
-        DT_CHECK(a.in.data_ptr() != a.out.data_ptr(), "the nccl backend's all_to_all is out-of-place only");
         ncclGroupStart();
         for (int p = 0; p < size_; ++p) {
           ncclSend(in + p * bytes, n, dt, p, comm_, s);
@@ -205,6 +206,18 @@ class NcclBackend final : public Backend {
 };
 
 }  // namespace
+
+void record_gpu_info(int device) {
+  cudaDeviceProp prop{};
+  int driver = 0, runtime = 0;
+  cuda_ok(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
+  cudaDriverGetVersion(&driver);
+  cudaRuntimeGetVersion(&runtime);
+  set_system_info("gpu", {{"name", prop.name}, {"memory_bytes", prop.totalGlobalMem},
+                          {"sm", fmt::format("{}.{}", prop.major, prop.minor)}});
+  set_system_info("driver_cuda", fmt::format("{}.{}", driver / 1000, driver % 1000 / 10));
+  set_system_info("cuda", fmt::format("{}.{}", runtime / 1000, runtime % 1000 / 10));
+}
 
 void nccl_check_library() {
   int loaded = 0;

@@ -12,6 +12,9 @@ namespace dtbench {
 // Checks the loaded libnccl against the headers and records version and path.
 void nccl_check_library();
 
+// Records the GPU's name, memory and compute capability, the driver's and the runtime's CUDA.
+void record_gpu_info(int device);
+
 // A world communicator on `device`: rank 0 makes the ncclUniqueId and the control plane
 // (MPI or the TCP store) hands it to everyone; the communicator is created non-blocking,
 // so that the watchdog can abort it, and must be ready within `timeout_s`.

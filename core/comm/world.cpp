@@ -15,6 +15,9 @@
 #ifdef DTBENCH_WITH_NCCL
 #include "core/comm/nccl_world.h"
 #endif
+#ifdef DTBENCH_WITH_LIBFABRIC
+#include "core/comm/fabric_version.h"
+#endif
 
 namespace dtbench {
 
@@ -128,6 +131,7 @@ std::unique_ptr<World> init_world(const LaunchInfo& launch, const WorldOptions& 
   if (world->backend == "nccl") {
     nccl_check_library();
     world->device_index = launch.local_rank;
+    record_gpu_info(world->device_index);
     backend = make_nccl_world_backend(*control, world->device_index, opt.timeout_s);
   }
 #endif
@@ -136,6 +140,9 @@ std::unique_ptr<World> init_world(const LaunchInfo& launch, const WorldOptions& 
   std::iota(ranks.begin(), ranks.end(), 0);
   world->comm = std::make_unique<Communicator>("world", std::move(backend), std::move(control), std::move(ranks),
                                                CommOptions{opt.debug_collectives});
+#ifdef DTBENCH_WITH_LIBFABRIC
+  record_libfabric_version();
+#endif
   // What the libraries set for themselves is visible only now.
   set_system_info("env", fabric_environment());
   return world;

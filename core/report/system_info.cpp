@@ -28,6 +28,18 @@ std::string cpu_model() {
   return "unknown";
 }
 
+// The kernel driver's version from /proc ("" when there is no NVIDIA driver).
+std::string nvidia_driver() {
+  std::ifstream in("/proc/driver/nvidia/version");
+  std::string line;
+  if (!std::getline(in, line)) return "";
+  auto pos = line.find("Kernel Module");
+  if (pos == std::string::npos) return line;
+  std::string rest = line.substr(pos + 13);
+  rest = rest.substr(rest.find_first_not_of(' '));
+  return rest.substr(0, rest.find(' '));
+}
+
 bool looks_secret(const std::string& name) {
   for (const char* word : {"KEY", "SECRET", "TOKEN", "PASSWORD", "CREDENTIAL"})
     if (name.find(word) != std::string::npos) return true;
@@ -48,6 +60,7 @@ nlohmann::json& system_info() {
       {"hosts", nlohmann::json::array({short_hostname()})},
       {"cpu", {{"model", cpu_model()}, {"cores", std::thread::hardware_concurrency()}}},
       {"libtorch", TORCH_VERSION},
+      {"driver", nvidia_driver()},
   };
   return info;
 }

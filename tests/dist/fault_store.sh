@@ -50,4 +50,16 @@ check_survivors stop 1
 start_world kill
 kill -KILL "${pids[2]}"
 check_survivors kill 2
+
+# SIGTERM (what Slurm and Kubernetes send first): the op in flight is named, exit 3.
+start_world term
+kill -TERM "${pids[1]}"
+rc=124
+for _ in $(seq $((limit * 10))); do
+  if ! kill -0 "${pids[1]}" 2>/dev/null; then wait "${pids[1]}" && rc=0 || rc=$?; break; fi
+  sleep 0.1
+done
+if [ "$rc" -eq 3 ]; then pass "SIGTERM: exit 3"; else fail "SIGTERM: exit $rc, want 3"; fi
+if grep -q "received SIGTERM" "$WORK/term.1.err"; then pass "SIGTERM: says so"; else fail "SIGTERM: $(cat "$WORK/term.1.err")"; fi
+check_survivors term 1
 finish
