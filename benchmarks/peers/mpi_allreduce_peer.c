@@ -4,11 +4,17 @@
  *
  *   mpirun -np N mpi_allreduce_peer -b 1M -e 64M -f 2 -n 20 -w 5
  *
- * Prints one line per size: "size_bytes time_us busbw_gbps". */
+ * Prints one line per size: "size_bytes time_us busbw_gbps median_us": the mean per op
+ * averaged over ranks (nccl-tests' figure) and rank 0's median iteration. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static int cmp_double(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return (x > y) - (x < y);
+}
 
 static long long parse_size(const char* s) {
   char* end = NULL;
@@ -41,7 +47,8 @@ int main(int argc, char** argv) {
   float* in = malloc((size_t)maxb);
   float* out = malloc((size_t)maxb);
   for (long long i = 0; i < maxb / 4; ++i) in[i] = (float)((i * 3 + rank * 7) % 5 - 2);
-  if (rank == 0) printf("# size_bytes time_us busbw_gbps\n");
+  double* samples = malloc(sizeof(double) * (size_t)iters);
+  if (rank == 0) printf("# size_bytes time_us busbw_gbps median_us\n");
   for (long long size = minb; size <= maxb; size *= factor) {
     int count = (int)(size / 4);
     for (int w = 0; w < warmup; ++w) MPI_Allreduce(in, out, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
@@ -50,14 +57,18 @@ int main(int argc, char** argv) {
     for (int it = 0; it < iters; ++it) {
       double t0 = MPI_Wtime();
       MPI_Allreduce(in, out, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-      total += MPI_Wtime() - t0;
+      samples[it] = MPI_Wtime() - t0;
+      total += samples[it];
     }
+    qsort(samples, (size_t)iters, sizeof(double), cmp_double);
+    double median_us = (iters % 2 ? samples[iters / 2] : 0.5 * (samples[iters / 2 - 1] + samples[iters / 2])) * 1e6;
     double mean_us = total / iters * 1e6, sum_us = 0;
     MPI_Allreduce(&mean_us, &sum_us, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     double t_us = sum_us / n;
     double busbw = (double)(count * 4LL) / (t_us * 1e-6) / 1e9 * 2.0 * (n - 1) / n;
-    if (rank == 0) printf("%lld %.2f %.4f\n", (long long)count * 4, t_us, busbw);
+    if (rank == 0) printf("%lld %.2f %.4f %.2f\n", (long long)count * 4, t_us, busbw, median_us);
   }
+  free(samples);
   free(in);
   free(out);
   MPI_Finalize();

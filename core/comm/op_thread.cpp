@@ -15,32 +15,49 @@ OpThread::~OpThread() {
 
 std::shared_ptr<CpuWork> OpThread::post(std::function<void()> fn) {
   auto work = std::make_shared<CpuWork>();
+  work->set_helper([this, raw = work.get()] { run_until(raw); });
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.emplace_back(std::move(fn), work);
+    queue_.push_back(Item{std::move(fn), work});
   }
   cv_.notify_one();
   return work;
 }
 
+bool OpThread::run_front() {
+  Item item;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queue_.empty()) return false;
+    item = std::move(queue_.front());
+    queue_.pop_front();
+  }
+  std::exception_ptr error;
+  try {
+    item.fn();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  item.fn = nullptr;  // release the op's tensors before anyone sees it done
+  item.work->finish(error);
+  return true;
+}
+
+void OpThread::run_until(const CpuWork* target) {
+  std::lock_guard<std::mutex> exec(exec_mu_);
+  while (!target->is_completed() && run_front()) {
+  }
+}
+
 void OpThread::loop() {
   for (;;) {
-    std::pair<std::function<void()>, std::shared_ptr<CpuWork>> item;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stop_ and drained
-      item = std::move(queue_.front());
-      queue_.pop_front();
     }
-    std::exception_ptr error;
-    try {
-      item.first();
-    } catch (...) {
-      error = std::current_exception();
-    }
-    item.first = nullptr;  // release the op's tensors before anyone sees it done
-    item.second->finish(error);
+    std::lock_guard<std::mutex> exec(exec_mu_);
+    run_front();  // a waiting caller may have run it already: then nothing happens
   }
 }
 

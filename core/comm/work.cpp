@@ -2,22 +2,23 @@
 
 namespace dtbench {
 
-bool CpuWork::is_completed() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return done_;
-}
+bool CpuWork::is_completed() const { return done_.load(std::memory_order_acquire); }
 
 void CpuWork::wait() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return done_; });
+  // Run the queue up to this op on this thread rather than sleep while another runs it.
+  if (!is_completed() && helper_) helper_();
+  if (!is_completed()) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return is_completed(); });
+  }
   if (error_) std::rethrow_exception(error_);
 }
 
 void CpuWork::finish(std::exception_ptr error) {
+  error_ = std::move(error);  // published by the release store below
   {
     std::lock_guard<std::mutex> lock(mu_);
-    done_ = true;
-    error_ = std::move(error);
+    done_.store(true, std::memory_order_release);
   }
   cv_.notify_all();
 }

@@ -5,8 +5,10 @@
 // synchronize() blocks the host. Nothing here has a timeout: the watchdog bounds every op.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -24,15 +26,20 @@ class Work {
 // Completed by the thread that runs the op.
 class CpuWork final : public Work {
  public:
-  bool is_completed() override;
+  bool is_completed() override { return static_cast<const CpuWork*>(this)->is_completed(); }
+  bool is_completed() const;
+  // Blocks until done and rethrows the op's error. With a helper, first lets it run the
+  // op on this thread (see OpThread).
   void wait() override;
   void finish(std::exception_ptr error = nullptr);
+  void set_helper(std::function<void()> helper) { helper_ = std::move(helper); }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  bool done_ = false;
-  std::exception_ptr error_;
+  std::atomic<bool> done_{false};
+  std::exception_ptr error_;  // written before done_ is set, read after it is seen
+  std::function<void()> helper_;
 };
 
 }  // namespace dtbench
