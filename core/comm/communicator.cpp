@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstdio>
 
 #include "core/comm/watchdog.h"
 #include "core/report/errors.h"
@@ -184,19 +183,12 @@ std::shared_ptr<Work> Communicator::barrier() { return issue({OpType::kBarrier})
 std::unique_ptr<Communicator> Communicator::split(int color, int key, const std::string& name) {
   // The control plane learns the membership (and its own child plane); the backend splits
   // after every op issued before this one.
-  auto all = control_->all_gather(fmt::format("{} {}", color, key));
+  auto all = control_->all_gather(split_request(color, key));
   auto child_control = control_->split(color, key);
   auto child_backend = backend_->split(color, key);
   if (color < 0) return nullptr;
-  std::vector<std::pair<int, int>> members;
-  for (int r = 0; r < size(); ++r) {
-    int c = 0, k = 0;
-    std::sscanf(all[r].c_str(), "%d %d", &c, &k);
-    if (c == color) members.emplace_back(k, r);
-  }
-  std::sort(members.begin(), members.end());
   std::vector<int> world;
-  for (auto& m : members) world.push_back(world_ranks_[m.second]);
+  for (int r : split_members(all, color)) world.push_back(world_ranks_[r]);
   DT_CHECK(child_backend && child_control && child_backend->size() == static_cast<int>(world.size()),
            "split of '{}' into '{}': backend and control plane disagree on membership", name_, name);
   return std::make_unique<Communicator>(name, std::move(child_backend), std::move(child_control), std::move(world),

@@ -27,6 +27,11 @@ class ControlPlane {
   void barrier() { all_gather(""); }
 };
 
+// A split's membership from every rank's "color key" (as split() exchanges them): the
+// parent ranks of `color`, ordered by (key, parent rank).
+std::vector<int> split_members(const std::vector<std::string>& color_keys, int color);
+std::string split_request(int color, int key);
+
 struct StoreOptions {
   std::string host = "127.0.0.1";
   int port = 29500;

@@ -1,10 +1,10 @@
 // The TCP-store control plane (launches without MPI).
 #include <fmt/format.h>
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "core/comm/control_plane.h"
 #include "core/comm/watchdog.h"
@@ -49,18 +49,11 @@ class StorePlane final : public ControlPlane {
   }
 
   std::unique_ptr<ControlPlane> split(int color, int key) override {
-    auto all = all_gather(fmt::format("{} {}", color, key));
+    auto all = all_gather(split_request(color, key));
     const uint64_t n = splits_++;
     if (color < 0) return nullptr;
-    std::vector<std::pair<int, int>> members;  // (key, rank)
-    for (int r = 0; r < size_; ++r) {
-      int c = 0, k = 0;
-      std::sscanf(all[r].c_str(), "%d %d", &c, &k);
-      if (c == color) members.emplace_back(k, r);
-    }
-    std::sort(members.begin(), members.end());
-    int child_rank = static_cast<int>(std::find(members.begin(), members.end(), std::make_pair(key, rank_)) -
-                                      members.begin());
+    const std::vector<int> members = split_members(all, color);
+    const int child_rank = static_cast<int>(std::find(members.begin(), members.end(), rank_) - members.begin());
     return std::make_unique<StorePlane>(store_, where_, fmt::format("{}/s{}c{}", prefix_, n, color), child_rank,
                                         static_cast<int>(members.size()));
   }
@@ -74,6 +67,20 @@ class StorePlane final : public ControlPlane {
 };
 
 }  // namespace
+
+std::string split_request(int color, int key) { return fmt::format("{} {}", color, key); }
+
+std::vector<int> split_members(const std::vector<std::string>& color_keys, int color) {
+  std::vector<std::pair<int, int>> members;  // (key, rank)
+  for (int r = 0; r < static_cast<int>(color_keys.size()); ++r) {
+    int c = 0, k = 0;
+    if (std::sscanf(color_keys[r].c_str(), "%d %d", &c, &k) == 2 && c == color) members.emplace_back(k, r);
+  }
+  std::sort(members.begin(), members.end());
+  std::vector<int> ranks;
+  for (auto& m : members) ranks.push_back(m.second);
+  return ranks;
+}
 
 std::unique_ptr<ControlPlane> make_store_control_plane(const StoreOptions& opt) {
   c10d::TCPStoreOptions o;

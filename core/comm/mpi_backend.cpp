@@ -18,14 +18,6 @@ namespace dtbench {
 
 namespace {
 
-void check(int rc, const char* what) {
-  if (rc == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(rc, text, &len);
-  throw RuntimeFailure(fmt::format("{} failed: {}", what, std::string(text, len)));
-}
-
 // ---- 16-bit floating point reductions -------------------------------------------------
 
 template <typename T, typename F>
@@ -134,7 +126,7 @@ class MpiBackend final : public Backend {
   std::unique_ptr<Backend> split(int color, int key) override {
     MPI_Comm child = MPI_COMM_NULL;
     // On the communication thread, so that it follows every op issued before it.
-    thread_->post([&] { check(MPI_Comm_split(comm_, color < 0 ? MPI_UNDEFINED : color, key, &child), "MPI_Comm_split"); })
+    thread_->post([&] { mpi_check(MPI_Comm_split(comm_, color < 0 ? MPI_UNDEFINED : color, key, &child), "MPI_Comm_split"); })
         ->wait();
     if (child == MPI_COMM_NULL) return nullptr;
     return std::make_unique<MpiBackend>(child);
@@ -149,7 +141,7 @@ class MpiBackend final : public Backend {
       case OpType::kAllReduce: {
         int n = count_of(a.out.numel(), "all_reduce");
         if (n == 0) return;
-        check(MPI_Allreduce(inplace ? MPI_IN_PLACE : ptr(a.in), ptr(a.out), n, dt, mpi_op(a.reduce, t.scalar_type()),
+        mpi_check(MPI_Allreduce(inplace ? MPI_IN_PLACE : ptr(a.in), ptr(a.out), n, dt, mpi_op(a.reduce, t.scalar_type()),
                             comm_),
               "MPI_Allreduce");
         finish_avg(a.out, a.reduce, size_);
@@ -159,7 +151,7 @@ class MpiBackend final : public Backend {
         int n = count_of(a.in.numel(), "all_gather");
         if (n == 0) return;
         const bool ip = ptr(a.in) == ptr(a.out) + static_cast<int64_t>(rank_) * a.in.nbytes();
-        check(MPI_Allgather(ip ? MPI_IN_PLACE : ptr(a.in), n, dt, ptr(a.out), n, dt, comm_), "MPI_Allgather");
+        mpi_check(MPI_Allgather(ip ? MPI_IN_PLACE : ptr(a.in), n, dt, ptr(a.out), n, dt, comm_), "MPI_Allgather");
         return;
       }
       case OpType::kReduceScatter: {
@@ -168,7 +160,7 @@ class MpiBackend final : public Backend {
         const bool ip = ptr(a.out) == ptr(a.in) + static_cast<int64_t>(rank_) * a.out.nbytes();
         // MPI puts an in-place result at the buffer's start; NCCL's layout keeps it at chunk r.
         at::Tensor dst = ip ? at::empty_like(a.out) : a.out;
-        check(MPI_Reduce_scatter_block(ptr(a.in), ptr(dst), n, dt, mpi_op(a.reduce, t.scalar_type()), comm_),
+        mpi_check(MPI_Reduce_scatter_block(ptr(a.in), ptr(dst), n, dt, mpi_op(a.reduce, t.scalar_type()), comm_),
               "MPI_Reduce_scatter_block");
         if (ip) a.out.copy_(dst);
         finish_avg(a.out, a.reduce, size_);
@@ -178,7 +170,7 @@ class MpiBackend final : public Backend {
         int n = count_of(a.out.numel(), "broadcast");
         if (n == 0) return;
         if (rank_ == a.root && !inplace) std::memcpy(ptr(a.out), ptr(a.in), a.in.nbytes());
-        check(MPI_Bcast(ptr(a.out), n, dt, a.root, comm_), "MPI_Bcast");
+        mpi_check(MPI_Bcast(ptr(a.out), n, dt, a.root, comm_), "MPI_Bcast");
         return;
       }
       case OpType::kReduce: {
@@ -186,36 +178,36 @@ class MpiBackend final : public Backend {
         if (n == 0) return;
         MPI_Op op = mpi_op(a.reduce, t.scalar_type());
         if (rank_ == a.root) {
-          check(MPI_Reduce(inplace ? MPI_IN_PLACE : ptr(a.in), ptr(a.out), n, dt, op, a.root, comm_), "MPI_Reduce");
+          mpi_check(MPI_Reduce(inplace ? MPI_IN_PLACE : ptr(a.in), ptr(a.out), n, dt, op, a.root, comm_), "MPI_Reduce");
           finish_avg(a.out, a.reduce, size_);
         } else {
-          check(MPI_Reduce(ptr(a.in), nullptr, n, dt, op, a.root, comm_), "MPI_Reduce");
+          mpi_check(MPI_Reduce(ptr(a.in), nullptr, n, dt, op, a.root, comm_), "MPI_Reduce");
         }
         return;
       }
       case OpType::kAllToAll: {
         int n = count_of(a.out.numel() / size_, "all_to_all");
         if (n == 0) return;
-        check(MPI_Alltoall(inplace ? MPI_IN_PLACE : ptr(a.in), n, dt, ptr(a.out), n, dt, comm_), "MPI_Alltoall");
+        mpi_check(MPI_Alltoall(inplace ? MPI_IN_PLACE : ptr(a.in), n, dt, ptr(a.out), n, dt, comm_), "MPI_Alltoall");
         return;
       }
       case OpType::kSend: {
         int n = count_of(a.in.numel(), "send");
-        check(MPI_Send(ptr(a.in), n, dt, a.dst, 0, comm_), "MPI_Send");
+        mpi_check(MPI_Send(ptr(a.in), n, dt, a.dst, 0, comm_), "MPI_Send");
         return;
       }
       case OpType::kRecv: {
         int n = count_of(a.out.numel(), "recv");
-        check(MPI_Recv(ptr(a.out), n, dt, a.src, 0, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
+        mpi_check(MPI_Recv(ptr(a.out), n, dt, a.src, 0, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
         return;
       }
       case OpType::kSendRecv: {
-        check(MPI_Sendrecv(ptr(a.in), count_of(a.in.numel(), "send_recv"), dt, a.dst, 0, ptr(a.out),
+        mpi_check(MPI_Sendrecv(ptr(a.in), count_of(a.in.numel(), "send_recv"), dt, a.dst, 0, ptr(a.out),
                            count_of(a.out.numel(), "send_recv"), dt, a.src, 0, comm_, MPI_STATUS_IGNORE),
               "MPI_Sendrecv");
         return;
       }
-      case OpType::kBarrier: check(MPI_Barrier(comm_), "MPI_Barrier"); return;
+      case OpType::kBarrier: mpi_check(MPI_Barrier(comm_), "MPI_Barrier"); return;
     }
   }
 
@@ -228,7 +220,7 @@ class MpiBackend final : public Backend {
 
 std::unique_ptr<Backend> make_mpi_world_backend() {
   MPI_Comm dup = MPI_COMM_NULL;
-  check(MPI_Comm_dup(MPI_COMM_WORLD, &dup), "MPI_Comm_dup");
+  mpi_check(MPI_Comm_dup(MPI_COMM_WORLD, &dup), "MPI_Comm_dup");
   return std::make_unique<MpiBackend>(dup);
 }
 

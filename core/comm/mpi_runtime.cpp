@@ -15,14 +15,6 @@ namespace {
 
 bool g_started = false;
 
-void mpi_ok(int rc, const char* what) {
-  if (rc == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(rc, text, &len);
-  throw RuntimeFailure(fmt::format("{} failed: {}", what, std::string(text, len)));
-}
-
 class MpiPlane final : public ControlPlane {
  public:
   explicit MpiPlane(MPI_Comm comm) : comm_(comm) {
@@ -40,14 +32,14 @@ class MpiPlane final : public ControlPlane {
     Watchdog::Call call(Watchdog::instance(), {"control", round_++, "mpi all_gather", fmt::format("{} ranks", size_)});
     int len = static_cast<int>(mine.size());
     std::vector<int> lens(size_), offs(size_);
-    mpi_ok(MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, comm_), "MPI_Allgather");
+    mpi_check(MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, comm_), "MPI_Allgather");
     int total = 0;
     for (int r = 0; r < size_; ++r) {
       offs[r] = total;
       total += lens[r];
     }
     std::string all(std::max(total, 1), '\0');
-    mpi_ok(MPI_Allgatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), offs.data(), MPI_CHAR, comm_),
+    mpi_check(MPI_Allgatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), offs.data(), MPI_CHAR, comm_),
            "MPI_Allgatherv");
     std::vector<std::string> out;
     for (int r = 0; r < size_; ++r) out.push_back(all.substr(offs[r], lens[r]));
@@ -56,7 +48,7 @@ class MpiPlane final : public ControlPlane {
 
   std::unique_ptr<ControlPlane> split(int color, int key) override {
     MPI_Comm child = MPI_COMM_NULL;
-    mpi_ok(MPI_Comm_split(comm_, color < 0 ? MPI_UNDEFINED : color, key, &child), "MPI_Comm_split");
+    mpi_check(MPI_Comm_split(comm_, color < 0 ? MPI_UNDEFINED : color, key, &child), "MPI_Comm_split");
     if (child == MPI_COMM_NULL) return nullptr;
     return std::make_unique<MpiPlane>(child);
   }
@@ -74,10 +66,18 @@ class MpiPlane final : public ControlPlane {
 
 }  // namespace
 
+void mpi_check(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  throw RuntimeFailure(fmt::format("{} failed: {}", what, std::string(text, len)));
+}
+
 void mpi_start() {
   if (g_started) return;
   int provided = 0;
-  mpi_ok(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread");
+  mpi_check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread");
   g_started = true;
   char version[MPI_MAX_LIBRARY_VERSION_STRING];
   int len = 0;
@@ -116,7 +116,7 @@ int mpi_world_size() {
 
 std::unique_ptr<ControlPlane> make_mpi_world_control_plane() {
   MPI_Comm dup = MPI_COMM_NULL;
-  mpi_ok(MPI_Comm_dup(MPI_COMM_WORLD, &dup), "MPI_Comm_dup");
+  mpi_check(MPI_Comm_dup(MPI_COMM_WORLD, &dup), "MPI_Comm_dup");
   return std::make_unique<MpiPlane>(dup);
 }
 

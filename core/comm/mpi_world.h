@@ -18,6 +18,9 @@ void mpi_finish();  // MPI_Finalize, after every communicator is gone
 int mpi_world_rank();
 int mpi_world_size();
 
+// Throws RuntimeFailure "<what> failed: <MPI's error string>" unless rc is MPI_SUCCESS.
+void mpi_check(int rc, const char* what);
+
 // The mpi backend over a duplicate of MPI_COMM_WORLD; the MPI control plane likewise.
 std::unique_ptr<Backend> make_mpi_world_backend();
 std::unique_ptr<ControlPlane> make_mpi_world_control_plane();
