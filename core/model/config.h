@@ -1,0 +1,42 @@
+// Transformer shapes: the config registry and the arithmetic on them (parameter count,
+// model FLOPs per token, per-rank memory), all without allocating a model.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dtbench {
+
+struct ModelConfig {
+  std::string name;
+  std::string family;  // "llama" (RMSNorm, RoPE, SwiGLU, GQA, untied) or "gpt" (LayerNorm, learned positions, GELU, tied)
+  std::string source;  // where the numbers come from
+  int64_t hidden = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, vocab = 0;
+  int64_t seq = 0;     // default (and, for learned positions, maximum) sequence length
+  bool swiglu = true, rmsnorm = true, rope = true, tied_embeddings = false, bias = false;
+  double rope_theta = 10000.0;
+  bool rope_llama31_scaling = false;  // Llama 3.1's low/high-frequency rescaling of RoPE
+  double norm_eps = 1e-5;
+
+  int64_t head_dim() const { return hidden / heads; }
+};
+
+// Every registered config, in a stable order.
+const std::vector<ModelConfig>& model_registry();
+
+// A copy of the registered config `name`; throws UsageError listing the names otherwise.
+ModelConfig find_model(const std::string& name);
+
+// Throws UsageError (exit 2) naming the first inconsistent field and the fix.
+void validate_model(const ModelConfig& c);
+
+// Parameters of the whole model (embeddings, blocks, final norm, head unless tied).
+int64_t parameter_count(const ModelConfig& c);
+
+// Pinned model FLOPs per token (DESIGN.md): forward + backward, every GEMM, GQA-aware,
+// SwiGLU = 3 matrices, the logits layer included, causal attention counted at half:
+//   3 * [ L * (2h(h + 2*n_kv*d_head) + 2h^2 + 2*T*h + 2*m*h*ffn) + 2*h*V ],  m = 3 SwiGLU, 2 GELU.
+double flops_per_token(const ModelConfig& c, int64_t seq);
+
+}  // namespace dtbench

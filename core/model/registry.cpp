@@ -1,0 +1,117 @@
+// The model registry. Each entry names where its numbers come from.
+#include <fmt/format.h>
+
+#include "core/model/config.h"
+#include "core/report/errors.h"
+
+namespace dtbench {
+
+namespace {
+
+ModelConfig llama(std::string name, std::string source, int64_t h, int64_t layers, int64_t heads, int64_t kv,
+                  int64_t ffn, int64_t vocab, int64_t seq, double theta, bool llama31) {
+  ModelConfig c;
+  c.name = std::move(name);
+  c.family = "llama";
+  c.source = std::move(source);
+  c.hidden = h;
+  c.layers = layers;
+  c.heads = heads;
+  c.kv_heads = kv;
+  c.ffn = ffn;
+  c.vocab = vocab;
+  c.seq = seq;
+  c.rope_theta = theta;
+  c.rope_llama31_scaling = llama31;
+  return c;
+}
+
+// Llama 3.2 1B and 3B share the embedding with the output head.
+ModelConfig tied(ModelConfig c) {
+  c.tied_embeddings = true;
+  return c;
+}
+
+// Megatron-LM's GPT-3 table: GELU MLP of 4h, LayerNorm, learned positions, tied
+// embeddings, biases; the GPT-2 vocabulary padded to 51200 as Megatron pads it.
+ModelConfig gpt(std::string name, std::string source, int64_t h, int64_t layers, int64_t heads, int64_t vocab,
+                int64_t seq) {
+  ModelConfig c;
+  c.name = std::move(name);
+  c.family = "gpt";
+  c.source = std::move(source);
+  c.hidden = h;
+  c.layers = layers;
+  c.heads = heads;
+  c.kv_heads = heads;
+  c.ffn = 4 * h;
+  c.vocab = vocab;
+  c.seq = seq;
+  c.swiglu = false;
+  c.rmsnorm = false;
+  c.rope = false;
+  c.tied_embeddings = true;
+  c.bias = true;
+  return c;
+}
+
+std::vector<ModelConfig> build() {
+  const std::string l2 = "Llama 2 paper (Touvron et al. 2023), table 1; AWS FSDP test case";
+  const std::string l3 = "Llama 3.1/3.2 model cards (config.json); AWS FSDP test case";
+  const std::string mg = "Megatron-LM README, GPT-3 model table (heads/hidden/layers)";
+  std::vector<ModelConfig> r = {
+      llama("llama2_7b", l2, 4096, 32, 32, 32, 11008, 32000, 4096, 10000.0, false),
+      llama("llama2_13b", l2, 5120, 40, 40, 40, 13824, 32000, 4096, 10000.0, false),
+      llama("llama2_70b", l2, 8192, 80, 64, 8, 28672, 32000, 4096, 10000.0, false),
+      llama("llama3_1_8b", l3, 4096, 32, 32, 8, 14336, 128256, 8192, 500000.0, true),
+      llama("llama3_1_70b", l3, 8192, 80, 64, 8, 28672, 128256, 8192, 500000.0, true),
+      tied(llama("llama3_2_1b", l3, 2048, 16, 32, 8, 8192, 128256, 8192, 500000.0, true)),
+      tied(llama("llama3_2_3b", l3, 3072, 28, 24, 8, 8192, 128256, 8192, 500000.0, true)),
+      llama("mathstral_7b", "Mathstral 7B config.json (Mistral AI); AWS FSDP test case", 4096, 32, 32, 8, 14336, 32768,
+            8192, 1000000.0, false),
+      gpt("gpt2", "GPT-2 small (Radford et al. 2019): 124M", 768, 12, 12, 50257, 1024),
+      gpt("gpt3_1_7b", mg, 2304, 24, 24, 51200, 2048),
+      gpt("gpt3_3_6b", mg, 3072, 30, 32, 51200, 2048),
+      gpt("gpt3_7_5b", mg, 4096, 36, 32, 51200, 2048),
+      gpt("gpt3_18_4b", mg, 6144, 40, 48, 51200, 2048),
+      gpt("gpt3_39_1b", mg, 8192, 48, 64, 51200, 2048),
+      gpt("gpt3_76_1b", mg, 10240, 60, 80, 51200, 2048),
+      gpt("gpt3_145_6b", mg, 12288, 80, 96, 51200, 2048),
+      gpt("gpt3_310_1b", mg, 16384, 96, 128, 51200, 2048),
+      // Small shapes for CPU work: byte-level vocabulary (tools/make_dataset's tokens).
+      llama("tiny", "dtbench: CPU tests and the quickstart", 64, 2, 4, 2, 192, 256, 128, 10000.0, false),
+      llama("small", "dtbench: CPU benchmarks where compute dominates", 256, 4, 8, 4, 704, 256, 256, 10000.0, false),
+      gpt("tiny_gpt", "dtbench: CPU tests of the GPT family", 64, 2, 4, 256, 128),
+  };
+  return r;
+}
+
+}  // namespace
+
+const std::vector<ModelConfig>& model_registry() {
+  static const std::vector<ModelConfig> r = build();
+  return r;
+}
+
+ModelConfig find_model(const std::string& name) {
+  std::string names;
+  for (const auto& c : model_registry()) {
+    if (c.name == name) return c;
+    names += (names.empty() ? "" : ", ") + c.name;
+  }
+  throw UsageError(fmt::format("--model {}: unknown model; choose one of {}", name, names));
+}
+
+void validate_model(const ModelConfig& c) {
+  DT_USAGE(c.hidden > 0 && c.layers > 0 && c.heads > 0 && c.kv_heads > 0 && c.ffn > 0 && c.vocab > 0 && c.seq > 0,
+           "model {}: hidden, layers, heads, kv-heads, ffn, vocab and seq must all be positive", c.name);
+  DT_USAGE(c.hidden % c.heads == 0, "model {}: --hidden {} is not a multiple of --heads {}; pick heads that divide it",
+           c.name, c.hidden, c.heads);
+  DT_USAGE(c.heads % c.kv_heads == 0,
+           "model {}: --heads {} is not a multiple of --kv-heads {}; grouped-query attention needs kv-heads to divide heads",
+           c.name, c.heads, c.kv_heads);
+  DT_USAGE(!c.rope || c.head_dim() % 2 == 0, "model {}: RoPE needs an even head size, got {} (= hidden / heads)",
+           c.name, c.head_dim());
+}
+
+}  // namespace dtbench

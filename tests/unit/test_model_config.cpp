@@ -1,0 +1,51 @@
+// Parameter counts against the published figures; the pinned FLOPs formula by hand.
+#include <catch2/catch.hpp>
+
+#include "core/model/config.h"
+#include "core/report/errors.h"
+
+using namespace dtbench;
+
+TEST_CASE("parameter counts match the published models") {
+  CHECK(parameter_count(find_model("llama2_7b")) == 6738415616LL);
+  CHECK(parameter_count(find_model("llama2_13b")) == 13015864320LL);
+  CHECK(parameter_count(find_model("llama2_70b")) == 68976648192LL);
+  CHECK(parameter_count(find_model("llama3_1_8b")) == 8030261248LL);
+  CHECK(parameter_count(find_model("llama3_1_70b")) == 70553706496LL);
+  CHECK(parameter_count(find_model("llama3_2_1b")) == 1235814400LL);
+  CHECK(parameter_count(find_model("llama3_2_3b")) == 3212749824LL);
+  CHECK(parameter_count(find_model("mathstral_7b")) == 7248023552LL);
+  CHECK(parameter_count(find_model("gpt2")) == 124439808LL);
+}
+
+TEST_CASE("model FLOPs per token follow the pinned formula") {
+  // llama2_7b at T = 4096, by hand: per layer 2h(h+2*n_kv*d) + 2h^2 + 2Th + 2*3*h*ffn
+  // = 100663296 + 33554432 + 33554432 + 270532608 = 438304768; 32 layers; + 2hV = 262144000.
+  CHECK(flops_per_token(find_model("llama2_7b"), 4096) == Approx(3.0 * (32.0 * 438304768 + 262144000)));
+  // GELU MLP counts two matrices: gpt2 at T = 1024.
+  const double h = 768, T = 1024, V = 50257, ffn = 3072;
+  const double per_layer = 2 * h * (h + 2 * h) + 2 * h * h + 2 * T * h + 2 * 2 * h * ffn;
+  CHECK(flops_per_token(find_model("gpt2"), 1024) == Approx(3 * (12 * per_layer + 2 * h * V)));
+  // GQA: fewer kv heads, fewer FLOPs.
+  ModelConfig mha = find_model("llama3_1_8b");
+  mha.kv_heads = mha.heads;
+  CHECK(flops_per_token(mha, 8192) > flops_per_token(find_model("llama3_1_8b"), 8192));
+}
+
+TEST_CASE("the registry holds what the issues name, and bad shapes are usage errors") {
+  for (const char* name : {"llama2_7b", "llama2_13b", "llama2_70b", "llama3_1_8b", "llama3_1_70b", "llama3_2_1b",
+                           "llama3_2_3b", "mathstral_7b", "gpt2", "gpt3_1_7b", "gpt3_3_6b", "gpt3_7_5b", "gpt3_18_4b",
+                           "gpt3_39_1b", "gpt3_76_1b", "gpt3_145_6b", "gpt3_310_1b", "tiny", "small"}) {
+    INFO(name);
+    ModelConfig c = find_model(name);
+    CHECK_NOTHROW(validate_model(c));
+    CHECK_FALSE(c.source.empty());
+  }
+  CHECK_THROWS_AS(find_model("llama9"), UsageError);
+  ModelConfig c = find_model("tiny");
+  c.kv_heads = 3;
+  CHECK_THROWS_AS(validate_model(c), UsageError);
+  c = find_model("tiny");
+  c.hidden = 66;
+  CHECK_THROWS_AS(validate_model(c), UsageError);
+}
