@@ -26,4 +26,29 @@ double flops_per_token(const ModelConfig& c, int64_t seq) {
   return 3.0 * (L * per_layer + 2 * h * V);
 }
 
+MemoryEstimate memory_per_rank(const ModelConfig& c, const Layout& l) {
+  MemoryEstimate m;
+  const double model_split = static_cast<double>(l.tp * l.pp);
+  const double state_split = model_split * (l.shard_params ? static_cast<double>(l.dp) : 1.0);
+  const double p = static_cast<double>(parameter_count(c));
+  // Compute copies in bf16: with sharding only the units being used are whole (about two
+  // blocks); without, the whole replica.
+  const double block_params = p / static_cast<double>(c.layers);
+  const double bf16_copies = l.bf16 ? 2.0 * (l.shard_params ? 2.0 * block_params / model_split : p / model_split) : 0.0;
+  m.params = static_cast<int64_t>(4.0 * p / state_split + bf16_copies);
+  m.grads = static_cast<int64_t>(4.0 * p / state_split);
+  m.optimizer = static_cast<int64_t>(8.0 * p / state_split);
+
+  const double s = static_cast<double>(l.seq > 0 ? l.seq : c.seq), b = static_cast<double>(l.micro_batch);
+  const double h = static_cast<double>(c.hidden), V = static_cast<double>(c.vocab);
+  const double width = l.bf16 ? 1.0 : 2.0;  // 34 sbh bytes is for 16-bit activations
+  const double layers_here = static_cast<double>(c.layers) / static_cast<double>(l.pp);
+  const double full_layer = 34.0 * s * b * h * width / static_cast<double>(l.tp);
+  const double layer_input = s * b * h * (l.bf16 ? 2.0 : 4.0);
+  const double blocks = l.activation_checkpointing ? layers_here * layer_input + full_layer : layers_here * full_layer;
+  const double logits = 2.0 * s * b * V * 4.0 / static_cast<double>(l.tp);  // logits and their gradient, fp32
+  m.activations = static_cast<int64_t>(blocks + logits);
+  return m;
+}
+
 }  // namespace dtbench

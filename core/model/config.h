@@ -39,4 +39,25 @@ int64_t parameter_count(const ModelConfig& c);
 //   3 * [ L * (2h(h + 2*n_kv*d_head) + 2h^2 + 2*T*h + 2*m*h*ffn) + 2*h*V ],  m = 3 SwiGLU, 2 GELU.
 double flops_per_token(const ModelConfig& c, int64_t seq);
 
+// A parallel layout, as far as memory goes.
+struct Layout {
+  int64_t dp = 1, tp = 1, pp = 1;
+  bool shard_params = false;  // ZeRO-3 / FSDP: parameters, gradients and optimizer state split over dp
+  int64_t micro_batch = 1, seq = 0;
+  bool activation_checkpointing = false;
+  bool bf16 = false;          // bf16 compute copies and activations, fp32 master weights and reductions
+};
+
+// Bytes per rank, estimated. Parameters are fp32 masters (plus bf16 compute copies in
+// bf16), gradients fp32, AdamW state two fp32 moments. Activations per layer follow
+// Korthikanti et al. (2022) with fused attention (no s^2 term): 34*s*b*h bytes at 16 bits
+// (doubled in fp32), divided by tp; with activation checkpointing only each layer's input
+// is kept, plus one layer recomputed at a time. The logits and their softmax (fp32) come
+// on top, for the last pipeline stage.
+struct MemoryEstimate {
+  int64_t params = 0, grads = 0, optimizer = 0, activations = 0;
+  int64_t total() const { return params + grads + optimizer + activations; }
+};
+MemoryEstimate memory_per_rank(const ModelConfig& c, const Layout& layout);
+
 }  // namespace dtbench
