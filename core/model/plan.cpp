@@ -1,0 +1,53 @@
+#include "core/model/plan.h"
+
+#include <fmt/format.h>
+
+#include "core/report/errors.h"
+
+namespace dtbench {
+
+namespace {
+std::string gib(int64_t bytes) { return fmt::format("{:.2f} GiB", static_cast<double>(bytes) / (1LL << 30)); }
+}  // namespace
+
+void validate_layout(const ModelConfig& c, const Layout& l) {
+  DT_USAGE(l.dp >= 1 && l.tp >= 1 && l.pp >= 1, "--dp {} --tp {} --pp {}: each must be at least 1", l.dp, l.tp, l.pp);
+  DT_USAGE(c.heads % l.tp == 0 && c.kv_heads % l.tp == 0,
+           "--tp {}: must divide the {} attention heads and {} kv heads of {}", l.tp, c.heads, c.kv_heads, c.name);
+  DT_USAGE(c.ffn % l.tp == 0, "--tp {}: must divide the MLP width {} of {}", l.tp, c.ffn, c.name);
+  DT_USAGE(c.layers % l.pp == 0, "--pp {}: must divide the {} layers of {}", l.pp, c.layers, c.name);
+  DT_USAGE(l.micro_batch >= 1, "--micro-batch {}: must be at least 1", l.micro_batch);
+  DT_USAGE(l.seq >= 1, "--seq {}: must be at least 1", l.seq);
+  DT_USAGE(c.rope || l.seq <= c.seq, "--seq {}: {} has learned positions for at most {} tokens", l.seq, c.name, c.seq);
+}
+
+nlohmann::json plan_json(const ModelConfig& c, const Layout& l) {
+  const MemoryEstimate m = memory_per_rank(c, l);
+  return {{"model", c.name},
+          {"parameters", parameter_count(c)},
+          {"flops_per_token", flops_per_token(c, l.seq)},
+          {"layout", {{"dp", l.dp}, {"tp", l.tp}, {"pp", l.pp}, {"sharded", l.shard_params},
+                      {"micro_batch", l.micro_batch}, {"seq", l.seq},
+                      {"activation_checkpointing", l.activation_checkpointing}, {"dtype", l.bf16 ? "bf16" : "fp32"}}},
+          {"memory_per_rank_bytes",
+           {{"params", m.params}, {"grads", m.grads}, {"optimizer", m.optimizer}, {"activations", m.activations},
+            {"total", m.total()}}}};
+}
+
+std::string describe_plan(const ModelConfig& c, const Layout& l) {
+  const MemoryEstimate m = memory_per_rank(c, l);
+  std::string out;
+  out += fmt::format("model          {} ({}; {})\n", c.name, c.family, c.source);
+  out += fmt::format("shape          hidden {} layers {} heads {} kv-heads {} ffn {} vocab {} seq {}\n", c.hidden,
+                     c.layers, c.heads, c.kv_heads, c.ffn, c.vocab, l.seq);
+  out += fmt::format("parameters     {} ({:.3f} B)\n", parameter_count(c), static_cast<double>(parameter_count(c)) / 1e9);
+  out += fmt::format("flops/token    {:.4e} (forward + backward, causal attention at half)\n", flops_per_token(c, l.seq));
+  out += fmt::format("layout         dp {} tp {} pp {}{}, micro-batch {}, {}{}\n", l.dp, l.tp, l.pp,
+                     l.shard_params ? " (sharded)" : "", l.micro_batch, l.bf16 ? "bf16" : "fp32",
+                     l.activation_checkpointing ? ", activation checkpointing" : "");
+  out += fmt::format("memory/rank    params {}  grads {}  optimizer {}  activations {}  total {} (estimate)\n",
+                     gib(m.params), gib(m.grads), gib(m.optimizer), gib(m.activations), gib(m.total()));
+  return out;
+}
+
+}  // namespace dtbench

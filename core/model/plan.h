@@ -1,0 +1,23 @@
+// What --dry-run prints: parameters, FLOPs per token and per-rank memory for a config and a
+// parallel layout, computed without allocating anything.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "core/model/config.h"
+
+namespace dtbench {
+
+// Throws UsageError when the layout cannot hold the model (tp not dividing the heads, pp
+// not dividing the layers, and the like).
+void validate_layout(const ModelConfig& c, const Layout& l);
+
+// Human-readable lines, one figure each.
+std::string describe_plan(const ModelConfig& c, const Layout& l);
+
+// The same figures for a record.
+nlohmann::json plan_json(const ModelConfig& c, const Layout& l);
+
+}  // namespace dtbench

@@ -1,0 +1,71 @@
+// planner: parameters, FLOPs per token and per-rank memory of any registry model under a
+// parallel layout, without allocating it. What the training executables' --dry-run prints.
+//   planner --model llama2_70b --dp 16 --fsdp --dtype bf16 --activation-checkpointing
+#include <cstdio>
+
+#include "core/app/cli.h"
+#include "core/app/main_guard.h"
+#include "core/model/plan.h"
+#include "core/report/errors.h"
+
+using namespace dtbench;
+
+int main(int argc, char** argv) {
+  return run_guarded("planner", [&] {
+    cxxopts::Options o("planner", "Model arithmetic for a parallel layout (no model is allocated).");
+    std::string names;
+    for (const auto& c : model_registry()) names += (names.empty() ? "" : ", ") + c.name;
+    o.add_options()
+        ("h,help", "print this help and exit")
+        ("model", "registry model: " + names, cxxopts::value<std::string>()->default_value("tiny"), "NAME")
+        ("list", "list the registry with parameter counts and sources")
+        ("hidden", "override the hidden size", cxxopts::value<int64_t>(), "N")
+        ("layers", "override the layer count", cxxopts::value<int64_t>(), "N")
+        ("heads", "override the attention heads", cxxopts::value<int64_t>(), "N")
+        ("kv-heads", "override the key/value heads", cxxopts::value<int64_t>(), "N")
+        ("ffn", "override the MLP width", cxxopts::value<int64_t>(), "N")
+        ("vocab", "override the vocabulary", cxxopts::value<int64_t>(), "N")
+        ("seq", "sequence length (default: the model's)", cxxopts::value<int64_t>(), "N")
+        ("micro-batch", "sequences per micro-batch", cxxopts::value<int64_t>()->default_value("1"), "N")
+        ("dp", "data-parallel size", cxxopts::value<int64_t>()->default_value("1"), "N")
+        ("tp", "tensor-parallel size", cxxopts::value<int64_t>()->default_value("1"), "N")
+        ("pp", "pipeline-parallel size", cxxopts::value<int64_t>()->default_value("1"), "N")
+        ("fsdp", "shard parameters, gradients and optimizer state over dp",
+         cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
+        ("activation-checkpointing", "recompute activations in backward",
+         cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
+        ("dtype", "fp32 | bf16", cxxopts::value<std::string>()->default_value("fp32"), "T")
+        ("json", "print JSON instead of text", cxxopts::value<bool>()->default_value("false")->implicit_value("true"));
+    auto r = parse_flags(o, argc, argv);
+    if (r.count("list")) {
+      for (const auto& c : model_registry())
+        std::printf("%-14s %8.3f B  %s\n", c.name.c_str(), static_cast<double>(parameter_count(c)) / 1e9, c.source.c_str());
+      return 0;
+    }
+    ModelConfig c = find_model(r["model"].as<std::string>());
+    if (r.count("hidden")) c.hidden = r["hidden"].as<int64_t>();
+    if (r.count("layers")) c.layers = r["layers"].as<int64_t>();
+    if (r.count("heads")) c.heads = r["heads"].as<int64_t>();
+    if (r.count("kv-heads")) c.kv_heads = r["kv-heads"].as<int64_t>();
+    if (r.count("ffn")) c.ffn = r["ffn"].as<int64_t>();
+    if (r.count("vocab")) c.vocab = r["vocab"].as<int64_t>();
+    validate_model(c);
+    Layout l;
+    l.seq = r.count("seq") ? r["seq"].as<int64_t>() : c.seq;
+    l.micro_batch = r["micro-batch"].as<int64_t>();
+    l.dp = r["dp"].as<int64_t>();
+    l.tp = r["tp"].as<int64_t>();
+    l.pp = r["pp"].as<int64_t>();
+    l.shard_params = r["fsdp"].as<bool>();
+    l.activation_checkpointing = r["activation-checkpointing"].as<bool>();
+    const std::string dtype = r["dtype"].as<std::string>();
+    DT_USAGE(dtype == "fp32" || dtype == "bf16", "--dtype {}: use fp32 or bf16", dtype);
+    l.bf16 = dtype == "bf16";
+    validate_layout(c, l);
+    if (r["json"].as<bool>())
+      std::printf("%s\n", plan_json(c, l).dump(2).c_str());
+    else
+      std::fputs(describe_plan(c, l).c_str(), stdout);
+    return 0;
+  });
+}
