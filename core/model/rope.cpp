@@ -1,0 +1,36 @@
+#include "core/model/rope.h"
+
+#include <cmath>
+
+namespace dtbench {
+
+at::Tensor rope_inv_freq(const ModelConfig& c) {
+  const int64_t d = c.head_dim();
+  at::Tensor inv = 1.0 / at::pow(c.rope_theta, at::arange(0, d, 2, at::kDouble) / static_cast<double>(d));
+  if (c.rope_llama31_scaling) {
+    // Llama 3.1: long wavelengths slowed by `factor`, short ones kept, a smooth ramp between.
+    const double factor = 8.0, low = 1.0, high = 4.0, old_ctx = 8192.0;
+    at::Tensor wavelen = 2.0 * M_PI / inv;
+    at::Tensor smooth = ((old_ctx / wavelen) - low) / (high - low);
+    at::Tensor ramp = (1.0 - smooth) * inv / factor + smooth * inv;
+    inv = at::where(wavelen < old_ctx / high, inv, at::where(wavelen > old_ctx / low, inv / factor, ramp));
+  }
+  return inv;
+}
+
+RopeTables rope_tables(const ModelConfig& c, int64_t seq, const at::Device& device) {
+  at::Tensor angles = at::outer(at::arange(seq, at::kDouble), rope_inv_freq(c));  // [seq, d/2]
+  at::Tensor emb = at::cat({angles, angles}, -1);
+  return {emb.cos().to(at::kFloat).to(device), emb.sin().to(at::kFloat).to(device)};
+}
+
+at::Tensor apply_rope(const at::Tensor& x, const RopeTables& t) {
+  const int64_t half = x.size(-1) / 2;
+  at::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+  at::Tensor rotated = at::cat({-x2, x1}, -1);
+  const int64_t seq = x.size(-2);
+  at::Tensor cos = t.cos.narrow(0, 0, seq).to(x.scalar_type()), sin = t.sin.narrow(0, 0, seq).to(x.scalar_type());
+  return x * cos + rotated * sin;
+}
+
+}  // namespace dtbench

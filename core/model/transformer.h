@@ -1,0 +1,77 @@
+// The decoder-only transformer: Llama (RMSNorm, RoPE, grouped-query attention, SwiGLU,
+// untied head) and GPT (LayerNorm, learned positions, GELU, tied head, biases) from one
+// ModelConfig, built from the layers in core/layers. Parallel strategies wrap it; it never
+// calls a collective itself.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/pimpl.h>
+
+#include "core/layers/embedding.h"
+#include "core/layers/linear.h"
+#include "core/layers/norm.h"
+#include "core/model/config.h"
+#include "core/model/rope.h"
+
+namespace dtbench {
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  explicit AttentionImpl(const ModelConfig& c);
+  at::Tensor forward(const at::Tensor& x, const RopeTables* rope);
+  Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
+
+ private:
+  int64_t heads_, kv_heads_, head_dim_;
+};
+TORCH_MODULE(Attention);
+
+class MlpImpl : public torch::nn::Module {
+ public:
+  explicit MlpImpl(const ModelConfig& c);
+  at::Tensor forward(const at::Tensor& x);
+  Linear up{nullptr}, gate{nullptr}, down{nullptr};  // gate only for SwiGLU
+
+ private:
+  bool swiglu_;
+};
+TORCH_MODULE(Mlp);
+
+class BlockImpl : public torch::nn::Module {
+ public:
+  explicit BlockImpl(const ModelConfig& c);
+  at::Tensor forward(const at::Tensor& x, const RopeTables* rope);
+  Norm attn_norm{nullptr}, mlp_norm{nullptr};
+  Attention attn{nullptr};
+  Mlp mlp{nullptr};
+};
+TORCH_MODULE(Block);
+
+class TransformerImpl : public torch::nn::Module {
+ public:
+  explicit TransformerImpl(const ModelConfig& c);
+  // ids [batch, seq] -> logits [batch, seq, vocab]
+  at::Tensor forward(const at::Tensor& ids);
+  // batch [b, seq + 1] (inputs then next-token targets): the summed token cross-entropy in
+  // fp32. Divide by the global batch's token count for the token-weighted mean.
+  at::Tensor loss_sum(const at::Tensor& batch);
+  const ModelConfig& config() const { return config_; }
+
+  Embedding embed{nullptr}, pos{nullptr};  // pos: learned positions (GPT) only
+  torch::nn::ModuleList blocks{nullptr};
+  Norm norm{nullptr};
+  Linear head{nullptr};  // absent when tied to embed
+
+ private:
+  ModelConfig config_;
+  RopeTables rope_;
+};
+TORCH_MODULE(Transformer);
+
+// normal(0, 0.02) everywhere, output projections (attn.o, mlp.down) 0.02 / sqrt(2 L), norms
+// one, biases zero; each parameter a pure function of (seed, its name, element index).
+void initialize_parameters(TransformerImpl& model, uint64_t seed);
+
+}  // namespace dtbench

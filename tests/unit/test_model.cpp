@@ -1,0 +1,89 @@
+// The transformer: its parameters are what the arithmetic says, it is causal, starts at
+// ln(V) and learns; Llama 3.1's RoPE scaling.
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "core/data/token_source.h"
+#include "core/model/rope.h"
+#include "core/model/transformer.h"
+
+using namespace dtbench;
+
+namespace {
+int64_t count(TransformerImpl& m) {
+  int64_t n = 0;
+  for (auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+}  // namespace
+
+TEST_CASE("built parameters match the arithmetic") {
+  for (const char* name : {"tiny", "small", "tiny_gpt"}) {
+    INFO(name);
+    Transformer m(find_model(name));
+    CHECK(count(*m) == parameter_count(find_model(name)));
+  }
+  ModelConfig c = find_model("tiny");
+  c.tied_embeddings = true;
+  Transformer tied(c);
+  CHECK(count(*tied) == parameter_count(c));
+}
+
+TEST_CASE("initialization is deterministic and starts at ln(V)") {
+  const ModelConfig c = find_model("tiny");
+  Transformer a(c), b(c);
+  initialize_parameters(*a, 5);
+  initialize_parameters(*b, 5);
+  auto pa = a->named_parameters(), pb = b->named_parameters();
+  for (auto& item : pa) CHECK(at::equal(item.value(), pb[item.key()]));
+  at::Tensor batch = open_token_source("synthetic", c.vocab, 32, 1)->samples(0, 4);
+  const double loss = a->loss_sum(batch).item<double>() / (4 * 32);
+  CHECK(loss == Approx(std::log(256.0)).margin(0.1));
+}
+
+TEST_CASE("attention is causal") {
+  const ModelConfig c = find_model("tiny");
+  Transformer m(c);
+  initialize_parameters(*m, 1);
+  at::NoGradGuard ng;
+  at::Tensor ids = at::randint(0, c.vocab, {1, 16}, at::kLong);
+  at::Tensor changed = ids.clone();
+  changed[0][10] = (ids[0][10].item<int64_t>() + 1) % c.vocab;
+  at::Tensor a = m->forward(ids), b = m->forward(changed);
+  CHECK(at::allclose(a.narrow(1, 0, 10), b.narrow(1, 0, 10)));
+  CHECK_FALSE(at::allclose(a.narrow(1, 10, 1), b.narrow(1, 10, 1)));
+}
+
+TEST_CASE("a tiny model learns a fixed batch") {
+  for (const char* name : {"tiny", "tiny_gpt"}) {
+    INFO(name);
+    const ModelConfig c = find_model(name);
+    Transformer m(c);
+    initialize_parameters(*m, 3);
+    at::Tensor batch = open_token_source("synthetic", c.vocab, 32, 9)->samples(0, 4);
+    double first = 0, last = 0;
+    for (int step = 0; step < 100; ++step) {
+      for (auto& p : m->parameters()) p.mutable_grad() = at::Tensor();
+      at::Tensor loss = m->loss_sum(batch) / (4 * 32);
+      loss.backward();
+      if (step == 0) first = loss.item<double>();
+      last = loss.item<double>();
+      at::NoGradGuard ng;
+      for (auto& p : m->parameters()) p.sub_(p.grad(), 1.0);  // plain SGD
+    }
+    CHECK(last < first - 1.0);
+  }
+}
+
+TEST_CASE("Llama 3.1 RoPE scaling keeps short wavelengths and slows long ones by 8") {
+  const ModelConfig c = find_model("llama3_1_8b");
+  ModelConfig plain = c;
+  plain.rope_llama31_scaling = false;
+  at::Tensor scaled = rope_inv_freq(c), base = rope_inv_freq(plain);
+  CHECK(scaled[0].item<double>() == Approx(base[0].item<double>()));
+  const int64_t last = base.size(0) - 1;
+  CHECK(scaled[last].item<double>() == Approx(base[last].item<double>() / 8.0));
+  CHECK(at::all(scaled <= base).item<bool>());
+}
