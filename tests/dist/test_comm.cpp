@@ -3,7 +3,10 @@
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include "core/report/errors.h"
+#include "core/train/grad_clip.h"
 #include "tests/dist/world_fixture.h"
 
 using namespace dtbench;
@@ -105,4 +108,13 @@ TEST_CASE("--debug-collectives catches ranks that disagree") {
   // Rank 0 would all_reduce 5 elements, the others 4: every rank refuses before the op.
   at::Tensor odd = at::ones({w.rank() == 0 ? 5 : 4}, at::kFloat);
   CHECK_THROWS_AS(dbg->all_reduce(odd), CorrectnessFailure);
+}
+
+TEST_CASE("the global gradient norm covers every rank's gradients") {
+  Communicator& w = test::comm();
+  const int r = w.rank(), n = w.size();
+  std::vector<at::Tensor> mine{at::full({3}, static_cast<float>(r + 1), at::kFloat)};
+  double want = 0;
+  for (int q = 0; q < n; ++q) want += 3.0 * (q + 1) * (q + 1);
+  CHECK(global_grad_norm(local_grad_sq(mine), &w) == Approx(std::sqrt(want)));
 }

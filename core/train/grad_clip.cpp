@@ -1,0 +1,39 @@
+#include "core/train/grad_clip.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "core/comm/communicator.h"
+
+namespace dtbench {
+
+double local_grad_sq(const std::vector<at::Tensor>& grads) {
+  double sq = 0;
+  for (const auto& g : grads)
+    if (g.defined() && g.numel() > 0) sq += g.to(at::kDouble).pow(2).sum().item<double>();
+  return sq;
+}
+
+double global_grad_norm(double local_sq, Communicator* comm) {
+  if (comm && comm->size() > 1) {
+    at::Tensor t = at::full({1}, local_sq, at::kDouble);
+    if (comm->backend_name() == std::string("nccl")) t = t.to(at::kCUDA);
+    comm->all_reduce(t)->wait();
+    local_sq = t.cpu().item<double>();
+  }
+  return std::sqrt(local_sq);
+}
+
+double clip_grads(const std::vector<at::Tensor>& grads, double norm, double max_norm) {
+  if (max_norm <= 0) return norm;
+  const double coef = max_norm / (norm + 1e-6);
+  if (coef < 1.0) {
+    at::NoGradGuard no_grad;
+    for (const auto& g : grads)
+      if (g.defined()) g.mul_(coef);
+  }
+  return norm;
+}
+
+}  // namespace dtbench
