@@ -13,6 +13,7 @@
 #include "core/report/clock.h"
 #include "core/report/errors.h"
 #include "core/report/result.h"
+#include "core/report/system_info.h"
 
 using namespace dtbench;
 

@@ -1,7 +1,6 @@
 #include "core/app/run_record.h"
 
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <set>
 
@@ -9,12 +8,6 @@
 #include "core/report/system_info.h"
 
 namespace dtbench {
-
-int64_t peak_rss_bytes() {
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<int64_t>(ru.ru_maxrss) * 1024;  // Linux reports KiB
-}
 
 void fill_run_record(nlohmann::json& record, const cxxopts::ParseResult& flags, const cxxopts::Options& options,
                      const CommonArgs& common, World& world) {

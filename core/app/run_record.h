@@ -19,9 +19,6 @@ void fill_run_record(nlohmann::json& record, const cxxopts::ParseResult& flags, 
 // Sets record["per_rank"][r][key] to every rank's `value`; collective.
 void gather_per_rank(nlohmann::json& record, World& world, const std::string& key, double value);
 
-// Peak resident set size of this process, bytes.
-int64_t peak_rss_bytes();
-
 // Sets duration_s and status; rank 0 writes it to --out (if given) atomically.
 void finish_run_record(nlohmann::json& record, const CommonArgs& common, int rank, double duration_s,
                        const std::string& error = "");

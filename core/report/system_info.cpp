@@ -1,6 +1,7 @@
 #include "core/report/system_info.h"
 
 #include <torch/headeronly/version.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,6 +54,12 @@ std::string short_hostname() {
   if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
   std::string h(buf);
   return h.substr(0, h.find('.'));
+}
+
+int64_t peak_rss_bytes() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<int64_t>(ru.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
 nlohmann::json& system_info() {

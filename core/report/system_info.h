@@ -22,4 +22,7 @@ nlohmann::json fabric_environment();
 
 std::string short_hostname();
 
+// Peak resident set size of this process, bytes (the CPU's peak memory).
+int64_t peak_rss_bytes();
+
 }  // namespace dtbench

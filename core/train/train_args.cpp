@@ -1,0 +1,78 @@
+#include "core/train/train_args.h"
+
+#include <fmt/format.h>
+
+#include "core/report/errors.h"
+
+namespace dtbench {
+
+void add_train_flags(cxxopts::Options& o, const std::string& default_model) {
+  o.add_options("training")
+      ("model", "registry model (see tools/planner --list)", cxxopts::value<std::string>()->default_value(default_model), "NAME")
+      ("hidden", "override the hidden size", cxxopts::value<int64_t>(), "N")
+      ("layers", "override the layer count", cxxopts::value<int64_t>(), "N")
+      ("heads", "override the attention heads", cxxopts::value<int64_t>(), "N")
+      ("kv-heads", "override the key/value heads", cxxopts::value<int64_t>(), "N")
+      ("ffn", "override the MLP width", cxxopts::value<int64_t>(), "N")
+      ("vocab", "override the vocabulary", cxxopts::value<int64_t>(), "N")
+      ("seq", "sequence length (default: the model's)", cxxopts::value<int64_t>(), "N")
+      ("micro-batch", "sequences per rank per micro-step", cxxopts::value<int64_t>()->default_value("1"), "N")
+      ("global-batch", "sequences per step = micro-batch x dp x accumulation (default: micro-batch x dp)",
+       cxxopts::value<int64_t>(), "N")
+      ("steps", "optimizer steps", cxxopts::value<int64_t>()->default_value("10"), "N")
+      ("warmup-steps", "linear warmup steps", cxxopts::value<int64_t>()->default_value("0"), "N")
+      ("lr", "peak learning rate", cxxopts::value<double>()->default_value("1e-4"), "X")
+      ("min-lr", "learning rate at the last step", cxxopts::value<double>()->default_value("1e-5"), "X")
+      ("lr-schedule", "cosine | linear | constant", cxxopts::value<std::string>()->default_value("cosine"), "S")
+      ("weight-decay", "AdamW decoupled weight decay (not on norms, biases)",
+       cxxopts::value<double>()->default_value("0.2"), "X")
+      ("grad-clip", "global gradient-norm clip (0 = off)", cxxopts::value<double>()->default_value("1.0"), "X")
+      ("seed", "initialization and synthetic-data seed", cxxopts::value<uint64_t>()->default_value("12345"), "N")
+      ("dtype", "fp32 | bf16", cxxopts::value<std::string>()->default_value("fp32"), "T")
+      ("data", "synthetic | a token file | an indexed dataset's .bin", cxxopts::value<std::string>()->default_value("synthetic"), "PATH")
+      ("log-every", "print the step line every N steps", cxxopts::value<int64_t>()->default_value("1"), "N")
+      ("dry-run", "print parameters, FLOPs/token and per-rank memory, then exit without allocating the model",
+       cxxopts::value<bool>()->default_value("false")->implicit_value("true"));
+}
+
+TrainArgs read_train_flags(const cxxopts::ParseResult& r, int64_t dp, BatchLayout* layout) {
+  TrainArgs a;
+  a.model = find_model(r["model"].as<std::string>());
+  if (r.count("hidden")) a.model.hidden = r["hidden"].as<int64_t>();
+  if (r.count("layers")) a.model.layers = r["layers"].as<int64_t>();
+  if (r.count("heads")) a.model.heads = r["heads"].as<int64_t>();
+  if (r.count("kv-heads")) a.model.kv_heads = r["kv-heads"].as<int64_t>();
+  if (r.count("ffn")) a.model.ffn = r["ffn"].as<int64_t>();
+  if (r.count("vocab")) a.model.vocab = r["vocab"].as<int64_t>();
+  validate_model(a.model);
+  a.seq = r.count("seq") ? r["seq"].as<int64_t>() : a.model.seq;
+  DT_USAGE(a.seq >= 1, "--seq {}: must be at least 1", a.seq);
+  DT_USAGE(a.model.rope || a.seq <= a.model.seq, "--seq {}: {} has learned positions for at most {} tokens", a.seq,
+           a.model.name, a.model.seq);
+  a.micro_batch = r["micro-batch"].as<int64_t>();
+  DT_USAGE(a.micro_batch >= 1, "--micro-batch {}: must be at least 1", a.micro_batch);
+  a.global_batch = r.count("global-batch") ? r["global-batch"].as<int64_t>() : a.micro_batch * dp;
+  DT_USAGE(a.global_batch >= 1 && a.global_batch % (a.micro_batch * dp) == 0,
+           "--global-batch {}: must be a multiple of micro-batch {} x data-parallel size {} = {}", a.global_batch,
+           a.micro_batch, dp, a.micro_batch * dp);
+  *layout = BatchLayout{a.micro_batch, dp, a.global_batch / (a.micro_batch * dp)};
+  a.steps = r["steps"].as<int64_t>();
+  DT_USAGE(a.steps >= 1, "--steps {}: must be at least 1", a.steps);
+  a.lr = LrSchedule{r["lr-schedule"].as<std::string>(), r["lr"].as<double>(), r["min-lr"].as<double>(),
+                    r["warmup-steps"].as<int64_t>(), a.steps};
+  validate_lr_schedule(a.lr);
+  a.adamw.weight_decay = r["weight-decay"].as<double>();
+  DT_USAGE(a.adamw.weight_decay >= 0, "--weight-decay {}: cannot be negative", a.adamw.weight_decay);
+  a.grad_clip = r["grad-clip"].as<double>();
+  DT_USAGE(a.grad_clip >= 0, "--grad-clip {}: 0 (off) or positive", a.grad_clip);
+  a.seed = r["seed"].as<uint64_t>();
+  a.dtype = r["dtype"].as<std::string>();
+  DT_USAGE(a.dtype == "fp32", "--dtype {}: this executable trains in fp32 so far; bf16 comes with the GPU path", a.dtype);
+  a.data = r["data"].as<std::string>();
+  a.log_every = r["log-every"].as<int64_t>();
+  DT_USAGE(a.log_every >= 1, "--log-every {}: must be at least 1", a.log_every);
+  a.dry_run = r["dry-run"].as<bool>();
+  return a;
+}
+
+}  // namespace dtbench

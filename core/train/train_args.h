@@ -1,0 +1,36 @@
+// The flags every training executable shares (DESIGN.md, "CLI"), resolved into a model
+// config, a batch layout and an optimizer setup. Checked before any communication.
+#pragma once
+
+#include <cxxopts.hpp>
+
+#include <string>
+
+#include "core/data/batch_layout.h"
+#include "core/model/config.h"
+#include "core/train/adamw.h"
+#include "core/train/lr_schedule.h"
+
+namespace dtbench {
+
+struct TrainArgs {
+  ModelConfig model;
+  int64_t seq = 0, micro_batch = 1, global_batch = 0, steps = 10;
+  LrSchedule lr;
+  AdamWOptions adamw;
+  double grad_clip = 1.0;
+  uint64_t seed = 12345;
+  std::string dtype = "fp32", data = "synthetic";
+  int64_t log_every = 1;
+  bool dry_run = false;
+};
+
+// Defaults are the benchmark's (AWS's FSDP case: lr 1e-4, min lr 1e-5, weight decay 0.2,
+// betas 0.9/0.95, clip 1.0, cosine, seed 12345).
+void add_train_flags(cxxopts::Options& options, const std::string& default_model);
+
+// Throws UsageError naming the flag; `dp` is the data-parallel size (global batch =
+// micro-batch x dp x accumulation steps, anything else is an error).
+TrainArgs read_train_flags(const cxxopts::ParseResult& r, int64_t dp, BatchLayout* layout);
+
+}  // namespace dtbench

@@ -1,0 +1,108 @@
+#include "core/train/trainer.h"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "core/report/clock.h"
+#include "core/report/errors.h"
+#include "core/report/result.h"
+#include "core/report/stats.h"
+#include "core/report/system_info.h"
+#include "core/train/adamw.h"
+#include "core/train/grad_clip.h"
+
+namespace dtbench {
+
+double measure_cpu_gemm_flops() {
+  const int64_t n = 512;
+  at::Tensor a = at::randn({n, n}), b = at::randn({n, n}), c = at::empty({n, n});
+  at::mm_out(c, a, b);  // warm up
+  int64_t reps = 0;
+  const Stopwatch clock;
+  while (clock.elapsed_s() < 0.3) {
+    at::mm_out(c, a, b);
+    ++reps;
+  }
+  return 2.0 * n * n * n * static_cast<double>(reps) / clock.elapsed_s();
+}
+
+nlohmann::json train(TransformerImpl& model, GradSync& sync, const TrainArgs& args, const BatchLayout& layout,
+                     const TokenSource& data, const TrainContext& ctx) {
+  Communicator& world = *ctx.world;
+  const int rank = world.rank();
+  AdamW opt(args.adamw);
+  std::vector<at::Tensor> params;
+  for (auto& item : model.named_parameters()) {
+    opt.add(item.key(), item.value(), AdamW::decays(item.key()));
+    params.push_back(item.value());
+  }
+  const int64_t global_tokens = layout.global_batch() * args.seq;
+  const double flops_per_token = dtbench::flops_per_token(args.model, args.seq);
+  nlohmann::json steps = nlohmann::json::array();
+  std::vector<double> times;
+  double loss_first = 0, loss_last = 0;
+
+  for (int64_t step = 0; step < args.steps; ++step) {
+    const Stopwatch clock;
+    for (auto& p : params) p.mutable_grad() = at::Tensor();
+    double local_sum = 0;
+    for (int64_t k = 0; k < layout.accumulation; ++k) {
+      sync.prepare_backward(k == layout.accumulation - 1);
+      at::Tensor batch = data.samples(layout.first_sample(step, ctx.dp_rank, k), layout.micro_batch);
+      at::Tensor part = model.loss_sum(batch);
+      local_sum += part.item<double>();
+      // Each rank's share of the token-weighted mean; DDP's average over ranks completes it.
+      (part / static_cast<double>(layout.micro_batch * layout.accumulation * args.seq)).backward();
+    }
+    sync.finish_backward();
+    std::vector<at::Tensor> grads;
+    for (auto& p : params) grads.push_back(p.grad());
+    const double norm = global_grad_norm(local_grad_sq(grads), sync.norm_comm());
+    clip_grads(grads, norm, args.grad_clip);
+    const double lr = args.lr.at(step);
+    opt.step(lr);
+    at::Tensor total = at::full({1}, local_sum, at::kDouble);
+    world.all_reduce(total)->wait();
+    const double loss = total.item<double>() / static_cast<double>(global_tokens);
+    const double dt = clock.elapsed_s();
+    if (!std::isfinite(loss))
+      throw CorrectnessFailure(fmt::format("loss is {} at step {}; lower --lr or check the data", loss, step));
+    if (step == 0) loss_first = loss;
+    loss_last = loss;
+    if (step > 0 || args.steps == 1) times.push_back(dt);
+    const double tps = static_cast<double>(global_tokens) / dt;
+    steps.push_back({{"step", step}, {"loss", loss}, {"time_s", dt}, {"tokens_per_s", tps}, {"lr", lr},
+                     {"grad_norm", norm}});
+    if (rank == 0 && ((step + 1) % args.log_every == 0 || step + 1 == args.steps)) {
+      const double per_dev = tps / world.size();
+      const double tflops = flops_per_token * per_dev / 1e12;
+      const double mfu = ctx.peak_flops_per_device > 0 ? flops_per_token * per_dev / ctx.peak_flops_per_device : 0;
+      std::printf("Batch %lld Loss: %.5f, Speed: %.2f samples/sec, lr: %.6f | tokens/s %.0f | TFLOP/s/dev %.3g | "
+                  "MFU %.1f%% | mem %.2f GiB | step %.3f s\n",
+                  static_cast<long long>(step), loss, static_cast<double>(layout.global_batch()) / dt, lr, tps, tflops,
+                  100.0 * mfu, static_cast<double>(peak_rss_bytes()) / (1 << 30), dt);
+      std::fflush(stdout);
+    }
+  }
+  const Summary st = summarize(times);
+  const double tps = static_cast<double>(global_tokens) / st.median;
+  const double per_dev = tps / world.size();
+  nlohmann::json metrics = {
+      {"step_time_s", to_json(st)},
+      {"tokens_per_s", tps},
+      {"tokens_per_s_per_device", per_dev},
+      {"tflops_per_device", flops_per_token * per_dev / 1e12},
+      {"mfu", ctx.peak_flops_per_device > 0 ? flops_per_token * per_dev / ctx.peak_flops_per_device : 0.0},
+      {"peak_flops_per_device", ctx.peak_flops_per_device},
+      {"peak_source", ctx.peak_source},
+      {"flops_per_token", flops_per_token},
+      {"loss_first", loss_first},
+      {"loss_last", loss_last},
+  };
+  return {{"steps", steps}, {"metrics", metrics}, {"step_time_median_s", st.median}, {"step_time_p90_s", st.p90}};
+}
+
+}  // namespace dtbench

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# ddp_train on 2, 3 and 4 ranks against 1 rank: tiny Llama, fp32, 10 steps, the same global
+# batch; losses equal to 1e-5 relative at every step. Also --dry-run and bad input.
+source "$(dirname "$0")/../lib.sh"
+DDP="$DTBENCH_BIN/benchmarks/ddp_train"
+common=(--model tiny --seq 32 --global-batch 12 --steps 10 --lr 1e-3 --warmup-steps 2 --threads 1)
+
+expect_exit 0 "1 rank (reference)" -- "$DDP" "${common[@]}" --out "$WORK/r1.json"
+for np in 2 3 4; do
+  expect_exit 0 "$np ranks" -- "$MPIRUN_LOCAL" "$np" "$DDP" "${common[@]}" --out "$WORK/r$np.json"
+  python3 - "$WORK/r1.json" "$WORK/r$np.json" "$np" <<'PY' || fail "$np ranks: losses differ from 1 rank"
+import json, sys
+ref, run, np = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), int(sys.argv[3])
+a = [s["loss"] for s in ref["steps"]]
+b = [s["loss"] for s in run["steps"]]
+assert len(a) == len(b) == 10
+worst = max(abs(x - y) / abs(x) for x, y in zip(a, b))
+print(f"    {np} ranks: largest relative loss difference {worst:.2e} over 10 steps")
+assert worst <= 1e-5, worst
+assert run["launch"]["world_size"] == np and run["flops_convention"] == "causal_half"
+m = run["metrics"]
+assert m["tokens_per_s"] > 0 and 0 < m["mfu"] < 1 and m["peak_mem_bytes"] > 0, m
+assert len(run["per_rank"]) == np
+PY
+  sed -n '/largest/p' "$WORK/out" || true
+done
+python3 - "$WORK/r1.json" <<'PY' || fail "the loss does not go down"
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+assert m["loss_last"] < m["loss_first"], m
+PY
+
+expect_exit 0 "--dry-run of a 70B model" -- "$DDP" --model llama2_70b --dry-run
+grep -q "parameters     68976648192" "$WORK/out" || fail "--dry-run: $(cat "$WORK/out")"
+expect_exit 2 "global batch not a multiple" -- "$MPIRUN_LOCAL" 2 "$DDP" --model tiny --global-batch 3
+expect_exit 2 "bad data file" -- "$DDP" --model tiny --data "$WORK/none.bin"
+expect_exit 2 "bad model" -- "$DDP" --model tiny --kv-heads 3
+finish
