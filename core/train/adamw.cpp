@@ -29,13 +29,17 @@ void AdamW::step(double lr, const std::vector<at::Tensor>& grads) {
     Slot& s = slots_[i];
     at::Tensor g = grads.empty() ? s.param.grad() : grads[i];
     if (!g.defined()) continue;
-    at::Tensor g32 = g.to(s.exp_avg.scalar_type());
-    s.exp_avg.mul_(opt_.beta1).add_(g32, 1.0 - opt_.beta1);
-    s.exp_avg_sq.mul_(opt_.beta2).addcmul_(g32, g32, 1.0 - opt_.beta2);
-    at::Tensor denom = (s.exp_avg_sq / bc2).sqrt_().add_(opt_.eps);
-    at::Tensor update = s.exp_avg / bc1 / denom;
+    const at::Tensor g32 = g.to(s.exp_avg.scalar_type());
+    // torch.optim.AdamW's arithmetic, in place, one temporary (the denominator).
     if (s.decay && opt_.weight_decay != 0.0) s.param.mul_(1.0 - lr * opt_.weight_decay);
-    s.param.sub_(update.to(s.param.scalar_type()), lr);
+    s.exp_avg.lerp_(g32, 1.0 - opt_.beta1);
+    s.exp_avg_sq.mul_(opt_.beta2).addcmul_(g32, g32, 1.0 - opt_.beta2);
+    at::Tensor denom = s.exp_avg_sq.sqrt().div_(std::sqrt(bc2)).add_(opt_.eps);
+    if (s.param.scalar_type() == s.exp_avg.scalar_type()) {
+      s.param.addcdiv_(s.exp_avg, denom, -lr / bc1);
+    } else {
+      s.param.sub_((s.exp_avg / denom).to(s.param.scalar_type()), lr / bc1);
+    }
   }
 }
 

@@ -11,7 +11,11 @@ namespace dtbench {
 double local_grad_sq(const std::vector<at::Tensor>& grads) {
   double sq = 0;
   for (const auto& g : grads)
-    if (g.defined() && g.numel() > 0) sq += g.to(at::kDouble).pow(2).sum().item<double>();
+    if (g.defined() && g.numel() > 0) {
+      // Accumulated in fp64 without an fp64 copy of the gradient.
+      const double n = at::linalg_vector_norm(g, 2, c10::nullopt, false, at::kDouble).item<double>();
+      sq += n * n;
+    }
   return sq;
 }
 

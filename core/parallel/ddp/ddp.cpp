@@ -80,8 +80,10 @@ void DistributedDataParallel::on_grad(std::size_t i, const at::Tensor& grad) {
   at::Tensor& view = views_[i];
   if (seen_[i] == 0) {
     view.copy_(grad);
-    const at::Tensor& accumulated = params_[i].grad();  // earlier micro-steps of this step
-    if (accumulated.defined()) view.add_(accumulated);
+    // Earlier micro-steps of this step; not the bucket view itself, left from the last step
+    // when .grad was not cleared (the bucket was zeroed since).
+    const at::Tensor& accumulated = params_[i].grad();
+    if (accumulated.defined() && accumulated.data_ptr() != view.data_ptr()) view.add_(accumulated);
   } else {
     view.add_(grad);
   }
@@ -116,12 +118,9 @@ void DistributedDataParallel::finish_backward() {
            buckets_.size());
   at::NoGradGuard no_grad;
   for (auto& b : buckets_) b.work->wait();
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    if (params_[i].grad().defined())
-      params_[i].mutable_grad().copy_(views_[i]);
-    else
-      params_[i].mutable_grad() = views_[i].clone();
-  }
+  // The averaged gradients stay in the buckets: .grad becomes the parameter's bucket view
+  // (no copy). The caller clears .grad (sets it undefined) before the next step.
+  for (std::size_t i = 0; i < params_.size(); ++i) params_[i].mutable_grad() = views_[i];
   sync_ = false;
 }
 

@@ -40,7 +40,8 @@ class DistributedDataParallel {
   void prepare_backward(bool sync);
 
   // After that backward: waits for the buckets and leaves the rank-averaged gradients in
-  // each parameter's .grad. Does nothing after a backward without sync.
+  // each parameter's .grad, as a view of its bucket. Does nothing after a backward
+  // without sync. Clear .grad (undefined) before the next step's first backward.
   void finish_backward();
 
   int64_t bucket_count() const { return static_cast<int64_t>(buckets_.size()); }
