@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
     LaunchInfo launch = discover_launch(env, common.launch, lctx);
     BatchLayout layout;
     TrainArgs args = read_train_flags(flags, launch.world_size, &layout);
-    Layout plan{launch.world_size, 1, 1, false, args.micro_batch, args.seq, false, args.dtype == "bf16"};
+    Layout plan{launch.world_size, 1, 1, false, args.micro_batch, args.seq, args.activation_checkpointing,
+                args.dtype == "bf16"};
     if (args.dry_run) {
       std::fputs(describe_plan(args.model, plan).c_str(), stdout);
       return 0;
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
 
     Transformer model(args.model);
     initialize_parameters(*model, args.seed);
+    model->activation_checkpointing = args.activation_checkpointing;
     DistributedDataParallel ddp(*model, *world->comm);
     ddp.broadcast_parameters();
     DdpGradSync sync(ddp);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/model/init.h"
+#include "core/model/recompute.h"
 
 namespace dtbench {
 
@@ -71,7 +72,12 @@ at::Tensor TransformerImpl::forward(const at::Tensor& ids) {
   if (pos) x = x + pos(at::arange(t, ids.options()));
   if (config_.rope && (rope_.cos.size(0) < t || rope_.cos.device() != x.device()))
     rope_ = rope_tables(config_, std::max(t, config_.seq), x.device());
-  for (const auto& m : *blocks) x = m->as<BlockImpl>()->forward(x, config_.rope ? &rope_ : nullptr);
+  const RopeTables* rope = config_.rope ? &rope_ : nullptr;
+  const bool recompute = activation_checkpointing && at::GradMode::is_enabled();
+  for (const auto& m : *blocks) {
+    BlockImpl* block = m->as<BlockImpl>();
+    x = recompute ? checkpointed_block(*block, x, rope) : block->forward(x, rope);
+  }
   x = norm(x);
   return head ? head(x) : at::linear(x, embed->weight);
 }

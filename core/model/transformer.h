@@ -59,6 +59,9 @@ class TransformerImpl : public torch::nn::Module {
   at::Tensor loss_sum(const at::Tensor& batch);
   const ModelConfig& config() const { return config_; }
 
+  // Recompute each block's activations in backward instead of keeping them.
+  bool activation_checkpointing = false;
+
   Embedding embed{nullptr}, pos{nullptr};  // pos: learned positions (GPT) only
   torch::nn::ModuleList blocks{nullptr};
   Norm norm{nullptr};

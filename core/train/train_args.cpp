@@ -31,6 +31,8 @@ void add_train_flags(cxxopts::Options& o, const std::string& default_model) {
       ("dtype", "fp32 | bf16", cxxopts::value<std::string>()->default_value("fp32"), "T")
       ("data", "synthetic | a token file | an indexed dataset's .bin", cxxopts::value<std::string>()->default_value("synthetic"), "PATH")
       ("log-every", "print the step line every N steps", cxxopts::value<int64_t>()->default_value("1"), "N")
+      ("activation-checkpointing", "recompute each block's activations in backward (less memory, ~1/3 more compute)",
+       cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
       ("dry-run", "print parameters, FLOPs/token and per-rank memory, then exit without allocating the model",
        cxxopts::value<bool>()->default_value("false")->implicit_value("true"));
 }
@@ -72,6 +74,7 @@ TrainArgs read_train_flags(const cxxopts::ParseResult& r, int64_t dp, BatchLayou
   a.log_every = r["log-every"].as<int64_t>();
   DT_USAGE(a.log_every >= 1, "--log-every {}: must be at least 1", a.log_every);
   a.dry_run = r["dry-run"].as<bool>();
+  a.activation_checkpointing = r["activation-checkpointing"].as<bool>();
   return a;
 }
 

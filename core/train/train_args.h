@@ -23,6 +23,7 @@ struct TrainArgs {
   std::string dtype = "fp32", data = "synthetic";
   int64_t log_every = 1;
   bool dry_run = false;
+  bool activation_checkpointing = false;
 };
 
 // Defaults are the benchmark's (AWS's FSDP case: lr 1e-4, min lr 1e-5, weight decay 0.2,

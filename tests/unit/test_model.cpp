@@ -87,3 +87,25 @@ TEST_CASE("Llama 3.1 RoPE scaling keeps short wavelengths and slows long ones by
   CHECK(scaled[last].item<double>() == Approx(base[last].item<double>() / 8.0));
   CHECK(at::all(scaled <= base).item<bool>());
 }
+
+TEST_CASE("activation checkpointing gives the same loss and gradients") {
+  for (const char* name : {"tiny", "tiny_gpt"}) {
+    INFO(name);
+    const ModelConfig c = find_model(name);
+    Transformer plain(c), ckpt(c);
+    initialize_parameters(*plain, 2);
+    initialize_parameters(*ckpt, 2);
+    ckpt->activation_checkpointing = true;
+    at::Tensor batch = open_token_source("synthetic", c.vocab, 32, 4)->samples(0, 3);
+    at::Tensor a = plain->loss_sum(batch), b = ckpt->loss_sum(batch);
+    CHECK(a.item<double>() == b.item<double>());
+    a.backward();
+    b.backward();
+    auto pa = plain->named_parameters(), pb = ckpt->named_parameters();
+    for (auto& item : pa) {
+      INFO(item.key());
+      REQUIRE(pb[item.key()].grad().defined());
+      CHECK(at::allclose(item.value().grad(), pb[item.key()].grad(), 1e-6, 1e-7));
+    }
+  }
+}

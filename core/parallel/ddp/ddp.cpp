@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "core/model/recompute.h"
 #include "core/report/errors.h"
 
 namespace dtbench {
@@ -75,7 +76,8 @@ void DistributedDataParallel::prepare_backward(bool sync) {
 }
 
 void DistributedDataParallel::on_grad(std::size_t i, const at::Tensor& grad) {
-  if (!sync_) return;
+  // Inside an activation-checkpointing recompute: the outer graph delivers this again.
+  if (!sync_ || in_recompute()) return;
   at::NoGradGuard no_grad;
   at::Tensor& view = views_[i];
   if (seen_[i] == 0) {

@@ -1,0 +1,64 @@
+#include "core/model/recompute.h"
+
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "core/model/transformer.h"
+
+namespace dtbench {
+
+namespace {
+
+thread_local int t_recompute_depth = 0;
+
+struct RecomputeDepth {
+  RecomputeDepth() { ++t_recompute_depth; }
+  ~RecomputeDepth() { --t_recompute_depth; }
+};
+
+struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
+  // `params` are inputs only so that their gradients flow out of backward.
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, at::TensorList params,
+                            BlockImpl* block, const RopeTables* rope) {
+    ctx->save_for_backward({x});
+    ctx->saved_data["block"] = reinterpret_cast<int64_t>(block);
+    ctx->saved_data["rope"] = reinterpret_cast<int64_t>(rope);
+    ctx->saved_data["params"] = static_cast<int64_t>(params.size());
+    return block->forward(x, rope);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    auto* block = reinterpret_cast<BlockImpl*>(ctx->saved_data["block"].toInt());
+    const auto* rope = reinterpret_cast<const RopeTables*>(ctx->saved_data["rope"].toInt());
+    at::Tensor x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
+    std::vector<at::Tensor> params = block->parameters();
+    at::Tensor y;
+    {
+      at::AutoGradMode on(true);
+      y = block->forward(x, rope);
+    }
+    std::vector<at::Tensor> inputs{x};
+    inputs.insert(inputs.end(), params.begin(), params.end());
+    torch::autograd::variable_list grads;
+    {
+      RecomputeDepth inside;
+      grads = torch::autograd::grad({y}, inputs, {grad_out[0]}, /*retain_graph=*/false, /*create_graph=*/false,
+                                    /*allow_unused=*/true);
+    }
+    grads.push_back(at::Tensor());  // block
+    grads.push_back(at::Tensor());  // rope
+    return grads;
+  }
+};
+
+}  // namespace
+
+bool in_recompute() { return t_recompute_depth > 0; }
+
+at::Tensor checkpointed_block(BlockImpl& block, const at::Tensor& x, const RopeTables* rope) {
+  std::vector<at::Tensor> params = block.parameters();
+  return CheckpointedBlock::apply(x, at::TensorList(params), &block, rope);
+}
+
+}  // namespace dtbench
