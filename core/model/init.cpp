@@ -34,6 +34,18 @@ void fill(at::Tensor& out, uint64_t seed, uint64_t stream, double std, Index ind
   });
 }
 
+// float or double, by the tensor's dtype.
+template <typename Index>
+void fill_any(at::Tensor& out, const std::string& name, uint64_t seed, double std, Index index_of) {
+  const uint64_t stream = parameter_stream(name);
+  if (out.scalar_type() == at::kDouble)
+    fill<double>(out, seed, stream, std, index_of);
+  else if (out.scalar_type() == at::kFloat)
+    fill<float>(out, seed, stream, std, index_of);
+  else
+    DT_CHECK(false, "init of {}: float or double only, got {}", name, c10::toString(out.scalar_type()));
+}
+
 }  // namespace
 
 uint64_t parameter_stream(const std::string& name) {
@@ -47,29 +59,15 @@ uint64_t parameter_stream(const std::string& name) {
 
 void init_normal_slice(at::Tensor& out, uint64_t seed, const std::string& name, int64_t first, double std) {
   DT_CHECK(out.is_contiguous() && out.device().is_cpu(), "init of {}: needs a contiguous CPU tensor", name);
-  const uint64_t stream = parameter_stream(name);
-  auto index = [first](int64_t k) { return first + k; };
-  if (out.scalar_type() == at::kDouble)
-    fill<double>(out, seed, stream, std, index);
-  else if (out.scalar_type() == at::kFloat)
-    fill<float>(out, seed, stream, std, index);
-  else
-    DT_CHECK(false, "init of {}: float or double only, got {}", name, c10::toString(out.scalar_type()));
+  fill_any(out, name, seed, std, [first](int64_t k) { return first + k; });
 }
 
 void init_normal_block(at::Tensor& out, uint64_t seed, const std::string& name, int64_t cols, int64_t row0,
                        int64_t col0, double std) {
   DT_CHECK(out.dim() == 2 && out.is_contiguous() && out.device().is_cpu(),
            "init of {}: a block needs a contiguous 2-D CPU tensor", name);
-  const uint64_t stream = parameter_stream(name);
   const int64_t w = out.size(1);
-  auto index = [=](int64_t k) { return (row0 + k / w) * cols + col0 + k % w; };
-  if (out.scalar_type() == at::kDouble)
-    fill<double>(out, seed, stream, std, index);
-  else if (out.scalar_type() == at::kFloat)
-    fill<float>(out, seed, stream, std, index);
-  else
-    DT_CHECK(false, "init of {}: float or double only, got {}", name, c10::toString(out.scalar_type()));
+  fill_any(out, name, seed, std, [=](int64_t k) { return (row0 + k / w) * cols + col0 + k % w; });
 }
 
 }  // namespace dtbench

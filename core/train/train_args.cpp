@@ -6,15 +6,32 @@
 
 namespace dtbench {
 
-void add_train_flags(cxxopts::Options& o, const std::string& default_model) {
-  o.add_options("training")
+void add_model_flags(cxxopts::Options& o, const std::string& default_model) {
+  o.add_options("model")
       ("model", "registry model (see tools/planner --list)", cxxopts::value<std::string>()->default_value(default_model), "NAME")
       ("hidden", "override the hidden size", cxxopts::value<int64_t>(), "N")
       ("layers", "override the layer count", cxxopts::value<int64_t>(), "N")
       ("heads", "override the attention heads", cxxopts::value<int64_t>(), "N")
       ("kv-heads", "override the key/value heads", cxxopts::value<int64_t>(), "N")
       ("ffn", "override the MLP width", cxxopts::value<int64_t>(), "N")
-      ("vocab", "override the vocabulary", cxxopts::value<int64_t>(), "N")
+      ("vocab", "override the vocabulary", cxxopts::value<int64_t>(), "N");
+}
+
+ModelConfig read_model_flags(const cxxopts::ParseResult& r) {
+  ModelConfig c = find_model(r["model"].as<std::string>());
+  if (r.count("hidden")) c.hidden = r["hidden"].as<int64_t>();
+  if (r.count("layers")) c.layers = r["layers"].as<int64_t>();
+  if (r.count("heads")) c.heads = r["heads"].as<int64_t>();
+  if (r.count("kv-heads")) c.kv_heads = r["kv-heads"].as<int64_t>();
+  if (r.count("ffn")) c.ffn = r["ffn"].as<int64_t>();
+  if (r.count("vocab")) c.vocab = r["vocab"].as<int64_t>();
+  validate_model(c);
+  return c;
+}
+
+void add_train_flags(cxxopts::Options& o, const std::string& default_model) {
+  add_model_flags(o, default_model);
+  o.add_options("training")
       ("seq", "sequence length (default: the model's)", cxxopts::value<int64_t>(), "N")
       ("micro-batch", "sequences per rank per micro-step", cxxopts::value<int64_t>()->default_value("1"), "N")
       ("global-batch", "sequences per step = micro-batch x dp x accumulation (default: micro-batch x dp)",
@@ -39,14 +56,7 @@ void add_train_flags(cxxopts::Options& o, const std::string& default_model) {
 
 TrainArgs read_train_flags(const cxxopts::ParseResult& r, int64_t dp, BatchLayout* layout) {
   TrainArgs a;
-  a.model = find_model(r["model"].as<std::string>());
-  if (r.count("hidden")) a.model.hidden = r["hidden"].as<int64_t>();
-  if (r.count("layers")) a.model.layers = r["layers"].as<int64_t>();
-  if (r.count("heads")) a.model.heads = r["heads"].as<int64_t>();
-  if (r.count("kv-heads")) a.model.kv_heads = r["kv-heads"].as<int64_t>();
-  if (r.count("ffn")) a.model.ffn = r["ffn"].as<int64_t>();
-  if (r.count("vocab")) a.model.vocab = r["vocab"].as<int64_t>();
-  validate_model(a.model);
+  a.model = read_model_flags(r);
   a.seq = r.count("seq") ? r["seq"].as<int64_t>() : a.model.seq;
   DT_USAGE(a.seq >= 1, "--seq {}: must be at least 1", a.seq);
   DT_USAGE(a.model.rope || a.seq <= a.model.seq, "--seq {}: {} has learned positions for at most {} tokens", a.seq,

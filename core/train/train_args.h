@@ -26,7 +26,12 @@ struct TrainArgs {
   bool activation_checkpointing = false;
 };
 
-// Defaults are the benchmark's (AWS's FSDP case: lr 1e-4, min lr 1e-5, weight decay 0.2,
+// --model and the shape overrides --hidden --layers --heads --kv-heads --ffn --vocab.
+void add_model_flags(cxxopts::Options& options, const std::string& default_model);
+// The registry config with the overrides applied, validated (UsageError otherwise).
+ModelConfig read_model_flags(const cxxopts::ParseResult& r);
+
+// add_model_flags plus the training flags. Defaults are the benchmark's (AWS's FSDP case: lr 1e-4, min lr 1e-5, weight decay 0.2,
 // betas 0.9/0.95, clip 1.0, cosine, seed 12345).
 void add_train_flags(cxxopts::Options& options, const std::string& default_model);
 

@@ -6,6 +6,7 @@
 #include "core/app/cli.h"
 #include "core/app/main_guard.h"
 #include "core/model/plan.h"
+#include "core/train/train_args.h"
 #include "core/report/errors.h"
 
 using namespace dtbench;
@@ -13,18 +14,10 @@ using namespace dtbench;
 int main(int argc, char** argv) {
   return run_guarded("planner", [&] {
     cxxopts::Options o("planner", "Model arithmetic for a parallel layout (no model is allocated).");
-    std::string names;
-    for (const auto& c : model_registry()) names += (names.empty() ? "" : ", ") + c.name;
+    add_model_flags(o, "tiny");
     o.add_options()
         ("h,help", "print this help and exit")
-        ("model", "registry model: " + names, cxxopts::value<std::string>()->default_value("tiny"), "NAME")
         ("list", "list the registry with parameter counts and sources")
-        ("hidden", "override the hidden size", cxxopts::value<int64_t>(), "N")
-        ("layers", "override the layer count", cxxopts::value<int64_t>(), "N")
-        ("heads", "override the attention heads", cxxopts::value<int64_t>(), "N")
-        ("kv-heads", "override the key/value heads", cxxopts::value<int64_t>(), "N")
-        ("ffn", "override the MLP width", cxxopts::value<int64_t>(), "N")
-        ("vocab", "override the vocabulary", cxxopts::value<int64_t>(), "N")
         ("seq", "sequence length (default: the model's)", cxxopts::value<int64_t>(), "N")
         ("micro-batch", "sequences per micro-batch", cxxopts::value<int64_t>()->default_value("1"), "N")
         ("dp", "data-parallel size", cxxopts::value<int64_t>()->default_value("1"), "N")
@@ -42,14 +35,7 @@ int main(int argc, char** argv) {
         std::printf("%-14s %8.3f B  %s\n", c.name.c_str(), static_cast<double>(parameter_count(c)) / 1e9, c.source.c_str());
       return 0;
     }
-    ModelConfig c = find_model(r["model"].as<std::string>());
-    if (r.count("hidden")) c.hidden = r["hidden"].as<int64_t>();
-    if (r.count("layers")) c.layers = r["layers"].as<int64_t>();
-    if (r.count("heads")) c.heads = r["heads"].as<int64_t>();
-    if (r.count("kv-heads")) c.kv_heads = r["kv-heads"].as<int64_t>();
-    if (r.count("ffn")) c.ffn = r["ffn"].as<int64_t>();
-    if (r.count("vocab")) c.vocab = r["vocab"].as<int64_t>();
-    validate_model(c);
+    const ModelConfig c = read_model_flags(r);
     Layout l;
     l.seq = r.count("seq") ? r["seq"].as<int64_t>() : c.seq;
     l.micro_batch = r["micro-batch"].as<int64_t>();
