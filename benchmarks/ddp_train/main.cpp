@@ -87,7 +87,8 @@ int main(int argc, char** argv) {
     DistributedDataParallel ddp(*model, *world->comm);
     ddp.broadcast_parameters();
     DdpGradSync sync(ddp);
-    nlohmann::json out = train(*model, sync, args, layout, *data, ctx);
+    LanguageModelTask task(*model, *data, args.seq);
+    nlohmann::json out = train(task, sync, args, layout, ctx);
     record["steps"] = out["steps"];
     record["metrics"] = out["metrics"];
     gather_per_rank(record, *world, "peak_mem_bytes", static_cast<double>(peak_rss_bytes()));

@@ -29,18 +29,19 @@ double measure_cpu_gemm_flops() {
   return 2.0 * n * n * n * static_cast<double>(reps) / clock.elapsed_s();
 }
 
-nlohmann::json train(TransformerImpl& model, GradSync& sync, const TrainArgs& args, const BatchLayout& layout,
-                     const TokenSource& data, const TrainContext& ctx) {
+nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, const BatchLayout& layout,
+                     const TrainContext& ctx) {
   Communicator& world = *ctx.world;
   const int rank = world.rank();
   AdamW opt(args.adamw);
   std::vector<at::Tensor> params;
-  for (auto& item : model.named_parameters()) {
+  for (auto& item : task.module().named_parameters()) {
     opt.add(item.key(), item.value(), AdamW::decays(item.key()));
     params.push_back(item.value());
   }
-  const int64_t global_tokens = layout.global_batch() * args.seq;
-  const double flops_per_token = dtbench::flops_per_token(args.model, args.seq);
+  const int64_t terms = task.terms_per_sample();
+  const int64_t global_tokens = layout.global_batch() * terms;
+  const double flops_per_token = task.flops_per_term();
   nlohmann::json steps = nlohmann::json::array();
   std::vector<double> times;
   double loss_first = 0, loss_last = 0;
@@ -51,11 +52,10 @@ nlohmann::json train(TransformerImpl& model, GradSync& sync, const TrainArgs& ar
     double local_sum = 0;
     for (int64_t k = 0; k < layout.accumulation; ++k) {
       sync.prepare_backward(k == layout.accumulation - 1);
-      at::Tensor batch = data.samples(layout.first_sample(step, ctx.dp_rank, k), layout.micro_batch);
-      at::Tensor part = model.loss_sum(batch);
+      at::Tensor part = task.loss_sum(layout.first_sample(step, ctx.dp_rank, k), layout.micro_batch);
       local_sum += part.item<double>();
       // Each rank's share of the token-weighted mean; DDP's average over ranks completes it.
-      (part / static_cast<double>(layout.micro_batch * layout.accumulation * args.seq)).backward();
+      (part / static_cast<double>(layout.micro_batch * layout.accumulation * terms)).backward();
     }
     sync.finish_backward();
     std::vector<at::Tensor> grads;

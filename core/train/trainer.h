@@ -1,4 +1,4 @@
-// The training loop: micro-batches and gradient accumulation, the token-weighted loss over
+// The training loop: micro-batches and gradient accumulation, the term-weighted loss over
 // the global batch, global gradient-norm clipping, AdamW with the LR schedule, the step
 // line and the record's steps and metrics. Parallel strategies plug in through GradSync.
 #pragma once
@@ -6,9 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/comm/communicator.h"
-#include "core/data/token_source.h"
-#include "core/model/transformer.h"
 #include "core/train/train_args.h"
+#include "core/train/trainable.h"
 
 namespace dtbench {
 
@@ -31,8 +30,8 @@ struct TrainContext {
 };
 
 // Trains and returns {"steps": [...], "metrics": {...}}; rank 0 prints the step lines.
-nlohmann::json train(TransformerImpl& model, GradSync& sync, const TrainArgs& args, const BatchLayout& layout,
-                     const TokenSource& data, const TrainContext& ctx);
+nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, const BatchLayout& layout,
+                     const TrainContext& ctx);
 
 // FLOP/s of this process on an fp32 GEMM (its intra-op threads), measured for ~0.3 s:
 // the CPU "peak" that MFU is computed against.

@@ -1,0 +1,40 @@
+// What the training loop trains: a module, and the summed loss of any range of global
+// samples. A language model's loss terms are tokens (seq per sample); the MLP's are
+// samples. The loop's "tokens" figures count these terms.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+
+#include "core/data/token_source.h"
+#include "core/model/transformer.h"
+
+namespace dtbench {
+
+class Trainable {
+ public:
+  virtual ~Trainable() = default;
+  virtual torch::nn::Module& module() = 0;
+  // Summed loss (fp32) over global samples [first, first + count).
+  virtual at::Tensor loss_sum(int64_t first, int64_t count) = 0;
+  virtual int64_t terms_per_sample() const = 0;
+  virtual double flops_per_term() const = 0;  // model FLOPs, forward + backward
+};
+
+// A transformer on a token source.
+class LanguageModelTask final : public Trainable {
+ public:
+  LanguageModelTask(TransformerImpl& model, const TokenSource& data, int64_t seq)
+      : model_(model), data_(data), seq_(seq) {}
+  torch::nn::Module& module() override { return model_; }
+  at::Tensor loss_sum(int64_t first, int64_t count) override { return model_.loss_sum(data_.samples(first, count)); }
+  int64_t terms_per_sample() const override { return seq_; }
+  double flops_per_term() const override { return flops_per_token(model_.config(), seq_); }
+
+ private:
+  TransformerImpl& model_;
+  const TokenSource& data_;
+  int64_t seq_;
+};
+
+}  // namespace dtbench
