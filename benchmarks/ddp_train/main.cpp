@@ -1,5 +1,6 @@
-// ddp_train: AWS's DDP test case in C++: any registry model trained with data parallelism
-// (bucketed all-reduce overlapping backward), one process per device.
+// ddp_train: AWS's DDP test case in C++: any registry model, or its 784-512-512-10 MLP
+// (--model mlp), trained with data parallelism (bucketed all-reduce overlapping backward),
+// one process per device.
 //   launch/mpirun-local 2 build/benchmarks/ddp_train --model tiny --steps 20 --global-batch 8
 #include <ATen/Context.h>
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 #include "core/app/cli.h"
 #include "core/app/main_guard.h"
 #include "core/app/run_record.h"
+#include "core/model/mlp_classifier.h"
 #include "core/model/plan.h"
 #include "core/parallel/ddp/ddp.h"
 #include "core/report/clock.h"
@@ -49,21 +51,32 @@ int main(int argc, char** argv) {
     TrainArgs args = read_train_flags(flags, launch.world_size, &layout);
     Layout plan{launch.world_size, 1, 1, false, args.micro_batch, args.seq, args.activation_checkpointing,
                 args.dtype == "bf16"};
+    const bool mlp = args.model.name == "mlp";
+    const int64_t n_params = mlp ? MlpClassifierImpl::parameter_count() : parameter_count(args.model);
     if (args.dry_run) {
-      std::fputs(describe_plan(args.model, plan).c_str(), stdout);
+      if (mlp)
+        std::printf("model          mlp (784-512-512-10 MLP, AWS's DDP test case)\nparameters     %lld\n"
+                    "flops/sample   %.4e (forward + backward)\n",
+                    static_cast<long long>(n_params), MlpClassifierImpl::flops_per_sample());
+      else
+        std::fputs(describe_plan(args.model, plan).c_str(), stdout);
       return 0;
     }
     validate_world(launch, common.world, env);
     DT_USAGE(common.world.device == "cpu", "--device {}: ddp_train runs on CPU so far; the GPU path is its own issue",
              common.world.device);
-    auto data = open_token_source(args.data, args.model.vocab, args.seq, args.seed);
+    DT_USAGE(!mlp || args.data == "synthetic", "--model mlp trains on synthetic MNIST-shaped data; drop --data {}",
+             args.data);
+    std::unique_ptr<TokenSource> data;
+    if (!mlp) data = open_token_source(args.data, args.model.vocab, args.seq, args.seed);
     apply_threads(common, launch);
 
     const Stopwatch clock;
     nlohmann::json record = new_result_record("ddp_train");
     auto world = init_world(launch, common.world, env);
     fill_run_record(record, flags, options, common, *world);
-    record["config"]["model_config"] = plan_json(args.model, plan);
+    record["config"]["model_config"] =
+        mlp ? nlohmann::json{{"model", "mlp"}, {"parameters", n_params}} : plan_json(args.model, plan);
     record["flops_convention"] = "causal_half";
     TrainContext ctx;
     ctx.world = world->comm.get();
@@ -76,19 +89,29 @@ int main(int argc, char** argv) {
     if (world->comm->rank() == 0)
       std::printf("# ddp_train: %s (%lld parameters), %d ranks, global batch %lld (micro %lld x dp %lld x accum %lld), "
                   "seq %lld, %s data, launch %s\n",
-                  args.model.name.c_str(), static_cast<long long>(parameter_count(args.model)), world->comm->size(),
+                  args.model.name.c_str(), static_cast<long long>(n_params), world->comm->size(),
                   static_cast<long long>(layout.global_batch()), static_cast<long long>(layout.micro_batch),
                   static_cast<long long>(layout.dp), static_cast<long long>(layout.accumulation),
-                  static_cast<long long>(args.seq), data->describe().c_str(), launch.source.c_str());
+                  static_cast<long long>(args.seq), mlp ? "synthetic MNIST-shaped" : data->describe().c_str(),
+                  launch.source.c_str());
 
-    Transformer model(args.model);
-    initialize_parameters(*model, args.seed);
-    model->activation_checkpointing = args.activation_checkpointing;
-    DistributedDataParallel ddp(*model, *world->comm);
+    Transformer lm{nullptr};
+    MlpClassifier classifier{nullptr};
+    std::unique_ptr<Trainable> task;
+    if (mlp) {
+      classifier = MlpClassifier();
+      initialize_parameters(*classifier, args.seed);
+      task = std::make_unique<MlpTask>(*classifier, args.seed);
+    } else {
+      lm = Transformer(args.model);
+      initialize_parameters(*lm, args.seed);
+      lm->activation_checkpointing = args.activation_checkpointing;
+      task = std::make_unique<LanguageModelTask>(*lm, *data, args.seq);
+    }
+    DistributedDataParallel ddp(task->module(), *world->comm);
     ddp.broadcast_parameters();
     DdpGradSync sync(ddp);
-    LanguageModelTask task(*model, *data, args.seq);
-    nlohmann::json out = train(task, sync, args, layout, ctx);
+    nlohmann::json out = train(*task, sync, args, layout, ctx);
     record["steps"] = out["steps"];
     record["metrics"] = out["metrics"];
     gather_per_rank(record, *world, "peak_mem_bytes", static_cast<double>(peak_rss_bytes()));

@@ -56,7 +56,15 @@ void add_train_flags(cxxopts::Options& o, const std::string& default_model) {
 
 TrainArgs read_train_flags(const cxxopts::ParseResult& r, int64_t dp, BatchLayout* layout) {
   TrainArgs a;
-  a.model = read_model_flags(r);
+  if (r["model"].as<std::string>() == "mlp") {
+    // The MLP classifier (ddp_train): no transformer shape; one loss term per sample.
+    a.model.name = "mlp";
+    a.model.family = "mlp";
+    a.model.rope = true;  // no position table to bound --seq
+    a.model.seq = 1;
+  } else {
+    a.model = read_model_flags(r);
+  }
   a.seq = r.count("seq") ? r["seq"].as<int64_t>() : a.model.seq;
   DT_USAGE(a.seq >= 1, "--seq {}: must be at least 1", a.seq);
   DT_USAGE(a.model.rope || a.seq <= a.model.seq, "--seq {}: {} has learned positions for at most {} tokens", a.seq,

@@ -35,6 +35,7 @@ ModelConfig read_model_flags(const cxxopts::ParseResult& r);
 // betas 0.9/0.95, clip 1.0, cosine, seed 12345).
 void add_train_flags(cxxopts::Options& options, const std::string& default_model);
 
+// --model mlp (ddp_train's classifier) leaves `model` with name "mlp" and seq 1.
 // Throws UsageError naming the flag; `dp` is the data-parallel size (global batch =
 // micro-batch x dp x accumulation steps, anything else is an error).
 TrainArgs read_train_flags(const cxxopts::ParseResult& r, int64_t dp, BatchLayout* layout);

@@ -36,6 +36,19 @@ print(f"    3 ranks + activation checkpointing: largest relative loss difference
 assert len(b) == 10 and worst <= 1e-5, worst
 PY
 sed -n '/largest/p' "$WORK/out" || true
+# The MLP of AWS's DDP case: 3 ranks against 1, and it learns.
+mlp=(--model mlp --global-batch 24 --micro-batch 2 --steps 10 --lr 1e-3 --threads 1)
+expect_exit 0 "mlp, 1 rank" -- "$DDP" "${mlp[@]}" --out "$WORK/m1.json"
+expect_exit 0 "mlp, 3 ranks" -- "$MPIRUN_LOCAL" 3 "$DDP" "${mlp[@]}" --out "$WORK/m3.json"
+python3 - "$WORK/m1.json" "$WORK/m3.json" <<'PY' || fail "mlp: 3 ranks differ from 1, or no learning"
+import json, sys
+r1, r3 = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+a, b = [s["loss"] for s in r1["steps"]], [s["loss"] for s in r3["steps"]]
+worst = max(abs(x - y) / abs(x) for x, y in zip(a, b))
+print(f"    mlp 3 ranks: largest relative loss difference {worst:.2e}; loss {a[0]:.3f} -> {a[-1]:.3f}")
+assert len(b) == 10 and worst <= 1e-5 and a[-1] < a[0], (worst, a)
+PY
+sed -n '/largest/p' "$WORK/out" || true
 python3 - "$WORK/r1.json" <<'PY' || fail "the loss does not go down"
 import json, sys
 m = json.load(open(sys.argv[1]))["metrics"]
@@ -47,4 +60,5 @@ grep -q "parameters     68976648192" "$WORK/out" || fail "--dry-run: $(cat "$WOR
 expect_exit 2 "global batch not a multiple" -- "$MPIRUN_LOCAL" 2 "$DDP" --model tiny --global-batch 3
 expect_exit 2 "bad data file" -- "$DDP" --model tiny --data "$WORK/none.bin"
 expect_exit 2 "bad model" -- "$DDP" --model tiny --kv-heads 3
+expect_exit 2 "mlp with a data file" -- "$DDP" --model mlp --data "$WORK/r1.json"
 finish
