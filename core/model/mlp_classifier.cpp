@@ -1,7 +1,5 @@
 #include "core/model/mlp_classifier.h"
 
-#include <ATen/core/PhiloxRNGEngine.h>
-
 #include "core/model/init.h"
 
 namespace dtbench {
@@ -26,28 +24,6 @@ int64_t MlpClassifierImpl::parameter_count() {
 
 double MlpClassifierImpl::flops_per_sample() {
   return 3.0 * 2.0 * static_cast<double>(kPixels * kHidden + kHidden * kHidden + kHidden * kClasses);
-}
-
-std::pair<at::Tensor, at::Tensor> synthetic_mnist(uint64_t seed, int64_t first, int64_t count) {
-  at::Tensor images = at::empty({count, kPixels}, at::kFloat), labels = at::empty({count}, at::kLong);
-  float* img = images.data_ptr<float>();
-  int64_t* lab = labels.data_ptr<int64_t>();
-  for (int64_t i = 0; i < count; ++i) {
-    at::Philox4_32 rng(seed, static_cast<uint64_t>(first + i), 0);
-    const int64_t label = rng() % kClasses;
-    lab[i] = label;
-    for (int64_t p = 0; p < kPixels; ++p) {
-      const float noise = static_cast<float>(rng()) / 4294967296.0f;
-      const bool band = (p / 28) * kClasses / 28 == label;  // rows of the label's band
-      img[i * kPixels + p] = band ? 0.5f + 0.5f * noise : noise;
-    }
-  }
-  return {images, labels};
-}
-
-at::Tensor MlpTask::loss_sum(int64_t first, int64_t count) {
-  auto [images, labels] = synthetic_mnist(seed_, first, count);
-  return at::cross_entropy_loss(model_.forward(images), labels, {}, at::Reduction::Sum);
 }
 
 void initialize_parameters(MlpClassifierImpl& model, uint64_t seed) {

@@ -6,7 +6,9 @@
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
 
+#include "core/data/synthetic_mnist.h"
 #include "core/data/token_source.h"
+#include "core/model/mlp_classifier.h"
 #include "core/model/transformer.h"
 
 namespace dtbench {
@@ -35,6 +37,23 @@ class LanguageModelTask final : public Trainable {
   TransformerImpl& model_;
   const TokenSource& data_;
   int64_t seq_;
+};
+
+// The MLP classifier on synthetic MNIST-shaped data.
+class MlpTask final : public Trainable {
+ public:
+  MlpTask(MlpClassifierImpl& model, uint64_t seed) : model_(model), seed_(seed) {}
+  torch::nn::Module& module() override { return model_; }
+  at::Tensor loss_sum(int64_t first, int64_t count) override {
+    auto [images, labels] = synthetic_mnist(seed_, first, count);
+    return at::cross_entropy_loss(model_.forward(images), labels, {}, at::Reduction::Sum);
+  }
+  int64_t terms_per_sample() const override { return 1; }
+  double flops_per_term() const override { return MlpClassifierImpl::flops_per_sample(); }
+
+ private:
+  MlpClassifierImpl& model_;
+  uint64_t seed_;
 };
 
 }  // namespace dtbench
