@@ -8,11 +8,12 @@ namespace dtbench {
 
 namespace {
 
-ModelConfig llama(std::string name, std::string source, int64_t h, int64_t layers, int64_t heads, int64_t kv,
-                  int64_t ffn, int64_t vocab, int64_t seq, double theta, bool llama31) {
+// The fields every family sets.
+ModelConfig shape(std::string name, std::string family, std::string source, int64_t h, int64_t layers, int64_t heads,
+                  int64_t kv, int64_t ffn, int64_t vocab, int64_t seq) {
   ModelConfig c;
   c.name = std::move(name);
-  c.family = "llama";
+  c.family = std::move(family);
   c.source = std::move(source);
   c.hidden = h;
   c.layers = layers;
@@ -21,6 +22,12 @@ ModelConfig llama(std::string name, std::string source, int64_t h, int64_t layer
   c.ffn = ffn;
   c.vocab = vocab;
   c.seq = seq;
+  return c;
+}
+
+ModelConfig llama(std::string name, std::string source, int64_t h, int64_t layers, int64_t heads, int64_t kv,
+                  int64_t ffn, int64_t vocab, int64_t seq, double theta, bool llama31) {
+  ModelConfig c = shape(std::move(name), "llama", std::move(source), h, layers, heads, kv, ffn, vocab, seq);
   c.rope_theta = theta;
   c.rope_llama31_scaling = llama31;
   return c;
@@ -36,17 +43,7 @@ ModelConfig tied(ModelConfig c) {
 // embeddings, biases; the GPT-2 vocabulary padded to 51200 as Megatron pads it.
 ModelConfig gpt(std::string name, std::string source, int64_t h, int64_t layers, int64_t heads, int64_t vocab,
                 int64_t seq) {
-  ModelConfig c;
-  c.name = std::move(name);
-  c.family = "gpt";
-  c.source = std::move(source);
-  c.hidden = h;
-  c.layers = layers;
-  c.heads = heads;
-  c.kv_heads = heads;
-  c.ffn = 4 * h;
-  c.vocab = vocab;
-  c.seq = seq;
+  ModelConfig c = shape(std::move(name), "gpt", std::move(source), h, layers, heads, heads, 4 * h, vocab, seq);
   c.swiglu = false;
   c.rmsnorm = false;
   c.rope = false;
