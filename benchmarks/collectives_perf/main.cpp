@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
     const Stopwatch clock;
     nlohmann::json record = new_result_record("collectives_perf");
     auto world = init_world(launch, common.world, env);
-    fill_run_record(record, flags, options, common, *world);
+    fill_run_record(record, flags, common, *world);
     const int rank = world->comm->rank();
     if (rank == 0) {
       std::printf("# dtbench collectives_perf: %s, %d ranks on %d node(s), backend %s (control plane %s), device %s, "

@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
     const Stopwatch clock;
     nlohmann::json record = new_result_record("ddp_train");
     auto world = init_world(launch, common.world, env);
-    fill_run_record(record, flags, options, common, *world);
+    fill_run_record(record, flags, common, *world);
     record["config"]["model_config"] =
         mlp ? nlohmann::json{{"model", "mlp"}, {"parameters", n_params}} : plan_json(args.model, plan);
     record["flops_convention"] = "causal_half";

@@ -94,8 +94,7 @@ int apply_threads(const CommonArgs& args, const LaunchInfo& launch) {
   return n;
 }
 
-nlohmann::json flags_json(const cxxopts::ParseResult& r, const cxxopts::Options& options) {
-  (void)options;
+nlohmann::json flags_json(const cxxopts::ParseResult& r) {
   nlohmann::json cfg = nlohmann::json::object();
   for (const auto& kv : r.arguments()) cfg[kv.key()] = kv.value();
   // Defaults too: a record names every resolved flag, not only the typed ones.

@@ -39,6 +39,6 @@ CommonArgs read_common_flags(const cxxopts::ParseResult& r);
 int apply_threads(const CommonArgs& args, const LaunchInfo& launch);
 
 // Every flag's resolved value, for the record's "config".
-nlohmann::json flags_json(const cxxopts::ParseResult& r, const cxxopts::Options& options);
+nlohmann::json flags_json(const cxxopts::ParseResult& r);
 
 }  // namespace dtbench

@@ -9,9 +9,9 @@
 
 namespace dtbench {
 
-void fill_run_record(nlohmann::json& record, const cxxopts::ParseResult& flags, const cxxopts::Options& options,
-                     const CommonArgs& common, World& world) {
-  record["config"] = flags_json(flags, options);
+void fill_run_record(nlohmann::json& record, const cxxopts::ParseResult& flags, const CommonArgs& common,
+                     World& world) {
+  record["config"] = flags_json(flags);
   nlohmann::json tags = nlohmann::json::object();
   for (auto& [k, v] : common.tags) tags[k] = v;
   record["config"]["tags"] = tags;
