@@ -23,15 +23,32 @@ using namespace dtbench;
 
 namespace {
 
+// Every rank holds whole parameters and, after backward, the averaged gradients.
 class DdpGradSync final : public GradSync {
  public:
-  explicit DdpGradSync(DistributedDataParallel& ddp) : ddp_(ddp) {}
+  DdpGradSync(torch::nn::Module& module, DistributedDataParallel& ddp, int rank) : ddp_(ddp) {
+    for (auto& item : module.named_parameters()) {
+      params_.push_back(item.value());
+      tensors_.push_back({item.key(), item.value(), item.value().sizes().vec(), 0, rank == 0});
+    }
+  }
+  std::vector<TrainTensor> tensors() override { return tensors_; }
+  void zero_grads() override {
+    for (auto& p : params_) p.mutable_grad() = at::Tensor();  // DDP leaves grads as bucket views
+  }
   void prepare_backward(bool sync) override { ddp_.prepare_backward(sync); }
   void finish_backward() override { ddp_.finish_backward(); }
+  std::vector<at::Tensor> grads() override {
+    std::vector<at::Tensor> g;
+    for (auto& p : params_) g.push_back(p.grad());
+    return g;
+  }
   Communicator* norm_comm() override { return nullptr; }  // every rank holds whole gradients
 
  private:
   DistributedDataParallel& ddp_;
+  std::vector<at::Tensor> params_;
+  std::vector<TrainTensor> tensors_;
 };
 
 }  // namespace
@@ -110,10 +127,11 @@ int main(int argc, char** argv) {
     }
     DistributedDataParallel ddp(task->module(), *world->comm);
     ddp.broadcast_parameters();
-    DdpGradSync sync(ddp);
+    DdpGradSync sync(task->module(), ddp, world->comm->rank());
     nlohmann::json out = train(*task, sync, args, layout, ctx);
     record["steps"] = out["steps"];
     record["metrics"] = out["metrics"];
+    record["config"]["resumed_from"] = out["resumed_from"];
     gather_per_rank(record, *world, "peak_mem_bytes", static_cast<double>(peak_rss_bytes()));
     gather_per_rank(record, *world, "step_time_median_s", out["step_time_median_s"].get<double>());
     gather_per_rank(record, *world, "step_time_p90_s", out["step_time_p90_s"].get<double>());

@@ -5,7 +5,9 @@
 // crash when called from our code.
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <vector>
 
 namespace dtbench {
 
@@ -17,5 +19,14 @@ std::string parent_dir(const std::string& path);
 
 // rm -rf; for tests and temporary folders.
 void remove_tree(const std::string& path);
+
+// Writes all of `size` bytes to `fd` (retrying short writes and EINTR); "" or the reason.
+std::string write_fully(int fd, const void* data, std::size_t size);
+
+// fsync of a folder, which makes renames and new entries in it durable.
+void fsync_dir(const std::string& path);
+
+// The entries of a folder (not "." and ".."), unsorted; empty when it cannot be read.
+std::vector<std::string> list_dir(const std::string& path);
 
 }  // namespace dtbench

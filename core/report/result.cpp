@@ -43,29 +43,18 @@ void write_json_atomic(const std::string& path, const nlohmann::json& record) {
   const std::string text = record.dump(2) + "\n";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw RuntimeFailure(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw RuntimeFailure(fmt::format("cannot write {}: {}", tmp, std::strerror(err)));
-    }
-    done += static_cast<std::size_t>(n);
+  const std::string failed = write_fully(fd, text.data(), text.size());
+  if (!failed.empty()) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw RuntimeFailure(fmt::format("cannot write {}: {}", tmp, failed));
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
     throw RuntimeFailure(fmt::format("cannot write {}: {}", path, std::strerror(err)));
   }
-  // The rename is durable once the folder's entry is.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  fsync_dir(dir);  // the rename is durable once the folder's entry is
 }
 
 }  // namespace dtbench

@@ -1,8 +1,10 @@
 #include "core/train/train_args.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "core/report/errors.h"
+#include "core/report/files.h"
 
 namespace dtbench {
 
@@ -47,6 +49,11 @@ void add_train_flags(cxxopts::Options& o, const std::string& default_model) {
       ("seed", "initialization and synthetic-data seed", cxxopts::value<uint64_t>()->default_value("12345"), "N")
       ("dtype", "fp32 | bf16", cxxopts::value<std::string>()->default_value("fp32"), "T")
       ("data", "synthetic | a token file | an indexed dataset's .bin", cxxopts::value<std::string>()->default_value("synthetic"), "PATH")
+      ("ckpt-dir", "checkpoint folder: <dir>/<model>-<N>steps/ (shared by all nodes)", cxxopts::value<std::string>(), "DIR")
+      ("ckpt-every", "save a checkpoint every N steps and after the last (0 = never)",
+       cxxopts::value<int64_t>()->default_value("0"), "N")
+      ("resume", "continue from the newest complete checkpoint in --ckpt-dir (none: start at step 0)",
+       cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
       ("log-every", "print the step line every N steps", cxxopts::value<int64_t>()->default_value("1"), "N")
       ("activation-checkpointing", "recompute each block's activations in backward (less memory, ~1/3 more compute)",
        cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
@@ -93,6 +100,18 @@ TrainArgs read_train_flags(const cxxopts::ParseResult& r, int64_t dp, BatchLayou
   DT_USAGE(a.log_every >= 1, "--log-every {}: must be at least 1", a.log_every);
   a.dry_run = r["dry-run"].as<bool>();
   a.activation_checkpointing = r["activation-checkpointing"].as<bool>();
+  a.ckpt.dir = r.count("ckpt-dir") ? r["ckpt-dir"].as<std::string>() : "";
+  a.ckpt.every = r["ckpt-every"].as<int64_t>();
+  a.ckpt.resume = r["resume"].as<bool>();
+  DT_USAGE(a.ckpt.every >= 0, "--ckpt-every {}: 0 (never) or a step count", a.ckpt.every);
+  DT_USAGE(!a.ckpt.dir.empty() || (a.ckpt.every == 0 && !a.ckpt.resume),
+           "--ckpt-every and --resume need --ckpt-dir DIR (a folder every node can reach)");
+  if (!a.ckpt.dir.empty() && !a.dry_run) {
+    const std::string why = make_dirs(a.ckpt.dir);
+    DT_USAGE(why.empty() && ::access(a.ckpt.dir.c_str(), W_OK | X_OK) == 0,
+             "--ckpt-dir {}: cannot create or write it ({}); give a writable folder", a.ckpt.dir,
+             why.empty() ? "no write permission" : why);
+  }
   return a;
 }
 

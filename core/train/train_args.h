@@ -10,6 +10,7 @@
 #include "core/model/config.h"
 #include "core/train/adamw.h"
 #include "core/train/lr_schedule.h"
+#include "core/train/train_state.h"
 
 namespace dtbench {
 
@@ -24,6 +25,7 @@ struct TrainArgs {
   int64_t log_every = 1;
   bool dry_run = false;
   bool activation_checkpointing = false;
+  CheckpointArgs ckpt;
 };
 
 // --model and the shape overrides --hidden --layers --heads --kv-heads --ffn --vocab.

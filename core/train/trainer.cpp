@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
 #include <cstdio>
 
 #include "core/report/clock.h"
@@ -13,6 +15,7 @@
 #include "core/report/system_info.h"
 #include "core/train/adamw.h"
 #include "core/train/grad_clip.h"
+#include "core/train/train_state.h"
 
 namespace dtbench {
 
@@ -29,26 +32,54 @@ double measure_cpu_gemm_flops() {
   return 2.0 * n * n * n * static_cast<double>(reps) / clock.elapsed_s();
 }
 
+namespace {
+
+// DTBENCH_KILL_AFTER_STEP (trainer.h), or -1.
+int64_t kill_after_step() {
+  const char* v = std::getenv("DTBENCH_KILL_AFTER_STEP");
+  return v && *v ? std::atoll(v) : -1;
+}
+
+nlohmann::json model_identity(const ModelConfig& m) {
+  return {{"name", m.name},   {"hidden", m.hidden}, {"layers", m.layers}, {"heads", m.heads},
+          {"kv_heads", m.kv_heads}, {"ffn", m.ffn}, {"vocab", m.vocab}};
+}
+
+}  // namespace
+
 nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, const BatchLayout& layout,
                      const TrainContext& ctx) {
   Communicator& world = *ctx.world;
   const int rank = world.rank();
   AdamW opt(args.adamw);
-  std::vector<at::Tensor> params;
-  for (auto& item : task.module().named_parameters()) {
-    opt.add(item.key(), item.value(), AdamW::decays(item.key()));
-    params.push_back(item.value());
-  }
+  const std::vector<TrainTensor> tensors = sync.tensors();
+  for (const TrainTensor& t : tensors) opt.add(t.name, t.value, AdamW::decays(t.name));
   const int64_t terms = task.terms_per_sample();
   const int64_t global_tokens = layout.global_batch() * terms;
+  // What a resumed run must share with the checkpoint's: the same samples in the same order.
+  const nlohmann::json identity = {{"model", model_identity(args.model)}, {"global_batch", layout.global_batch()},
+                                   {"seq", args.seq}, {"data", args.data}, {"seed", args.seed}};
+  std::string resumed_from;
+  const int64_t first_step =
+      args.ckpt.resume ? load_training_state(world.control(), args.ckpt, args.model.name, tensors, opt, identity,
+                                             &resumed_from)
+                       : 0;
+  if (rank == 0 && args.ckpt.resume)
+    std::printf(resumed_from.empty() ? "# resume: no complete checkpoint in %s; starting at step 0\n"
+                                     : "# resume: %s, continuing after step %lld\n",
+                resumed_from.empty() ? args.ckpt.dir.c_str() : resumed_from.c_str(),
+                static_cast<long long>(first_step));
+  DT_USAGE(first_step < args.steps, "--steps {}: checkpoint {} is already {} steps in; ask for more steps",
+           args.steps, resumed_from, first_step);
+  const int64_t kill_after = kill_after_step();
   const double flops_per_token = task.flops_per_term();
   nlohmann::json steps = nlohmann::json::array();
   std::vector<double> times;
   double loss_first = 0, loss_last = 0;
 
-  for (int64_t step = 0; step < args.steps; ++step) {
+  for (int64_t step = first_step; step < args.steps; ++step) {
     const Stopwatch clock;
-    for (auto& p : params) p.mutable_grad() = at::Tensor();
+    sync.zero_grads();
     double local_sum = 0;
     for (int64_t k = 0; k < layout.accumulation; ++k) {
       sync.prepare_backward(k == layout.accumulation - 1);
@@ -58,21 +89,20 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
       (part / static_cast<double>(layout.micro_batch * layout.accumulation * terms)).backward();
     }
     sync.finish_backward();
-    std::vector<at::Tensor> grads;
-    for (auto& p : params) grads.push_back(p.grad());
+    const std::vector<at::Tensor> grads = sync.grads();
     const double norm = global_grad_norm(local_grad_sq(grads), sync.norm_comm());
     clip_grads(grads, norm, args.grad_clip);
     const double lr = args.lr.at(step);
-    opt.step(lr);
+    opt.step(lr, grads);
     at::Tensor total = at::full({1}, local_sum, at::kDouble);
     world.all_reduce(total)->wait();
     const double loss = total.item<double>() / static_cast<double>(global_tokens);
     const double dt = clock.elapsed_s();
     if (!std::isfinite(loss))
       throw CorrectnessFailure(fmt::format("loss is {} at step {}; lower --lr or check the data", loss, step));
-    if (step == 0) loss_first = loss;
+    if (step == first_step) loss_first = loss;
     loss_last = loss;
-    if (step > 0 || args.steps == 1) times.push_back(dt);
+    if (step > first_step || step + 1 == args.steps) times.push_back(dt);  // the first step warms up
     const double tps = static_cast<double>(global_tokens) / dt;
     steps.push_back({{"step", step}, {"loss", loss}, {"time_s", dt}, {"tokens_per_s", tps}, {"lr", lr},
                      {"grad_norm", norm}});
@@ -86,6 +116,15 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
                   100.0 * mfu, static_cast<double>(peak_rss_bytes()) / (1 << 30), dt);
       std::fflush(stdout);
     }
+    const int64_t done = step + 1;
+    if (args.ckpt.every > 0 && (done % args.ckpt.every == 0 || done == args.steps)) {
+      const Stopwatch save_clock;
+      const std::string path = save_training_state(world.control(), args.ckpt, args.model.name, done, tensors, opt,
+                                                   identity, {{"consumed_samples", done * layout.global_batch()}});
+      if (rank == 0) std::printf("# checkpoint: %s (%.3f s)\n", path.c_str(), save_clock.elapsed_s());
+      std::fflush(stdout);
+    }
+    if (done == kill_after) std::raise(SIGKILL);
   }
   const Summary st = summarize(times);
   const double tps = static_cast<double>(global_tokens) / st.median;
@@ -102,7 +141,11 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
       {"loss_first", loss_first},
       {"loss_last", loss_last},
   };
-  return {{"steps", steps}, {"metrics", metrics}, {"step_time_median_s", st.median}, {"step_time_p90_s", st.p90}};
+  return {{"steps", steps},
+          {"metrics", metrics},
+          {"step_time_median_s", st.median},
+          {"step_time_p90_s", st.p90},
+          {"resumed_from", resumed_from.empty() ? nlohmann::json() : nlohmann::json(resumed_from)}};
 }
 
 }  // namespace dtbench

@@ -15,8 +15,13 @@ namespace dtbench {
 class GradSync {
  public:
   virtual ~GradSync() = default;
+  // The optimizer's tensors on this rank; the same list for the whole run.
+  virtual std::vector<TrainTensor> tensors() = 0;
+  virtual void zero_grads() = 0;  // before each step's first micro-step
   virtual void prepare_backward(bool sync) = 0;
   virtual void finish_backward() = 0;
+  // The gradients of tensors(), in order, after finish_backward (undefined: none).
+  virtual std::vector<at::Tensor> grads() = 0;
   // The communicator over which gradients are owned disjointly (shards), for the global
   // norm; nullptr when every rank holds whole gradients.
   virtual Communicator* norm_comm() = 0;
@@ -29,7 +34,12 @@ struct TrainContext {
   std::string peak_source;
 };
 
-// Trains and returns {"steps": [...], "metrics": {...}}; rank 0 prints the step lines.
+// Trains and returns {"steps": [...], "metrics": {...}, "resumed_from": path or null};
+// rank 0 prints the step lines. With --resume it starts after the newest complete
+// checkpoint; with --ckpt-every N it saves after every N-th step (see checkpoint.h).
+//
+// Test hook: DTBENCH_KILL_AFTER_STEP=N makes every rank SIGKILL itself once step N (1-based)
+// and its checkpoint are done, as a node failure would.
 nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, const BatchLayout& layout,
                      const TrainContext& ctx);
 

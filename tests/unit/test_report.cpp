@@ -4,12 +4,23 @@
 #include <dirent.h>
 #include <fstream>
 
+#include "core/report/checksum.h"
 #include "core/report/errors.h"
 #include "core/report/files.h"
 #include "core/report/result.h"
 #include "core/report/stats.h"
 
 using namespace dtbench;
+
+TEST_CASE("CRC-32C matches the standard check value and composes") {
+  const std::string s = "123456789";
+  CHECK(dtbench::crc32c(s.data(), s.size()) == 0xE3069283u);  // RFC 3720's check value
+  CHECK(dtbench::crc32c(s.data() + 4, 5, dtbench::crc32c(s.data(), 4)) == 0xE3069283u);
+  std::string big(1000, 'a');
+  const uint32_t whole = dtbench::crc32c(big.data(), big.size());
+  big[517] ^= 1;
+  CHECK(dtbench::crc32c(big.data(), big.size()) != whole);
+}
 
 TEST_CASE("percentiles interpolate between ranks") {
   std::vector<double> v{4, 1, 3, 2, 5};

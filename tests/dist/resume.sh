@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Checkpoints and resume (ddp_train, tiny Llama, fp32, 2 ranks, 1 thread each):
+# - a run killed after step 6 with a checkpoint at step 5, resumed, gives steps 6-10 with
+#   losses bitwise identical to the uninterrupted run's;
+# - a corrupt newest checkpoint (one flipped byte) and an incomplete one (no .metadata)
+#   are reported and skipped, and the run resumes from the one before, bitwise again;
+# - a 2-rank checkpoint resumes on 1 rank (same samples; losses to 1e-5 relative);
+# - resuming with another global batch exits 2 and names it.
+source "$(dirname "$0")/../lib.sh"
+train() {
+  local np="$1"; shift
+  "$MPIRUN_LOCAL" "$np" "$DTBENCH_BIN/benchmarks/ddp_train" --model tiny --steps 10 --global-batch 4 --lr 3e-3 \
+    --threads 1 --log-every 100 "$@"
+}
+# same_losses A B FIRST LAST [RTOL]: the records' losses of 0-based steps FIRST..LAST agree
+# (bitwise when RTOL is absent).
+same_losses() {
+  python3 - "$@" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+first, last = int(sys.argv[3]), int(sys.argv[4])
+rtol = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+la = {s["step"]: s["loss"] for s in a["steps"]}
+lb = {s["step"]: s["loss"] for s in b["steps"]}
+for k in range(first, last + 1):
+    x, y = la[k], lb[k]
+    ok = x == y if rtol == 0 else abs(x - y) <= rtol * abs(x)
+    assert ok, f"step {k + 1}: {x!r} vs {y!r}"
+assert min(lb) == first, f"the resumed run starts at step {min(lb) + 1}, want {first + 1}"
+print(f"    steps {first + 1}-{last + 1}: {'bitwise equal' if rtol == 0 else f'within {rtol:g}'}")
+PY
+}
+
+expect_exit 0 "uninterrupted run, checkpoints at 5 and 10" -- train 2 --ckpt-dir "$WORK/a" --ckpt-every 5 --out "$WORK/full.json"
+rc=0
+DTBENCH_KILL_AFTER_STEP=6 train 2 --ckpt-dir "$WORK/b" --ckpt-every 5 >"$WORK/killed.out" 2>&1 || rc=$?
+if [ "$rc" -ne 0 ] && [ -f "$WORK/b/tiny-5steps/.metadata" ] && [ ! -e "$WORK/b/tiny-10steps" ]; then
+  pass "run killed after step 6 (exit $rc), checkpoint tiny-5steps complete"
+else fail "killed run: exit $rc, checkpoints: $(ls -A "$WORK/b" 2>/dev/null | tr '\n' ' ')"; fi
+
+expect_exit 0 "resume after the kill" -- train 2 --ckpt-dir "$WORK/b" --resume --out "$WORK/resumed.json"
+grep -q "resume: $WORK/b/tiny-5steps, continuing after step 5" "$WORK/out" && pass "resumed from tiny-5steps" \
+  || fail "resume line missing: $(grep resume "$WORK/out")"
+same_losses "$WORK/full.json" "$WORK/resumed.json" 5 9 && pass "steps 6-10 bitwise identical" || fail "resumed losses differ"
+
+# Corrupt the newest checkpoint, plant an incomplete one beyond it.
+python3 - "$WORK/a/tiny-10steps/rank00000.bin" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(1000); b = f.read(1); f.seek(1000); f.write(bytes([b[0] ^ 0x40]))
+PY
+mkdir -p "$WORK/a/tiny-15steps" && cp "$WORK/a/tiny-5steps/"rank*.bin "$WORK/a/tiny-15steps/"
+expect_exit 0 "resume past a corrupt and an incomplete checkpoint" -- \
+  train 2 --ckpt-dir "$WORK/a" --resume --out "$WORK/resumed2.json"
+grep -q "tiny-15steps skipped: rank .: incomplete: no .metadata" "$WORK/err" && pass "incomplete checkpoint reported" \
+  || fail "no 'incomplete' line: $(grep -i skip "$WORK/err")"
+grep -q "tiny-10steps skipped: rank .: .*checksum mismatch" "$WORK/err" && pass "corrupt checkpoint reported" \
+  || fail "no 'checksum mismatch' line: $(grep -i skip "$WORK/err")"
+same_losses "$WORK/full.json" "$WORK/resumed2.json" 5 9 && pass "resumed from tiny-5steps, steps 6-10 bitwise identical" \
+  || fail "losses after skipping differ"
+
+expect_exit 0 "resume the 2-rank checkpoint on 1 rank" -- train 1 --ckpt-dir "$WORK/b" --resume --out "$WORK/one.json"
+same_losses "$WORK/full.json" "$WORK/one.json" 5 9 1e-5 && pass "1 rank continues the 2-rank run" \
+  || fail "1-rank resume differs"
+
+expect_exit 2 "resume with another global batch" -- train 2 --ckpt-dir "$WORK/b" --resume --global-batch 8
+grep -q "written with global_batch 4, this run has 8" "$WORK/err" && pass "the mismatch is named" \
+  || fail "message: $(tail -1 "$WORK/err")"
+expect_exit 2 "--resume without --ckpt-dir" -- train 1 --resume
+finish
