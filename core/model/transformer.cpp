@@ -74,9 +74,13 @@ at::Tensor TransformerImpl::forward(const at::Tensor& ids) {
     rope_ = rope_tables(config_, std::max(t, config_.seq), x.device());
   const RopeTables* rope = config_.rope ? &rope_ : nullptr;
   const bool recompute = activation_checkpointing && at::GradMode::is_enabled();
-  for (const auto& m : *blocks) {
-    BlockImpl* block = m->as<BlockImpl>();
-    x = recompute ? checkpointed_block(*block, x, rope) : block->forward(x, rope);
+  for (std::size_t i = 0; i < blocks->size(); ++i) {
+    BlockImpl* block = blocks[i]->as<BlockImpl>();
+    if (block_runner)
+      x = block_runner->run(static_cast<int64_t>(i), *block,
+                            [block, rope](const at::Tensor& in) { return block->forward(in, rope); }, x);
+    else
+      x = recompute ? checkpointed_block(*block, x, rope) : block->forward(x, rope);
   }
   x = norm(x);
   return head ? head(x) : at::linear(x, embed->weight);
@@ -90,26 +94,35 @@ at::Tensor TransformerImpl::loss_sum(const at::Tensor& batch) {
                                 at::Reduction::Sum);
 }
 
+void initialize_parameter_slice(const ModelConfig& c, uint64_t seed, const std::string& name, at::Tensor values,
+                                int64_t start) {
+  auto ends_with = [&](const std::string& suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  at::NoGradGuard no_grad;
+  if (name.find("norm") != std::string::npos) {
+    values.fill_(ends_with(".bias") ? 0.0 : 1.0);
+  } else if (ends_with(".bias")) {
+    values.zero_();
+  } else {
+    const bool output = ends_with("attn.o.weight") || ends_with("mlp.down.weight");
+    const double std = output ? 0.02 / std::sqrt(2.0 * static_cast<double>(c.layers)) : 0.02;
+    // Drawn on the CPU in fp32/fp64 (Philox, as every other rank draws it), then copied.
+    const bool direct = values.device().is_cpu() && values.is_contiguous() &&
+                        (values.scalar_type() == at::kFloat || values.scalar_type() == at::kDouble);
+    at::Tensor drawn = direct ? values : at::empty(values.sizes(), at::TensorOptions().dtype(at::kFloat));
+    init_normal_slice(drawn, seed, name, start, std);
+    if (!drawn.is_same(values)) values.copy_(drawn);
+  }
+}
+
 void initialize_parameters(TransformerImpl& model, uint64_t seed) {
-  const ModelConfig& c = model.config();
-  const double std = 0.02, out_std = 0.02 / std::sqrt(2.0 * static_cast<double>(c.layers));
   at::NoGradGuard no_grad;
   for (auto& item : model.named_parameters()) {
-    const std::string& name = item.key();
     at::Tensor p = item.value();
-    auto ends_with = [&](const std::string& s) {
-      return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
-    };
-    if (name.find("norm") != std::string::npos) {
-      p.fill_(ends_with(".bias") ? 0.0 : 1.0);
-    } else if (ends_with(".bias")) {
-      p.zero_();
-    } else {
-      const bool output = ends_with("attn.o.weight") || ends_with("mlp.down.weight");
-      at::Tensor values = at::empty(p.sizes(), p.options().dtype(at::kFloat));
-      init_normal_slice(values, seed, name, 0, output ? out_std : std);
-      p.copy_(values);
-    }
+    at::Tensor flat = at::empty({p.numel()}, p.options().dtype(at::kFloat));
+    initialize_parameter_slice(model.config(), seed, item.key(), flat, 0);
+    p.copy_(flat.view(p.sizes()));
   }
 }
 

@@ -12,6 +12,7 @@
 #include "core/layers/embedding.h"
 #include "core/layers/linear.h"
 #include "core/layers/norm.h"
+#include "core/model/block_runner.h"
 #include "core/model/config.h"
 #include "core/model/rope.h"
 
@@ -61,6 +62,9 @@ class TransformerImpl : public torch::nn::Module {
 
   // Recompute each block's activations in backward instead of keeping them.
   bool activation_checkpointing = false;
+  // When set, blocks run through it (a strategy such as FSDP), which then also owns
+  // activation checkpointing.
+  BlockRunner* block_runner = nullptr;
 
   Embedding embed{nullptr}, pos{nullptr};  // pos: learned positions (GPT) only
   torch::nn::ModuleList blocks{nullptr};
@@ -76,5 +80,10 @@ TORCH_MODULE(Transformer);
 // normal(0, 0.02) everywhere, output projections (attn.o, mlp.down) 0.02 / sqrt(2 L), norms
 // one, biases zero; each parameter a pure function of (seed, its name, element index).
 void initialize_parameters(TransformerImpl& model, uint64_t seed);
+
+// The same values for elements [start, start + values.numel()) of parameter `name`
+// flattened, into the 1-D `values`: what a rank holding only a shard materialises.
+void initialize_parameter_slice(const ModelConfig& c, uint64_t seed, const std::string& name, at::Tensor values,
+                                int64_t start);
 
 }  // namespace dtbench

@@ -31,7 +31,7 @@ ModelConfig read_model_flags(const cxxopts::ParseResult& r) {
   return c;
 }
 
-void add_train_flags(cxxopts::Options& o, const std::string& default_model) {
+void add_train_flags(cxxopts::Options& o, const std::string& default_model, bool default_activation_checkpointing) {
   add_model_flags(o, default_model);
   o.add_options("training")
       ("seq", "sequence length (default: the model's)", cxxopts::value<int64_t>(), "N")
@@ -56,7 +56,7 @@ void add_train_flags(cxxopts::Options& o, const std::string& default_model) {
        cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
       ("log-every", "print the step line every N steps", cxxopts::value<int64_t>()->default_value("1"), "N")
       ("activation-checkpointing", "recompute each block's activations in backward (less memory, ~1/3 more compute)",
-       cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
+       cxxopts::value<bool>()->default_value(default_activation_checkpointing ? "true" : "false")->implicit_value("true"))
       ("dry-run", "print parameters, FLOPs/token and per-rank memory, then exit without allocating the model",
        cxxopts::value<bool>()->default_value("false")->implicit_value("true"));
 }

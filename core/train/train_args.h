@@ -35,7 +35,8 @@ ModelConfig read_model_flags(const cxxopts::ParseResult& r);
 
 // add_model_flags plus the training flags. Defaults are the benchmark's (AWS's FSDP case: lr 1e-4, min lr 1e-5, weight decay 0.2,
 // betas 0.9/0.95, clip 1.0, cosine, seed 12345).
-void add_train_flags(cxxopts::Options& options, const std::string& default_model);
+void add_train_flags(cxxopts::Options& options, const std::string& default_model,
+                     bool default_activation_checkpointing = false);
 
 // --model mlp (ddp_train's classifier) leaves `model` with name "mlp" and seq 1.
 // Throws UsageError naming the flag; `dp` is the data-parallel size (global batch =

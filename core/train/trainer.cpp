@@ -87,8 +87,8 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
       local_sum += part.item<double>();
       // Each rank's share of the token-weighted mean; DDP's average over ranks completes it.
       (part / static_cast<double>(layout.micro_batch * layout.accumulation * terms)).backward();
+      sync.finish_backward();
     }
-    sync.finish_backward();
     const std::vector<at::Tensor> grads = sync.grads();
     const double norm = global_grad_norm(local_grad_sq(grads), sync.norm_comm());
     clip_grads(grads, norm, args.grad_clip);

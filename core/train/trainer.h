@@ -18,6 +18,8 @@ class GradSync {
   // The optimizer's tensors on this rank; the same list for the whole run.
   virtual std::vector<TrainTensor> tensors() = 0;
   virtual void zero_grads() = 0;  // before each step's first micro-step
+  // Around each micro-step: before its forward (`sync` on the step's last micro-step) and
+  // after its backward.
   virtual void prepare_backward(bool sync) = 0;
   virtual void finish_backward() = 0;
   // The gradients of tensors(), in order, after finish_backward (undefined: none).

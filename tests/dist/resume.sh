@@ -12,24 +12,8 @@ train() {
   "$MPIRUN_LOCAL" "$np" "$DTBENCH_BIN/benchmarks/ddp_train" --model tiny --steps 10 --global-batch 4 --lr 3e-3 \
     --threads 1 --log-every 100 "$@"
 }
-# same_losses A B FIRST LAST [RTOL]: the records' losses of 0-based steps FIRST..LAST agree
-# (bitwise when RTOL is absent).
-same_losses() {
-  python3 - "$@" <<'PY'
-import json, sys
-a, b = (json.load(open(p)) for p in sys.argv[1:3])
-first, last = int(sys.argv[3]), int(sys.argv[4])
-rtol = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
-la = {s["step"]: s["loss"] for s in a["steps"]}
-lb = {s["step"]: s["loss"] for s in b["steps"]}
-for k in range(first, last + 1):
-    x, y = la[k], lb[k]
-    ok = x == y if rtol == 0 else abs(x - y) <= rtol * abs(x)
-    assert ok, f"step {k + 1}: {x!r} vs {y!r}"
-assert min(lb) == first, f"the resumed run starts at step {min(lb) + 1}, want {first + 1}"
-print(f"    steps {first + 1}-{last + 1}: {'bitwise equal' if rtol == 0 else f'within {rtol:g}'}")
-PY
-}
+# same_losses A B FIRST LAST [RTOL]: losses of 0-based steps FIRST..LAST agree (bitwise by default).
+same_losses() { python3 "$DTBENCH_SRC/tests/compare_losses.py" "$1" "$2" "resumed" --steps "$3" "$4" --rtol "${5:-0}"; }
 
 expect_exit 0 "uninterrupted run, checkpoints at 5 and 10" -- train 2 --ckpt-dir "$WORK/a" --ckpt-every 5 --out "$WORK/full.json"
 rc=0

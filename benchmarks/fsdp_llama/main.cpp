@@ -1,0 +1,97 @@
+// fsdp_llama: AWS's FSDP test case in C++: a Llama (or any registry model) trained with
+// fully sharded data parallelism (ZeRO-3), one process per device. AWS's defaults: lr 1e-4,
+// min lr 1e-5, weight decay 0.2, betas 0.9/0.95, clip 1.0, cosine, activation checkpointing
+// on, seed 12345.
+//   launch/mpirun-local 2 build/benchmarks/fsdp_llama --model tiny --steps 20 --global-batch 8
+#include <fmt/format.h>
+
+#include "core/parallel/fsdp/fsdp.h"
+#include "core/report/errors.h"
+#include "core/train/train_main.h"
+
+using namespace dtbench;
+
+namespace {
+
+// The loop's view of FSDP: the optimizer updates this rank's slices of the shards.
+class FsdpGradSync final : public GradSync {
+ public:
+  explicit FsdpGradSync(std::unique_ptr<FullyShardedDataParallel> fsdp) : fsdp_(std::move(fsdp)) {
+    for (const auto& s : fsdp_->slices()) {
+      tensors_.push_back({s.name, s.value, s.shape, s.start, fsdp_->checkpoint_writer()});
+      grads_.push_back(s.grad);
+    }
+  }
+  std::vector<TrainTensor> tensors() override { return tensors_; }
+  void zero_grads() override { fsdp_->zero_grads(); }
+  void prepare_backward(bool) override { fsdp_->begin_micro_step(); }
+  void finish_backward() override { fsdp_->finish_micro_step(); }
+  std::vector<at::Tensor> grads() override { return grads_; }
+  Communicator* norm_comm() override { return &fsdp_->shard_comm(); }
+
+ private:
+  std::unique_ptr<FullyShardedDataParallel> fsdp_;
+  std::vector<TrainTensor> tensors_;
+  std::vector<at::Tensor> grads_;
+};
+
+class Fsdp final : public Strategy {
+ public:
+  void add_flags(cxxopts::Options& o) override {
+    o.add_options("fsdp")
+        ("reshard-after-forward", "free each block's gathered parameters after its forward (off: ZeRO-2)",
+         cxxopts::value<bool>()->default_value("true")->implicit_value("true"))
+        ("prefetch", "issue the next block's all-gather one block ahead (forward and backward)",
+         cxxopts::value<bool>()->default_value("true")->implicit_value("true"))
+        ("hsdp-shard-size", "hybrid sharding: shard inside groups of N consecutive ranks, replicate across (0 = all)",
+         cxxopts::value<int64_t>()->default_value("0"), "N");
+  }
+  void read_flags(const cxxopts::ParseResult& r, const TrainArgs& args, int world_size) override {
+    opt_.reshard_after_forward = r["reshard-after-forward"].as<bool>();
+    opt_.prefetch = r["prefetch"].as<bool>();
+    opt_.activation_checkpointing = args.activation_checkpointing;
+    opt_.shard_size = r["hsdp-shard-size"].as<int64_t>();
+    DT_USAGE(opt_.shard_size >= 0 && (opt_.shard_size == 0 || world_size % opt_.shard_size == 0),
+             "--hsdp-shard-size {}: must divide the world size {} (e.g. the ranks per node)", opt_.shard_size,
+             world_size);
+  }
+  Layout layout(const TrainArgs& a, int world_size) const override {
+    const int64_t shard = opt_.shard_size == 0 ? world_size : opt_.shard_size;
+    // Memory is sharded over the shard group; the data is split over the whole world.
+    Layout l{shard, 1, 1, true, a.micro_batch, a.seq, a.activation_checkpointing, a.dtype == "bf16"};
+    return l;
+  }
+  std::unique_ptr<GradSync> wrap(Trainable& task, TransformerImpl* lm, World& world, const TrainArgs& args) override {
+    std::vector<torch::nn::Module*> blocks;
+    for (auto& b : *lm->blocks) blocks.push_back(b.get());
+    const ModelConfig config = lm->config();
+    const uint64_t seed = args.seed;
+    auto fsdp = std::make_unique<FullyShardedDataParallel>(
+        *lm, blocks, *world.comm, opt_, [config, seed](const std::string& name, at::Tensor values, int64_t start) {
+          initialize_parameter_slice(config, seed, name, values, start);
+        });
+    lm->activation_checkpointing = false;  // FSDP recomputes its units itself
+    lm->block_runner = fsdp.get();
+    return std::make_unique<FsdpGradSync>(std::move(fsdp));
+  }
+  nlohmann::json describe() const override {
+    return {{"name", "fsdp"},
+            {"reshard_after_forward", opt_.reshard_after_forward},
+            {"prefetch", opt_.prefetch},
+            {"activation_checkpointing", opt_.activation_checkpointing},
+            {"hsdp_shard_size", opt_.shard_size}};
+  }
+
+ private:
+  FsdpOptions opt_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Fsdp fsdp;
+  return training_main(
+      argc, argv,
+      {"fsdp_llama", "Fully sharded data-parallel (ZeRO-3) training of a Llama, one process per device.", "tiny", true},
+      fsdp);
+}

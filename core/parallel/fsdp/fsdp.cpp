@@ -1,0 +1,283 @@
+#include "core/parallel/fsdp/fsdp.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/StorageImpl.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <unordered_map>
+
+#include "core/report/errors.h"
+
+namespace dtbench {
+
+struct FullyShardedDataParallel::Unit {
+  int64_t index = 0;  // 0 root, 1 + i block i
+  std::vector<at::Tensor> params;  // the module's parameters: views into `full`
+  std::vector<std::string> names;
+  std::vector<int64_t> offsets;
+  int64_t numel = 0, padded = 0, shard_numel = 0;
+  at::Tensor shard, shard_grad;  // fp32, [shard_numel]
+  at::Tensor full;               // compute dtype, [padded]; storage only while gathered
+  bool gathered = false;
+  std::shared_ptr<Work> gather_work;
+  at::Tensor gather_src;
+  at::Tensor full_grad, reduced;  // while its reduce-scatter is in flight
+  std::shared_ptr<Work> reduce_work;
+  BlockCall call;
+};
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// The storage behind `t` gets a fresh allocation of `nbytes` / gives its memory back. The
+// StorageImpl stays, so every view of it (the module's parameters, tensors the autograd
+// graph saved) sees the new memory once it is filled.
+void allocate_storage(const at::Tensor& t) {
+  c10::StorageImpl* s = t.storage().unsafeGetStorageImpl();
+  const std::size_t nbytes = static_cast<std::size_t>(t.numel()) * t.element_size();
+  s->set_data_ptr_noswap(s->allocator()->allocate(nbytes));
+  s->set_nbytes(nbytes);
+}
+
+void free_storage(const at::Tensor& t) {
+  c10::StorageImpl* s = t.storage().unsafeGetStorageImpl();
+  s->set_data_ptr_noswap(c10::DataPtr(nullptr, t.device()));
+  s->set_nbytes(0);
+}
+
+struct UnitFunction : public torch::autograd::Function<UnitFunction> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, FullyShardedDataParallel* fsdp, int64_t unit) {
+    ctx->saved_data["fsdp"] = reinterpret_cast<int64_t>(fsdp);
+    ctx->saved_data["unit"] = unit;
+    return fsdp->unit_forward(ctx, unit, x);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    auto* fsdp = reinterpret_cast<FullyShardedDataParallel*>(ctx->saved_data["fsdp"].toInt());
+    return {fsdp->unit_backward(ctx, ctx->saved_data["unit"].toInt(), grad_out[0]), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+FullyShardedDataParallel::FullyShardedDataParallel(torch::nn::Module& module,
+                                                   const std::vector<torch::nn::Module*>& blocks, Communicator& world,
+                                                   FsdpOptions options, const ShardInit& init)
+    : opt_(options), world_(world) {
+  const int64_t n = world.size();
+  const int64_t shard = opt_.shard_size == 0 ? n : opt_.shard_size;
+  DT_USAGE(shard >= 1 && n % shard == 0, "--hsdp-shard-size {}: must divide the world size {}", shard, n);
+  if (shard == n) {
+    shard_comm_ = &world;
+  } else {
+    // Shard groups of consecutive ranks (inside a node); replicas across them.
+    shard_owned_ = world.split(static_cast<int>(world.rank() / shard), world.rank(), "fsdp-shard");
+    replica_comm_ = world.split(static_cast<int>(world.rank() % shard), world.rank(), "fsdp-replica");
+    shard_comm_ = shard_owned_.get();
+    replica_index_ = world.rank() / shard;
+  }
+
+  // Units: the root (every parameter not in a block), then one per block.
+  std::unordered_map<const c10::TensorImpl*, std::string> name_of;
+  for (auto& item : module.named_parameters()) name_of[item.value().unsafeGetTensorImpl()] = item.key();
+  std::unordered_map<const c10::TensorImpl*, bool> in_block;
+  std::vector<std::vector<at::Tensor>> groups(1);
+  for (torch::nn::Module* b : blocks) {
+    groups.emplace_back();
+    for (auto& p : b->parameters()) {
+      in_block[p.unsafeGetTensorImpl()] = true;
+      groups.back().push_back(p);
+    }
+  }
+  for (auto& item : module.named_parameters())
+    if (!in_block.count(item.value().unsafeGetTensorImpl())) groups[0].push_back(item.value());
+
+  const int64_t ranks = shard_comm_->size(), me = shard_comm_->rank();
+  at::NoGradGuard no_grad;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    auto u = std::make_unique<Unit>();
+    u->index = static_cast<int64_t>(g);
+    at::TensorOptions master;
+    for (auto& p : groups[g]) {
+      master = p.options().dtype(at::kFloat).requires_grad(false);
+      u->params.push_back(p);
+      u->names.push_back(name_of.at(p.unsafeGetTensorImpl()));
+      u->offsets.push_back(u->numel);
+      u->numel += p.numel();
+    }
+    u->padded = (u->numel + ranks - 1) / ranks * ranks;
+    u->shard_numel = u->padded / ranks;
+    u->shard = at::zeros({u->shard_numel}, master);
+    u->shard_grad = at::zeros({u->shard_numel}, master);
+    u->full = at::empty({u->padded}, master.dtype(opt_.compute_dtype));
+    const int64_t lo_shard = me * u->shard_numel, hi_shard = lo_shard + u->shard_numel;
+    for (std::size_t k = 0; k < u->params.size(); ++k) {
+      at::Tensor& p = u->params[k];
+      const int64_t lo = std::max(lo_shard, u->offsets[k]), hi = std::min(hi_shard, u->offsets[k] + p.numel());
+      if (lo < hi) {
+        Slice s{u->names[k], u->shard.narrow(0, lo - lo_shard, hi - lo), u->shard_grad.narrow(0, lo - lo_shard, hi - lo),
+                p.sizes().vec(), lo - u->offsets[k]};
+        init(s.name, s.value, s.start);
+        slices_.push_back(std::move(s));
+      }
+      // From now on the parameter is a view into the unit's flat buffer; its own memory goes.
+      p.set_data(u->full.narrow(0, u->offsets[k], p.numel()).view(p.sizes()));
+    }
+    free_storage(u->full);
+    units_.push_back(std::move(u));
+  }
+}
+
+FullyShardedDataParallel::~FullyShardedDataParallel() {
+  for (auto& u : units_) {
+    if (u->gather_work) u->gather_work->wait();
+    if (u->reduce_work) u->reduce_work->wait();
+  }
+}
+
+int64_t FullyShardedDataParallel::shard_bytes() const {
+  int64_t b = 0;
+  for (auto& u : units_) b += static_cast<int64_t>(u->shard.nbytes() + u->shard_grad.nbytes());
+  return b;
+}
+
+void FullyShardedDataParallel::gather_async(Unit& u) {
+  if (u.gathered || u.gather_work) return;
+  allocate_storage(u.full);
+  u.gather_src = u.shard.scalar_type() == opt_.compute_dtype ? u.shard : u.shard.to(opt_.compute_dtype);
+  u.gather_work = shard_comm_->all_gather(u.gather_src, u.full);
+}
+
+void FullyShardedDataParallel::gather(Unit& u) {
+  gather_async(u);
+  if (u.gather_work) {
+    u.gather_work->wait();
+    u.gather_work.reset();
+    u.gather_src = at::Tensor();
+  }
+  u.gathered = true;
+}
+
+void FullyShardedDataParallel::release(Unit& u) {
+  if (!u.gathered) return;
+  free_storage(u.full);
+  u.gathered = false;
+}
+
+void FullyShardedDataParallel::reduce_async(Unit& u, const std::vector<at::Tensor>& grads) {
+  // The previous unit's reduce-scatter ran while this unit's backward computed; it ends
+  // before this unit's flat gradient exists, so at most two units' unsharded gradients
+  // (this unit's from autograd and its flat copy, or the previous one's) live at once.
+  drain_reductions();
+  u.full_grad = at::zeros({u.padded}, u.shard.options());
+  for (std::size_t k = 0; k < grads.size(); ++k)
+    if (grads[k].defined()) u.full_grad.narrow(0, u.offsets[k], grads[k].numel()).copy_(grads[k].reshape({-1}));
+  u.reduced = at::empty({u.shard_numel}, u.shard.options());
+  u.reduce_work = shard_comm_->reduce_scatter(u.full_grad, u.reduced, ReduceOp::kAvg);
+  reducing_.push_back(&u);
+}
+
+void FullyShardedDataParallel::finish_reduce(Unit& u) {
+  u.reduce_work->wait();
+  u.reduce_work.reset();
+  u.full_grad = at::Tensor();
+  if (replica_comm_) replica_comm_->all_reduce(u.reduced, ReduceOp::kAvg)->wait();
+  u.shard_grad.add_(u.reduced);  // accumulates over micro-steps
+  u.reduced = at::Tensor();
+}
+
+void FullyShardedDataParallel::drain_reductions() {
+  for (Unit* u : reducing_) finish_reduce(*u);
+  reducing_.clear();
+}
+
+void FullyShardedDataParallel::zero_grads() {
+  for (auto& u : units_) u->shard_grad.zero_();
+}
+
+void FullyShardedDataParallel::begin_micro_step() {
+  gather(*units_[0]);
+  if (opt_.prefetch && units_.size() > 1) gather_async(*units_[1]);
+}
+
+void FullyShardedDataParallel::finish_micro_step() {
+  // The root's gradients accumulated in its parameters' .grad: reduce them here, the
+  // finaliser that runs once backward has returned.
+  Unit& root = *units_[0];
+  std::vector<at::Tensor> grads;
+  for (auto& p : root.params) {
+    grads.push_back(p.grad());
+    p.mutable_grad() = at::Tensor();
+  }
+  reduce_async(root, grads);
+  drain_reductions();
+  for (auto& u : units_) {
+    if (u->gather_work) gather(*u);  // a prefetch nobody used: finish it before freeing
+    release(*u);
+  }
+}
+
+at::Tensor FullyShardedDataParallel::run(int64_t index, torch::nn::Module& block, const BlockCall& call,
+                                         const at::Tensor& x) {
+  DT_CHECK(index >= 0 && index + 1 < static_cast<int64_t>(units_.size()), "FSDP: block {} is not a unit", index);
+  Unit& u = *units_[static_cast<std::size_t>(index + 1)];
+  u.call = call;
+  if (!at::GradMode::is_enabled()) {  // evaluation: gather around the call, nothing to keep
+    gather(u);
+    at::Tensor y = call(x);
+    if (opt_.reshard_after_forward) release(u);
+    return y;
+  }
+  return UnitFunction::apply(x, this, u.index);
+}
+
+at::Tensor FullyShardedDataParallel::unit_forward(void* context, int64_t unit, const at::Tensor& x) {
+  auto* ctx = static_cast<AutogradContext*>(context);
+  Unit& u = *units_[static_cast<std::size_t>(unit)];
+  gather(u);
+  const bool last = unit + 1 == static_cast<int64_t>(units_.size());
+  if (opt_.prefetch && !last) gather_async(*units_[static_cast<std::size_t>(unit + 1)]);
+  at::Tensor y;
+  if (opt_.activation_checkpointing) {
+    ctx->save_for_backward({x});
+    y = u.call(x);  // no graph: autograd functions run forward without grad mode
+  } else {
+    at::AutoGradMode on(true);
+    at::Tensor x_leaf = x.detach().requires_grad_(true);
+    at::Tensor y_inner = u.call(x_leaf);
+    ctx->saved_data["x"] = x_leaf;
+    ctx->saved_data["y"] = y_inner;  // keeps the block's graph, and its activations, for backward
+    y = y_inner.detach();
+  }
+  // The last block stays: its backward comes first.
+  if (opt_.reshard_after_forward && !last) release(u);
+  return y;
+}
+
+at::Tensor FullyShardedDataParallel::unit_backward(void* context, int64_t unit, const at::Tensor& grad_y) {
+  auto* ctx = static_cast<AutogradContext*>(context);
+  Unit& u = *units_[static_cast<std::size_t>(unit)];
+  gather(u);
+  if (opt_.prefetch && unit > 1) gather_async(*units_[static_cast<std::size_t>(unit - 1)]);
+  at::Tensor x, y;
+  if (opt_.activation_checkpointing) {
+    x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
+    at::AutoGradMode on(true);
+    y = u.call(x);
+  } else {
+    x = ctx->saved_data["x"].toTensor();
+    y = ctx->saved_data["y"].toTensor();
+    ctx->saved_data.erase("y");
+  }
+  std::vector<at::Tensor> inputs{x};
+  inputs.insert(inputs.end(), u.params.begin(), u.params.end());
+  variable_list grads = torch::autograd::grad({y}, inputs, {grad_y}, /*retain_graph=*/false,
+                                              /*create_graph=*/false, /*allow_unused=*/true);
+  release(u);
+  reduce_async(u, std::vector<at::Tensor>(grads.begin() + 1, grads.end()));
+  return grads[0];
+}
+
+}  // namespace dtbench

@@ -1,0 +1,107 @@
+// Fully sharded data parallelism (ZeRO-3; DESIGN.md, "FSDP").
+//
+// Each unit (every block the model runs through its BlockRunner; the root unit holds all
+// other parameters: embeddings, final norm, head) owns one flat parameter, padded to a
+// multiple of the shard group's size. A rank keeps only its shard in fp32, its gradient
+// shard, and (through the trainer) the optimizer state of that shard. The module's own
+// parameters become views into the unit's gathered flat buffer, whose storage exists only
+// while the unit is gathered: before a block runs forward its shard is all-gathered (in
+// the compute dtype), after forward it is freed (--reshard-after-forward; off keeps it
+// until its backward, ZeRO-2), before its backward it is gathered again, and its gradients
+// are reduce-scattered (fp32, average) into the gradient shard. The next unit's all-gather
+// is issued one unit ahead in forward and in backward (--prefetch), so communication
+// overlaps compute. Alive at once: the root unit's full parameters, at most two blocks'
+// full parameters and two blocks' unsharded gradients.
+//
+// A block unit is one autograd function around the block: forward runs the block on a
+// detached input (keeping its inner graph, or with activation checkpointing only its
+// input); backward regathers, differentiates the block (recomputing it if checkpointed)
+// with torch::autograd::grad and hands the parameter gradients straight to the
+// reduce-scatter, so no unsharded .grad is ever accumulated. The root unit's gradients
+// accumulate in its parameters' .grad and are reduce-scattered by finish_micro_step().
+//
+// Hybrid sharding (shard_size < world): shards inside groups of shard_size consecutive
+// ranks, replicas across groups; gradients are reduce-scattered inside the group, then
+// all-reduced across replicas.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/comm/communicator.h"
+#include "core/model/block_runner.h"
+
+namespace dtbench {
+
+struct FsdpOptions {
+  bool reshard_after_forward = true;
+  bool prefetch = true;
+  bool activation_checkpointing = false;
+  int64_t shard_size = 0;                     // ranks per shard group; 0 = the whole world
+  at::ScalarType compute_dtype = at::kFloat;  // of gathered parameters (bf16 on CUDA)
+};
+
+// Fills elements [start, start + values.numel()) of parameter `name` (flattened) into the
+// 1-D `values`: how shards are initialised without materialising whole parameters.
+using ShardInit = std::function<void(const std::string& name, at::Tensor values, int64_t start)>;
+
+class FullyShardedDataParallel final : public BlockRunner {
+ public:
+  // `blocks`: the modules the model runs through run(), in forward order. Install this
+  // object as the model's BlockRunner. Collective: splits `world` for hybrid sharding.
+  FullyShardedDataParallel(torch::nn::Module& module, const std::vector<torch::nn::Module*>& blocks,
+                           Communicator& world, FsdpOptions options, const ShardInit& init);
+  ~FullyShardedDataParallel() override;
+
+  // The part of parameter `name` this rank owns: elements [start, start + value.numel())
+  // of the flattened parameter of shape `shape`, as views of the shards.
+  struct Slice {
+    std::string name;
+    at::Tensor value, grad;
+    std::vector<int64_t> shape;
+    int64_t start;
+  };
+  const std::vector<Slice>& slices() const { return slices_; }
+  // Whether this rank's shards are the ones checkpoints keep (the first replica group).
+  bool checkpoint_writer() const { return replica_index_ == 0; }
+  // The communicator across which the shards are disjoint (the global gradient norm).
+  Communicator& shard_comm() { return *shard_comm_; }
+
+  void zero_grads();          // before a step's first micro-step
+  void begin_micro_step();    // before forward: gathers the root, prefetches the first block
+  void finish_micro_step();   // after backward: reduces the root, waits, frees
+
+  at::Tensor run(int64_t index, torch::nn::Module& block, const BlockCall& call, const at::Tensor& x) override;
+
+  // Called by the unit's autograd function.
+  at::Tensor unit_forward(void* ctx, int64_t unit, const at::Tensor& x);
+  at::Tensor unit_backward(void* ctx, int64_t unit, const at::Tensor& grad_y);
+
+  // Bytes of this rank's shards (parameters + gradients), for reports.
+  int64_t shard_bytes() const;
+
+ private:
+  struct Unit;
+  void gather_async(Unit& u);
+  void gather(Unit& u);
+  void release(Unit& u);
+  void reduce_async(Unit& u, const std::vector<at::Tensor>& grads);
+  void finish_reduce(Unit& u);
+  void drain_reductions();
+
+  FsdpOptions opt_;
+  Communicator& world_;
+  std::unique_ptr<Communicator> shard_owned_, replica_comm_;
+  Communicator* shard_comm_ = nullptr;
+  int64_t replica_index_ = 0;
+  std::vector<std::unique_ptr<Unit>> units_;  // [0] root, [1 + i] block i
+  std::vector<Slice> slices_;
+  std::vector<Unit*> reducing_;  // units whose reduce-scatter is in flight, oldest first
+};
+
+}  // namespace dtbench

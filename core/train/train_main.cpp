@@ -1,0 +1,136 @@
+#include "core/train/train_main.h"
+
+#include <ATen/Context.h>
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "core/app/cli.h"
+#include "core/app/main_guard.h"
+#include "core/app/run_record.h"
+#include "core/model/mlp_classifier.h"
+#include "core/model/plan.h"
+#include "core/report/clock.h"
+#include "core/report/errors.h"
+#include "core/report/result.h"
+#include "core/report/system_info.h"
+
+namespace dtbench {
+
+namespace {
+
+// Every rank measures its own GEMM rate; the slowest is the device peak.
+double cpu_peak_flops(Communicator& comm) {
+  double peak = measure_cpu_gemm_flops();
+  for (auto& s : comm.control().all_gather(fmt::format("{:.17g}", peak))) peak = std::min(peak, std::stod(s));
+  return peak;
+}
+
+void print_summary(const nlohmann::json& m) {
+  std::printf("# summary: loss %.5f -> %.5f, step %.3f s (median), tokens/s %.0f, TFLOP/s/dev %.3g, MFU %.1f%%, "
+              "peak mem %.2f GiB\n",
+              m["loss_first"].get<double>(), m["loss_last"].get<double>(), m["step_time_s"]["median"].get<double>(),
+              m["tokens_per_s"].get<double>(), m["tflops_per_device"].get<double>(), 100 * m["mfu"].get<double>(),
+              static_cast<double>(m["peak_mem_bytes"].get<int64_t>()) / (1 << 30));
+}
+
+// "key value, key value" of the strategy's settings, for the header line.
+std::string settings_line(const nlohmann::json& settings) {
+  std::string out;
+  for (const auto& [key, value] : settings.items())
+    out += fmt::format("{}{} {}", out.empty() ? "" : ", ", key, value.is_string() ? value.get<std::string>() : value.dump());
+  return out;
+}
+
+}  // namespace
+
+int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy& strategy) {
+  return run_guarded(exe.name.c_str(), [&] {
+    cxxopts::Options options(exe.name, exe.description);
+    add_common_flags(options);
+    add_train_flags(options, exe.default_model, exe.default_activation_checkpointing);
+    strategy.add_flags(options);
+    auto flags = parse_flags(options, argc, argv);
+    CommonArgs common = read_common_flags(flags);
+    const EnvMap env = process_env();
+    LaunchContext lctx;
+    lctx.visible_gpus = at::getNumGPUs();
+    LaunchInfo launch = discover_launch(env, common.launch, lctx);
+    BatchLayout batch;
+    TrainArgs args = read_train_flags(flags, launch.world_size, &batch);
+    const bool mlp = args.model.name == "mlp";
+    DT_USAGE(!mlp || strategy.trains_mlp(), "--model mlp: {} trains transformer models; the MLP is ddp_train's",
+             exe.name);
+    strategy.read_flags(flags, args, launch.world_size);
+    const Layout plan = strategy.layout(args, launch.world_size);
+    const int64_t n_params = mlp ? MlpClassifierImpl::parameter_count() : parameter_count(args.model);
+    if (args.dry_run) {
+      if (mlp)
+        std::printf("model          mlp (784-512-512-10 MLP, AWS's DDP test case)\nparameters     %lld\n"
+                    "flops/sample   %.4e (forward + backward)\n",
+                    static_cast<long long>(n_params), MlpClassifierImpl::flops_per_sample());
+      else
+        std::fputs(describe_plan(args.model, plan).c_str(), stdout);
+      return 0;
+    }
+    validate_world(launch, common.world, env);
+    DT_USAGE(common.world.device == "cpu", "--device {}: {} runs on CPU so far; the GPU path is its own issue",
+             common.world.device, exe.name);
+    DT_USAGE(!mlp || args.data == "synthetic", "--model mlp trains on synthetic MNIST-shaped data; drop --data {}",
+             args.data);
+    std::unique_ptr<TokenSource> data;
+    if (!mlp) data = open_token_source(args.data, args.model.vocab, args.seq, args.seed);
+    apply_threads(common, launch);
+
+    const Stopwatch clock;
+    nlohmann::json record = new_result_record(exe.name);
+    auto world = init_world(launch, common.world, env);
+    Communicator& comm = *world->comm;
+    fill_run_record(record, flags, common, *world);
+    record["config"]["model_config"] =
+        mlp ? nlohmann::json{{"model", "mlp"}, {"parameters", n_params}} : plan_json(args.model, plan);
+    record["config"]["strategy"] = strategy.describe();
+    record["flops_convention"] = "causal_half";
+    TrainContext ctx;
+    ctx.world = &comm;
+    ctx.dp_rank = comm.rank();
+    ctx.peak_flops_per_device = cpu_peak_flops(comm);
+    ctx.peak_source = "measured: fp32 GEMM probe at start-up";
+    if (comm.rank() == 0)
+      std::printf("# %s: %s (%lld parameters), %d ranks, global batch %lld (micro %lld x dp %lld x accum %lld), "
+                  "seq %lld, %s data, launch %s; %s\n",
+                  exe.name.c_str(), args.model.name.c_str(), static_cast<long long>(n_params), comm.size(),
+                  static_cast<long long>(batch.global_batch()), static_cast<long long>(batch.micro_batch),
+                  static_cast<long long>(batch.dp), static_cast<long long>(batch.accumulation),
+                  static_cast<long long>(args.seq), mlp ? "synthetic MNIST-shaped" : data->describe().c_str(),
+                  launch.source.c_str(), settings_line(strategy.describe()).c_str());
+
+    Transformer lm{nullptr};
+    MlpClassifier classifier{nullptr};
+    std::unique_ptr<Trainable> task;
+    if (mlp) {
+      classifier = MlpClassifier();
+      task = std::make_unique<MlpTask>(*classifier, args.seed);
+    } else {
+      lm = Transformer(args.model);
+      lm->activation_checkpointing = args.activation_checkpointing;
+      task = std::make_unique<LanguageModelTask>(*lm, *data, args.seq);
+    }
+    std::unique_ptr<GradSync> sync = strategy.wrap(*task, mlp ? nullptr : lm.get(), *world, args);
+    nlohmann::json out = train(*task, *sync, args, batch, ctx);
+    record["steps"] = out["steps"];
+    record["metrics"] = out["metrics"];
+    record["config"]["resumed_from"] = out["resumed_from"];
+    gather_per_rank(record, *world, "peak_mem_bytes", static_cast<double>(peak_rss_bytes()));
+    gather_per_rank(record, *world, "step_time_median_s", out["step_time_median_s"].get<double>());
+    gather_per_rank(record, *world, "step_time_p90_s", out["step_time_p90_s"].get<double>());
+    int64_t peak_mem = 0;
+    for (auto& pr : record["per_rank"]) peak_mem = std::max<int64_t>(peak_mem, pr["peak_mem_bytes"].get<int64_t>());
+    record["metrics"]["peak_mem_bytes"] = peak_mem;
+    if (comm.rank() == 0) print_summary(record["metrics"]);
+    finish_run_record(record, common, comm.rank(), clock.elapsed_s());
+    return 0;
+  });
+}
+
+}  // namespace dtbench
