@@ -22,7 +22,7 @@ void add_common_flags(cxxopts::Options& o) {
       ("debug-collectives", "check op, dtype and count across ranks before each op (slow)",
        cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
       ("threads", "intra-op CPU threads (default: max(1, cores / local ranks))", cxxopts::value<int>(), "N")
-      ("backend", "mpi (CPU tensors) | nccl (CUDA tensors) | auto (by --device)",
+      ("backend", "mpi | nccl (CUDA) | store (CPU, no mpirun) | auto (cuda: nccl; cpu: mpi under mpirun, else store)",
        cxxopts::value<std::string>()->default_value("auto"), "NAME")
       ("device", "cpu | cuda", cxxopts::value<std::string>()->default_value("cpu"), "DEV");
   o.add_options("launch (normally read from the launcher's environment)")

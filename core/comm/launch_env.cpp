@@ -73,6 +73,8 @@ std::optional<Candidate> from_flags(const LaunchFlags& f) {
   return c;
 }
 
+bool per_node_launcher(const std::string& source) { return source == "torchrun" || source == "dtbench-launch"; }
+
 std::optional<Candidate> from_torchrun(const EnvMap& env) {
   // torchrun and our launcher always set LOCAL_RANK; a PyTorchJob pod's RANK/WORLD_SIZE
   // (pod index, pod count) come without it and are left to the Kubeflow source.
@@ -80,7 +82,8 @@ std::optional<Candidate> from_torchrun(const EnvMap& env) {
   auto world = get_int(env, "torchrun", "WORLD_SIZE");
   auto local = get_int(env, "torchrun", "LOCAL_RANK");
   if (!rank || !world || !local) return std::nullopt;
-  Candidate c{"torchrun"};
+  // The same variables; the source names which of the two set them.
+  Candidate c{get(env, "DTBENCH_LAUNCHER") ? "dtbench-launch" : "torchrun"};
   c.rank = *rank;
   c.world_size = *world;
   c.local_rank = *local;
@@ -306,7 +309,7 @@ LaunchInfo discover_launch(const EnvMap& env, const LaunchFlags& flags, const La
     // launcher on each node) describes the layer outside, not a contradiction.
     for (std::size_t i = 1; i < procs.size(); ++i) {
       const Candidate& o = procs[i];
-      if (w.source == "flags" && o.source == "torchrun" && o.world_size != w.world_size)
+      if (w.source == "flags" && per_node_launcher(o.source) && o.world_size != w.world_size)
         contradiction(w.source, fmt::format("world size {}", w.world_size), o.source,
                       fmt::format("world size {}", o.world_size));
       if (o.world_size == w.world_size && o.rank != w.rank)
@@ -326,7 +329,7 @@ LaunchInfo discover_launch(const EnvMap& env, const LaunchFlags& flags, const La
     info.agent_store = w.source == "torchrun" && get(env, "TORCHELASTIC_USE_AGENT_STORE") == "True";
     // Node level, against the node rank and count derived from the winner. Only where the
     // winner's ranks are laid out node by node (torchrun, our launcher, flags).
-    if (w.source == "torchrun" || w.source == "flags") {
+    if (per_node_launcher(w.source) || w.source == "flags") {
       for (const auto& n : nodes) {
         if (n.nodes != info.nodes || n.node_rank != info.node_rank)
           contradiction(w.source, fmt::format("node {} of {}", info.node_rank, info.nodes), n.source,

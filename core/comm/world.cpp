@@ -5,6 +5,7 @@
 
 #include <numeric>
 
+#include "core/comm/store_backend.h"
 #include "core/comm/watchdog.h"
 #include "core/report/errors.h"
 #include "core/report/log.h"
@@ -49,18 +50,20 @@ bool built_with_nccl() {
 #endif
 }
 
-std::string resolve_backend(const WorldOptions& opt) {
+std::string resolve_backend(const WorldOptions& opt, const LaunchInfo& launch, const EnvMap& env) {
   if (opt.backend != "auto") return opt.backend;
-  return opt.device == "cuda" ? "nccl" : "mpi";
+  if (opt.device == "cuda") return "nccl";
+  return built_with_mpi() && mpi_can_start(launch, env) ? "mpi" : "store";
 }
 
 void validate_world(const LaunchInfo& launch, const WorldOptions& opt, const EnvMap& env) {
   DT_USAGE(opt.device == "cpu" || opt.device == "cuda", "--device {}: unknown device; use cpu or cuda", opt.device);
-  const std::string backend = resolve_backend(opt);
-  DT_USAGE(backend == "mpi" || backend == "nccl", "--backend {}: unknown backend; use mpi or nccl", backend);
+  const std::string backend = resolve_backend(opt, launch, env);
+  DT_USAGE(backend == "mpi" || backend == "nccl" || backend == "store",
+           "--backend {}: unknown backend; use mpi, nccl or store", backend);
   DT_USAGE(opt.timeout_s > 0, "--comm-timeout {}: must be a positive number of seconds", opt.timeout_s);
   DT_USAGE(!launch.node_level || launch.local_world_size == 1,
-           "{} launch with {} processes per node: start them with the local launcher (launch/dtbench-launch) "
+           "{} launch with {} processes per node: start them with the local launcher (build/launch/dtbench-launch) "
            "or set the processes per node to 1",
            launch.source, launch.local_world_size);
   if (backend == "mpi") {
@@ -71,6 +74,8 @@ void validate_world(const LaunchInfo& launch, const WorldOptions& opt, const Env
              "--backend mpi needs processes started by mpirun or srun --mpi=pmix, but this launch is '{}'; "
              "start with mpirun, or use --backend nccl on GPUs",
              launch.source);
+  } else if (backend == "store") {
+    DT_USAGE(opt.device == "cpu", "--backend store runs on CPU tensors; use --device cpu, or --backend nccl on GPUs");
   } else {
     DT_USAGE(built_with_nccl(), "--backend nccl: this build has no NCCL (no CUDA toolkit or CUDA libtorch at "
                                 "build time); rebuild on a machine with both, or use --backend mpi on CPU");
@@ -97,7 +102,7 @@ std::unique_ptr<World> init_world(const LaunchInfo& launch, const WorldOptions& 
   validate_world(launch, opt, env);
   auto world = std::make_unique<World>();
   world->launch = launch;
-  world->backend = resolve_backend(opt);
+  world->backend = resolve_backend(opt, launch, env);
   Watchdog::instance().configure(opt.timeout_s, opt.run_dir, launch.rank);
   set_log_rank(launch.rank);
 
@@ -124,6 +129,7 @@ std::unique_ptr<World> init_world(const LaunchInfo& launch, const WorldOptions& 
   world->control_kind = control->kind();
 
   std::unique_ptr<Backend> backend;
+  if (world->backend == "store") backend = make_store_backend(control->split(0, launch.rank));
 #ifdef DTBENCH_WITH_MPI
   if (world->backend == "mpi") backend = make_mpi_world_backend();
 #endif

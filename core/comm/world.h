@@ -12,7 +12,7 @@
 namespace dtbench {
 
 struct WorldOptions {
-  std::string backend = "auto";  // mpi | nccl | auto (nccl on cuda, mpi on cpu)
+  std::string backend = "auto";  // mpi | nccl | store | auto (cuda: nccl; cpu: mpi where mpirun started us, else store)
   std::string device = "cpu";    // cpu | cuda
   double timeout_s = 600;
   bool debug_collectives = false;
@@ -24,7 +24,7 @@ bool built_with_mpi();
 bool built_with_nccl();
 
 // The backend `auto` resolves to.
-std::string resolve_backend(const WorldOptions& opt);
+std::string resolve_backend(const WorldOptions& opt, const LaunchInfo& launch, const EnvMap& env);
 
 // Throws UsageError naming the cause and the fix; touches no network.
 void validate_world(const LaunchInfo& launch, const WorldOptions& opt, const EnvMap& env);

@@ -34,12 +34,13 @@ void print_summary(const nlohmann::json& m) {
               static_cast<double>(m["peak_mem_bytes"].get<int64_t>()) / (1 << 30));
 }
 
-// "key value, key value" of the strategy's settings, for the header line.
+// "fsdp (key value, ...)" of the strategy's settings, for the header line.
 std::string settings_line(const nlohmann::json& settings) {
-  std::string out;
+  std::string rest;
   for (const auto& [key, value] : settings.items())
-    out += fmt::format("{}{} {}", out.empty() ? "" : ", ", key, value.is_string() ? value.get<std::string>() : value.dump());
-  return out;
+    if (key != "name")
+      rest += fmt::format("{}{} {}", rest.empty() ? "" : ", ", key, value.is_string() ? value.get<std::string>() : value.dump());
+  return settings.value("name", "?") + (rest.empty() ? "" : " (" + rest + ")");
 }
 
 }  // namespace
@@ -98,7 +99,7 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     ctx.peak_source = "measured: fp32 GEMM probe at start-up";
     if (comm.rank() == 0)
       std::printf("# %s: %s (%lld parameters), %d ranks, global batch %lld (micro %lld x dp %lld x accum %lld), "
-                  "seq %lld, %s data, launch %s; %s\n",
+                  "seq %lld, %s data, launch %s, strategy %s\n",
                   exe.name.c_str(), args.model.name.c_str(), static_cast<long long>(n_params), comm.size(),
                   static_cast<long long>(batch.global_batch()), static_cast<long long>(batch.micro_batch),
                   static_cast<long long>(batch.dp), static_cast<long long>(batch.accumulation),

@@ -30,7 +30,7 @@ bad "an unknown flag" "see --help" --no-such-flag
 bad "a stray argument" "unexpected argument" all_reduce
 bad "half a launch" "--world-size" --rank 1
 bad "bad --tag" "key=value" --tag novalue
-bad "mpi backend without mpirun" "mpirun" --rank 0 --world-size 2 --master-port 1
+bad "mpi backend without mpirun" "mpirun" --backend mpi --rank 0 --world-size 2 --master-port 1
 
 # Under mpirun: every rank finds the error before MPI starts; the job exits 2.
 expect_exit 2 "bad input under mpirun" -- "$MPIRUN_LOCAL" 2 "$COLLPERF" -b 0

@@ -59,6 +59,23 @@ TEST_CASE("torchrun, with and without its agent store") {
   CHECK(discover(env).agent_store);
 }
 
+TEST_CASE("dtbench-launch's children inside a Slurm step with one task per node") {
+  // Node 1 of 2, 4 ranks per node: the step's SLURM_PROCID counts launchers, not ranks.
+  EnvMap env{{"RANK", "6"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "2"}, {"LOCAL_WORLD_SIZE", "4"},
+             {"MASTER_ADDR", "node-a"}, {"MASTER_PORT", "29400"}, {"DTBENCH_LAUNCHER", "dtbench-launch"},
+             {"SLURM_STEP_ID", "0"}, {"SLURM_PROCID", "1"}, {"SLURM_LOCALID", "0"}, {"SLURM_NODEID", "1"},
+             {"SLURM_STEP_NUM_TASKS", "2"}, {"SLURM_STEP_NUM_NODES", "2"}, {"SLURM_STEP_TASKS_PER_NODE", "1(x2)"},
+             {"SLURM_STEP_NODELIST", "node-[a-b]"}, {"SLURM_JOB_ID", "77"}};
+  auto l = discover(env);
+  CHECK(l.source == "dtbench-launch");
+  CHECK(l.rank == 6);
+  CHECK(l.node_rank == 1);
+  CHECK(l.nodes == 2);
+  CHECK(l.job_id == "77");
+  env["SLURM_NODEID"] = "0";  // a launcher that computed the wrong node rank
+  CHECK_THAT(usage_error(env), Catch::Contains("dtbench-launch") && Catch::Contains("slurm"));
+}
+
 TEST_CASE("OpenMPI under mpirun") {
   auto l = discover({{"OMPI_COMM_WORLD_RANK", "3"}, {"OMPI_COMM_WORLD_SIZE", "4"},
                      {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"},

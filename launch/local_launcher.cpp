@@ -1,0 +1,314 @@
+// dtbench-launch: the local half of torchrun. Starts N processes on this node, each with
+// RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR and MASTER_PORT;
+// prefixes every line they print with their rank; forwards SIGINT and SIGTERM; when one
+// fails, stops the others (SIGTERM, then SIGKILL after --grace seconds) and exits with
+// its code. For one task or pod per node: `srun --ntasks-per-node=1 dtbench-launch ...`,
+// a Kubernetes Indexed Job, a Kubeflow PyTorchJob, AWS Batch multi-node.
+//
+//   dtbench-launch [--nproc-per-node N|auto] [--nnodes N --node-rank R] [--master-addr A]
+//                  [--master-port P] [--grace S] [--no-prefix] [--] PROGRAM [ARGS...]
+//
+// The node's place comes from the flags, else from the environment as DESIGN.md's launch
+// discovery reads it (Kubeflow PET_*, Indexed Job, AWS Batch, or a Slurm step with one
+// task per node), else this node alone.
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+
+#include <string>
+#include <vector>
+
+#include "core/comm/launch_env.h"
+#include "core/report/errors.h"
+
+using namespace dtbench;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: dtbench-launch [--nproc-per-node N|auto] [--nnodes N --node-rank R] [--master-addr A]\n"
+    "                      [--master-port P] [--grace S] [--no-prefix] [--] PROGRAM [ARGS...]\n"
+    "Starts N ranks of PROGRAM on this node (auto: one per visible GPU, 1 without GPUs), with\n"
+    "RANK LOCAL_RANK WORLD_SIZE LOCAL_WORLD_SIZE GROUP_RANK MASTER_ADDR MASTER_PORT set; the node's\n"
+    "rank and count come from the flags, else from Kubeflow PET_*, an Indexed Job, AWS Batch or a\n"
+    "Slurm step with one task per node, else this node alone. Output lines get a \"[R] \" prefix.\n"
+    "On SIGINT/SIGTERM, or when a rank fails, the others get SIGTERM, then SIGKILL after --grace\n"
+    "seconds (15); the exit code is the first failed rank's.\n";
+
+int g_signal_pipe[2] = {-1, -1};
+
+void on_signal(int sig) {
+  const unsigned char b = static_cast<unsigned char>(sig);
+  (void)!::write(g_signal_pipe[1], &b, 1);
+}
+
+int visible_gpus() {
+  if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES")) {
+    const std::string s = v;
+    if (s.empty() || s == "-1") return 0;
+    int n = 1;
+    for (char c : s) n += c == ',';
+    return n;
+  }
+  int n = 0;
+  if (DIR* d = ::opendir("/proc/driver/nvidia/gpus")) {
+    while (const dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+    ::closedir(d);
+  }
+  return n;
+}
+
+int parse_int(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  const long x = std::strtol(v.c_str(), &end, 10);
+  DT_USAGE(!v.empty() && *end == '\0' && x >= 0 && x < (1L << 30), "{} {}: not a count", flag, v);
+  return static_cast<int>(x);
+}
+
+struct Plan {
+  int nproc = 0, nnodes = 1, node_rank = 0, master_port = 29500;
+  std::string master_addr = "127.0.0.1", source = "this node alone";
+  double grace_s = 15;
+  bool prefix = true;
+  std::vector<std::string> argv;
+};
+
+Plan read_plan(int argc, char** argv) {
+  Plan p;
+  std::string nproc;
+  std::optional<int> nnodes, node_rank, port;
+  std::optional<std::string> addr;
+  int i = 1;
+  for (; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      DT_USAGE(i + 1 < argc, "{}: needs a value", a);
+      return argv[++i];
+    };
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
+    if (a.rfind("--", 0) != 0) break;
+    if (a == "--nproc-per-node") nproc = value();
+    else if (a == "--nnodes") nnodes = parse_int(a, value());
+    else if (a == "--node-rank") node_rank = parse_int(a, value());
+    else if (a == "--master-addr") addr = value();
+    else if (a == "--master-port") port = parse_int(a, value());
+    else if (a == "--grace") p.grace_s = std::atof(value().c_str());
+    else if (a == "--no-prefix") p.prefix = false;
+    else throw UsageError(fmt::format("{}: unknown flag (see dtbench-launch --help)", a));
+  }
+  for (; i < argc; ++i) p.argv.push_back(argv[i]);
+  DT_USAGE(!p.argv.empty(), "no program to launch: dtbench-launch [flags] -- PROGRAM [ARGS...]");
+  DT_USAGE(nnodes.has_value() == node_rank.has_value(), "--nnodes and --node-rank go together");
+
+  if (nnodes) {
+    p.nnodes = *nnodes;
+    p.node_rank = *node_rank;
+    p.source = "flags";
+  } else {
+    const EnvMap env = process_env();
+    LaunchContext ctx;
+    ctx.visible_gpus = visible_gpus();
+    const LaunchInfo info = discover_launch(env, {}, ctx);
+    if (info.node_level) {
+      p.nnodes = info.nodes;
+      p.node_rank = info.node_rank;
+      if (nproc.empty()) nproc = std::to_string(info.local_world_size);
+    } else if (info.source != "single") {
+      // A Slurm step, mpirun or PMI that started one task on each node: the tasks are the nodes.
+      DT_USAGE(info.local_world_size == 1,
+               "{} started {} processes on this node; run dtbench-launch once per node (srun --ntasks-per-node=1, "
+               "mpirun --npernode 1)",
+               info.source, info.local_world_size);
+      p.nnodes = info.world_size;
+      p.node_rank = info.rank;
+    }
+    p.source = info.source == "single" ? p.source : info.source;
+    p.master_addr = info.master_addr;
+    p.master_port = info.master_port;
+    if (info.source == "single" && env.count("MASTER_PORT")) p.master_port = parse_int("MASTER_PORT", env.at("MASTER_PORT"));
+    if (info.source == "single" && env.count("MASTER_ADDR")) p.master_addr = env.at("MASTER_ADDR");
+  }
+  if (addr) p.master_addr = *addr;
+  if (port) p.master_port = *port;
+  if (nproc.empty()) nproc = std::getenv("NPROC_PER_NODE") ? std::getenv("NPROC_PER_NODE") : "auto";
+  p.nproc = nproc == "auto" ? std::max(1, visible_gpus()) : parse_int("--nproc-per-node", nproc);
+  DT_USAGE(p.nproc >= 1, "--nproc-per-node {}: at least 1", nproc);
+  DT_USAGE(p.node_rank < p.nnodes, "node rank {} is not below the node count {}", p.node_rank, p.nnodes);
+  return p;
+}
+
+struct Child {
+  pid_t pid = -1;
+  int rank = 0;
+  int fd[2] = {-1, -1};    // stdout, stderr pipes (read ends)
+  std::string partial[2];  // an unfinished line of each
+  bool running = true;
+};
+
+pid_t start_child(const Plan& p, int local_rank, int out_fd, int err_fd) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // the launcher gone (even SIGKILL): stop
+  ::dup2(out_fd, 1);
+  ::dup2(err_fd, 2);
+  const int rank = p.node_rank * p.nproc + local_rank;
+  auto set = [](const char* k, const std::string& v) { ::setenv(k, v.c_str(), 1); };
+  set("RANK", std::to_string(rank));
+  set("LOCAL_RANK", std::to_string(local_rank));
+  set("WORLD_SIZE", std::to_string(p.nnodes * p.nproc));
+  set("LOCAL_WORLD_SIZE", std::to_string(p.nproc));
+  set("GROUP_RANK", std::to_string(p.node_rank));
+  set("MASTER_ADDR", p.master_addr);
+  set("MASTER_PORT", std::to_string(p.master_port));
+  set("DTBENCH_LAUNCHER", "dtbench-launch");
+  std::vector<char*> args;
+  for (const auto& a : p.argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execvp(args[0], args.data());
+  std::fprintf(stderr, "dtbench-launch: cannot run %s: %s\n", args[0], std::strerror(errno));
+  ::_exit(127);
+}
+
+// Writes the complete lines in `buf` (and all of it at EOF) with the rank's prefix.
+void emit(Child& c, int stream, const char* data, std::size_t n, bool eof, bool prefix) {
+  std::string& buf = c.partial[stream];
+  buf.append(data, n);
+  FILE* to = stream == 0 ? stdout : stderr;
+  std::size_t start = 0, nl;
+  while ((nl = buf.find('\n', start)) != std::string::npos || (eof && start < buf.size())) {
+    const std::size_t end = nl == std::string::npos ? buf.size() : nl;
+    if (prefix) std::fprintf(to, "[%d] ", c.rank);
+    std::fwrite(buf.data() + start, 1, end - start, to);
+    std::fputc('\n', to);
+    start = end + 1;
+  }
+  buf.erase(0, std::min(start, buf.size()));
+  std::fflush(to);
+}
+
+int code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
+int run(const Plan& p) {
+  if (::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) throw RuntimeFailure("dtbench-launch: pipe failed");
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  ::sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int s : {SIGINT, SIGTERM, SIGCHLD}) ::sigaction(s, &sa, nullptr);
+
+  std::fprintf(stderr, "[dtbench-launch] node %d of %d (%s): ranks %d-%d of %d, master %s:%d\n", p.node_rank,
+               p.nnodes, p.source.c_str(), p.node_rank * p.nproc, p.node_rank * p.nproc + p.nproc - 1,
+               p.nnodes * p.nproc, p.master_addr.c_str(), p.master_port);
+  std::vector<Child> kids(static_cast<std::size_t>(p.nproc));
+  for (int l = 0; l < p.nproc; ++l) {
+    Child& c = kids[static_cast<std::size_t>(l)];
+    c.rank = p.node_rank * p.nproc + l;
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw RuntimeFailure("dtbench-launch: pipe failed");
+    c.pid = start_child(p, l, out[1], err[1]);
+    ::close(out[1]);
+    ::close(err[1]);
+    c.fd[0] = out[0];
+    c.fd[1] = err[0];
+  }
+
+  int exit_code = 0, signal_code = 0, running = p.nproc;
+  bool stopping = false, killed = false;
+  auto deadline = std::chrono::steady_clock::time_point::max();
+  auto stop_all = [&](int sig) {
+    for (auto& c : kids)
+      if (c.running) ::kill(c.pid, sig);
+    if (!stopping)
+      deadline = std::chrono::steady_clock::now() +
+                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(p.grace_s));
+    stopping = true;
+  };
+  for (;;) {
+    std::vector<pollfd> fds{{g_signal_pipe[0], POLLIN, 0}};
+    std::vector<std::pair<Child*, int>> owner{{nullptr, 0}};
+    for (auto& c : kids)
+      for (int s = 0; s < 2; ++s)
+        if (c.fd[s] >= 0) {
+          fds.push_back({c.fd[s], POLLIN, 0});
+          owner.emplace_back(&c, s);
+        }
+    if (running == 0 && fds.size() == 1) break;
+    ::poll(fds.data(), fds.size(), 100);
+    for (std::size_t k = 1; k < fds.size(); ++k) {
+      if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      auto [c, s] = owner[k];
+      char buf[65536];
+      const ssize_t n = ::read(fds[k].fd, buf, sizeof buf);
+      if (n > 0) {
+        emit(*c, s, buf, static_cast<std::size_t>(n), false, p.prefix);
+      } else if (n == 0 || errno != EINTR) {
+        emit(*c, s, buf, 0, true, p.prefix);
+        ::close(c->fd[s]);
+        c->fd[s] = -1;
+      }
+    }
+    if (fds[0].revents & POLLIN) {
+      unsigned char sig;
+      while (::read(g_signal_pipe[0], &sig, 1) == 1) {
+        if (sig == SIGINT || sig == SIGTERM) {
+          std::fprintf(stderr, "[dtbench-launch] %s: stopping ranks %d-%d\n", strsignal(sig), kids.front().rank,
+                       kids.back().rank);
+          if (signal_code == 0) signal_code = 128 + sig;
+          stop_all(sig);
+        }
+      }
+    }
+    int status = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      for (auto& c : kids) {
+        if (c.pid != pid || !c.running) continue;
+        c.running = false;
+        --running;
+        const int code = code_of(status);
+        if (code != 0 && exit_code == 0) {
+          exit_code = code;
+          if (!stopping) {
+            std::fprintf(stderr, "[dtbench-launch] rank %d exited with %d: stopping the others\n", c.rank, code);
+            stop_all(SIGTERM);
+          }
+        }
+      }
+    }
+    if (stopping && !killed && running > 0 && std::chrono::steady_clock::now() > deadline) {
+      std::fprintf(stderr, "[dtbench-launch] %d rank(s) still running after %.0f s: SIGKILL\n", running, p.grace_s);
+      stop_all(SIGKILL);
+      killed = true;
+    }
+  }
+  // The first rank that failed speaks for the node; after a signal that all survived, 128 + signal.
+  return exit_code != 0 ? exit_code : signal_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(read_plan(argc, argv));
+  } catch (const Error& e) {
+    std::fprintf(stderr, "dtbench-launch: error: %s\n", e.what());
+    return static_cast<int>(e.code());
+  }
+}
