@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "core/comm/control_plane.h"
 #include "core/comm/watchdog.h"
@@ -18,6 +19,27 @@ class StorePlane final : public ControlPlane {
  public:
   StorePlane(c10::intrusive_ptr<c10d::Store> store, std::string where, std::string prefix, int rank, int size)
       : store_(std::move(store)), where_(std::move(where)), prefix_(std::move(prefix)), rank_(rank), size_(size) {}
+
+  // The world's plane, on the rank that serves the store: at the end, wait (a bounded time)
+  // until every rank has said it is leaving, so that no rank loses the store while it still
+  // reads its last exchange.
+  void own_store(bool serving, double wait_s) {
+    owner_ = true;
+    serving_ = serving;
+    depart_wait_s_ = wait_s;
+  }
+  ~StorePlane() override {
+    if (!owner_) return;
+    try {
+      const std::string key = prefix_ + "/departed";
+      store_->add(key, 1);
+      const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(depart_wait_s_);
+      while (serving_ && store_->add(key, 0) < size_ && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    } catch (const std::exception&) {
+      // The store or a peer is gone already: nothing left to wait for.
+    }
+  }
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -64,6 +86,8 @@ class StorePlane final : public ControlPlane {
   std::string prefix_;
   int rank_, size_;
   uint64_t round_ = 0, splits_ = 0;
+  bool owner_ = false, serving_ = false;
+  double depart_wait_s_ = 0;
 };
 
 }  // namespace
@@ -98,6 +122,7 @@ std::unique_ptr<ControlPlane> make_store_control_plane(const StoreOptions& opt) 
   }
   auto plane = std::make_unique<StorePlane>(store, fmt::format("{}:{}", opt.host, opt.port), "dtbench/world", opt.rank, opt.size);
   plane->barrier();  // everyone is here
+  plane->own_store(o.isServer, std::min(opt.timeout_s, 30.0));
   return plane;
 }
 

@@ -22,7 +22,7 @@ struct FullyShardedDataParallel::Unit {
   bool gathered = false;
   std::shared_ptr<Work> gather_work;
   at::Tensor gather_src;
-  at::Tensor full_grad, reduced;  // while its reduce-scatter is in flight
+  at::Tensor full_grad, reduced;  // while its reduce-scatter is in flight (fp32)
   std::shared_ptr<Work> reduce_work;
   BlockCall call;
 };
@@ -166,14 +166,22 @@ void FullyShardedDataParallel::release(Unit& u) {
   u.gathered = false;
 }
 
-void FullyShardedDataParallel::reduce_async(Unit& u, const std::vector<at::Tensor>& grads) {
+at::Tensor FullyShardedDataParallel::flat_grad(Unit& u) {
+  // Autograd accumulates into a .grad that exists (in place, grad mode being off in
+  // backward): the unit's parameters get views of one flat buffer, so their gradients land
+  // where the reduce-scatter reads them, with no copy and no second unsharded gradient.
+  at::Tensor flat = at::zeros({u.padded}, u.full.options());
+  for (std::size_t k = 0; k < u.params.size(); ++k)
+    u.params[k].mutable_grad() = flat.narrow(0, u.offsets[k], u.params[k].numel()).view(u.params[k].sizes());
+  return flat;
+}
+
+void FullyShardedDataParallel::reduce_async(Unit& u, at::Tensor flat) {
+  for (auto& p : u.params) p.mutable_grad() = at::Tensor();
   // The previous unit's reduce-scatter ran while this unit's backward computed; it ends
-  // before this unit's flat gradient exists, so at most two units' unsharded gradients
-  // (this unit's from autograd and its flat copy, or the previous one's) live at once.
+  // now, so at most two units' unsharded gradients (this one's and the one in flight) live.
   drain_reductions();
-  u.full_grad = at::zeros({u.padded}, u.shard.options());
-  for (std::size_t k = 0; k < grads.size(); ++k)
-    if (grads[k].defined()) u.full_grad.narrow(0, u.offsets[k], grads[k].numel()).copy_(grads[k].reshape({-1}));
+  u.full_grad = flat.scalar_type() == at::kFloat ? flat : flat.to(at::kFloat);  // reductions in fp32
   u.reduced = at::empty({u.shard_numel}, u.shard.options());
   u.reduce_work = shard_comm_->reduce_scatter(u.full_grad, u.reduced, ReduceOp::kAvg);
   reducing_.push_back(&u);
@@ -199,19 +207,14 @@ void FullyShardedDataParallel::zero_grads() {
 
 void FullyShardedDataParallel::begin_micro_step() {
   gather(*units_[0]);
+  root_grad_ = flat_grad(*units_[0]);  // the root's gradients accumulate here over backward
   if (opt_.prefetch && units_.size() > 1) gather_async(*units_[1]);
 }
 
 void FullyShardedDataParallel::finish_micro_step() {
-  // The root's gradients accumulated in its parameters' .grad: reduce them here, the
-  // finaliser that runs once backward has returned.
-  Unit& root = *units_[0];
-  std::vector<at::Tensor> grads;
-  for (auto& p : root.params) {
-    grads.push_back(p.grad());
-    p.mutable_grad() = at::Tensor();
-  }
-  reduce_async(root, grads);
+  // The finaliser: the root's gradients are complete only once backward has returned (the
+  // embedding's comes last), so they are reduced here.
+  reduce_async(*units_[0], std::move(root_grad_));
   drain_reductions();
   for (auto& u : units_) {
     if (u->gather_work) gather(*u);  // a prefetch nobody used: finish it before freeing
@@ -273,11 +276,12 @@ at::Tensor FullyShardedDataParallel::unit_backward(void* context, int64_t unit, 
   }
   std::vector<at::Tensor> inputs{x};
   inputs.insert(inputs.end(), u.params.begin(), u.params.end());
-  variable_list grads = torch::autograd::grad({y}, inputs, {grad_y}, /*retain_graph=*/false,
-                                              /*create_graph=*/false, /*allow_unused=*/true);
+  at::Tensor flat = flat_grad(u);
+  torch::autograd::backward({y}, {grad_y}, /*retain_graph=*/false, /*create_graph=*/false, inputs);
+  at::Tensor grad_x = x.grad();
   release(u);
-  reduce_async(u, std::vector<at::Tensor>(grads.begin() + 1, grads.end()));
-  return grads[0];
+  reduce_async(u, std::move(flat));
+  return grad_x;
 }
 
 }  // namespace dtbench

@@ -10,15 +10,17 @@
 // until its backward, ZeRO-2), before its backward it is gathered again, and its gradients
 // are reduce-scattered (fp32, average) into the gradient shard. The next unit's all-gather
 // is issued one unit ahead in forward and in backward (--prefetch), so communication
-// overlaps compute. Alive at once: the root unit's full parameters, at most two blocks'
-// full parameters and two blocks' unsharded gradients.
+// overlaps compute.
 //
 // A block unit is one autograd function around the block: forward runs the block on a
 // detached input (keeping its inner graph, or with activation checkpointing only its
 // input); backward regathers, differentiates the block (recomputing it if checkpointed)
-// with torch::autograd::grad and hands the parameter gradients straight to the
-// reduce-scatter, so no unsharded .grad is ever accumulated. The root unit's gradients
-// accumulate in its parameters' .grad and are reduce-scattered by finish_micro_step().
+// with its parameters' .grad preset to views of one flat buffer, so autograd accumulates
+// the gradients in place where the reduce-scatter reads them. The root unit's gradients
+// accumulate the same way over the whole backward (the embedding's comes last) and are
+// reduce-scattered by finish_micro_step(). Alive at once, beyond the shards: the root's
+// full parameters and gradient, two blocks' full parameters (the one running, the one
+// prefetched) and two blocks' flat gradients (the one computing, the one being reduced).
 //
 // Hybrid sharding (shard_size < world): shards inside groups of shard_size consecutive
 // ranks, replicas across groups; gradients are reduce-scattered inside the group, then
@@ -90,7 +92,8 @@ class FullyShardedDataParallel final : public BlockRunner {
   void gather_async(Unit& u);
   void gather(Unit& u);
   void release(Unit& u);
-  void reduce_async(Unit& u, const std::vector<at::Tensor>& grads);
+  at::Tensor flat_grad(Unit& u);
+  void reduce_async(Unit& u, at::Tensor flat);
   void finish_reduce(Unit& u);
   void drain_reductions();
 
@@ -102,6 +105,7 @@ class FullyShardedDataParallel final : public BlockRunner {
   std::vector<std::unique_ptr<Unit>> units_;  // [0] root, [1 + i] block i
   std::vector<Slice> slices_;
   std::vector<Unit*> reducing_;  // units whose reduce-scatter is in flight, oldest first
+  at::Tensor root_grad_;         // the root unit's flat gradient during a micro-step
 };
 
 }  // namespace dtbench
