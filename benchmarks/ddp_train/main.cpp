@@ -4,6 +4,7 @@
 //   launch/mpirun-local 2 build/benchmarks/ddp_train --model tiny --steps 20 --global-batch 8
 #include "core/model/mlp_classifier.h"
 #include "core/parallel/ddp/ddp.h"
+#include "core/report/clock.h"
 #include "core/train/train_main.h"
 
 using namespace dtbench;
@@ -25,7 +26,12 @@ class DdpGradSync final : public GradSync {
     for (auto& p : params_) p.mutable_grad() = at::Tensor();  // DDP leaves grads as bucket views
   }
   void prepare_backward(bool sync) override { ddp_.prepare_backward(sync); }
-  void finish_backward() override { ddp_.finish_backward(); }
+  void finish_backward() override {
+    const Stopwatch waited;  // finish_backward only waits for the buckets still in flight
+    ddp_.finish_backward();
+    comm_wait_s_ += waited.elapsed_s();
+  }
+  double comm_wait_s() const override { return comm_wait_s_; }
   std::vector<at::Tensor> grads() override {
     std::vector<at::Tensor> g;
     for (auto& p : params_) g.push_back(p.grad());
@@ -37,6 +43,7 @@ class DdpGradSync final : public GradSync {
   DistributedDataParallel ddp_;
   std::vector<at::Tensor> params_;
   std::vector<TrainTensor> tensors_;
+  double comm_wait_s_ = 0;
 };
 
 class Ddp final : public Strategy {

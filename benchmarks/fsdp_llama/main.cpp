@@ -28,6 +28,7 @@ class FsdpGradSync final : public GradSync {
   void finish_backward() override { fsdp_->finish_micro_step(); }
   std::vector<at::Tensor> grads() override { return grads_; }
   Communicator* norm_comm() override { return &fsdp_->shard_comm(); }
+  double comm_wait_s() const override { return fsdp_->comm_wait_s(); }
 
  private:
   std::unique_ptr<FullyShardedDataParallel> fsdp_;

@@ -22,7 +22,7 @@ run_case() {  # run_case NAME SHAPE-FLAGS...
     dt=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['metrics']['tokens_per_s'])" "/tmp/compare_ddp.$$.json")
     port=$((20000 + RANDOM % 20000))
     pt=$("$py" -m torch.distributed.run --nproc_per_node 2 --master_addr 127.0.0.1 --master_port "$port" \
-      "$root/benchmarks/peers/torch_ddp_peer.py" "$@" --threads 1 2>/dev/null | awk '/tokens_per_s/{print $2}')
+      "$root/benchmarks/peers/torch_peer.py" --strategy ddp "$@" --threads 1 2>/dev/null | awk '/tokens_per_s/{print $2}')
     ours+=("$dt")
     theirs+=("$pt")
   done

@@ -77,8 +77,10 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
   std::vector<double> times;
   double loss_first = 0, loss_last = 0;
 
+  std::vector<double> comm_shares;
   for (int64_t step = first_step; step < args.steps; ++step) {
     const Stopwatch clock;
+    const double comm_before = sync.comm_wait_s();
     sync.zero_grads();
     double local_sum = 0;
     for (int64_t k = 0; k < layout.accumulation; ++k) {
@@ -98,14 +100,18 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
     world.all_reduce(total)->wait();
     const double loss = total.item<double>() / static_cast<double>(global_tokens);
     const double dt = clock.elapsed_s();
+    const double comm_wait = sync.comm_wait_s() - comm_before;
     if (!std::isfinite(loss))
       throw CorrectnessFailure(fmt::format("loss is {} at step {}; lower --lr or check the data", loss, step));
     if (step == first_step) loss_first = loss;
     loss_last = loss;
-    if (step > first_step || step + 1 == args.steps) times.push_back(dt);  // the first step warms up
+    if (step > first_step || step + 1 == args.steps) {  // the first step warms up
+      times.push_back(dt);
+      comm_shares.push_back(comm_wait / dt);
+    }
     const double tps = static_cast<double>(global_tokens) / dt;
     steps.push_back({{"step", step}, {"loss", loss}, {"time_s", dt}, {"tokens_per_s", tps}, {"lr", lr},
-                     {"grad_norm", norm}});
+                     {"grad_norm", norm}, {"comm_wait_s", comm_wait}});
     if (rank == 0 && ((step + 1) % args.log_every == 0 || step + 1 == args.steps)) {
       const double per_dev = tps / world.size();
       const double tflops = flops_per_token * per_dev / 1e12;
@@ -138,6 +144,7 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
       {"peak_flops_per_device", ctx.peak_flops_per_device},
       {"peak_source", ctx.peak_source},
       {"flops_per_token", flops_per_token},
+      {"exposed_comm_share", summarize(comm_shares).median},  // of step time, rank 0's view
       {"loss_first", loss_first},
       {"loss_last", loss_last},
   };

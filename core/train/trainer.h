@@ -24,6 +24,9 @@ class GradSync {
   virtual void finish_backward() = 0;
   // The gradients of tensors(), in order, after finish_backward (undefined: none).
   virtual std::vector<at::Tensor> grads() = 0;
+  // Seconds spent blocked on communication so far (exposed, not overlapped), where the
+  // strategy measures it; the loop records it per step.
+  virtual double comm_wait_s() const { return 0; }
   // The communicator over which gradients are owned disjointly (shards), for the global
   // norm; nullptr when every rank holds whole gradients.
   virtual Communicator* norm_comm() = 0;

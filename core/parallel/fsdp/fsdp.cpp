@@ -7,6 +7,7 @@
 
 #include <unordered_map>
 
+#include "core/report/clock.h"
 #include "core/report/errors.h"
 
 namespace dtbench {
@@ -20,6 +21,7 @@ struct FullyShardedDataParallel::Unit {
   at::Tensor shard, shard_grad;  // fp32, [shard_numel]
   at::Tensor full;               // compute dtype, [padded]; storage only while gathered
   bool gathered = false;
+  bool aliased = false;  // full is the shard (shard group of one, fp32)
   std::shared_ptr<Work> gather_work;
   at::Tensor gather_src;
   at::Tensor full_grad, reduced;  // while its reduce-scatter is in flight (fp32)
@@ -111,7 +113,12 @@ FullyShardedDataParallel::FullyShardedDataParallel(torch::nn::Module& module,
     u->shard_numel = u->padded / ranks;
     u->shard = at::zeros({u->shard_numel}, master);
     u->shard_grad = at::zeros({u->shard_numel}, master);
-    u->full = at::empty({u->padded}, master.dtype(opt_.compute_dtype));
+    // Alone (no shard group, no replicas) and computing in fp32, a rank's shard is the whole flat
+    // parameter: the module's parameters view the shard itself and nothing is gathered,
+    // freed or reduced (one process pays no copies for FSDP).
+    u->aliased = ranks == 1 && !replica_comm_ && opt_.compute_dtype == at::kFloat;
+    u->full = u->aliased ? u->shard : at::empty({u->padded}, master.dtype(opt_.compute_dtype));
+    u->gathered = u->aliased;
     const int64_t lo_shard = me * u->shard_numel, hi_shard = lo_shard + u->shard_numel;
     for (std::size_t k = 0; k < u->params.size(); ++k) {
       at::Tensor& p = u->params[k];
@@ -125,7 +132,7 @@ FullyShardedDataParallel::FullyShardedDataParallel(torch::nn::Module& module,
       // From now on the parameter is a view into the unit's flat buffer; its own memory goes.
       p.set_data(u->full.narrow(0, u->offsets[k], p.numel()).view(p.sizes()));
     }
-    free_storage(u->full);
+    if (!u->aliased) free_storage(u->full);
     units_.push_back(std::move(u));
   }
 }
@@ -153,7 +160,9 @@ void FullyShardedDataParallel::gather_async(Unit& u) {
 void FullyShardedDataParallel::gather(Unit& u) {
   gather_async(u);
   if (u.gather_work) {
+    const Stopwatch waited;
     u.gather_work->wait();
+    comm_wait_s_ += waited.elapsed_s();
     u.gather_work.reset();
     u.gather_src = at::Tensor();
   }
@@ -161,7 +170,7 @@ void FullyShardedDataParallel::gather(Unit& u) {
 }
 
 void FullyShardedDataParallel::release(Unit& u) {
-  if (!u.gathered) return;
+  if (!u.gathered || u.aliased) return;
   free_storage(u.full);
   u.gathered = false;
 }
@@ -170,7 +179,8 @@ at::Tensor FullyShardedDataParallel::flat_grad(Unit& u) {
   // Autograd accumulates into a .grad that exists (in place, grad mode being off in
   // backward): the unit's parameters get views of one flat buffer, so their gradients land
   // where the reduce-scatter reads them, with no copy and no second unsharded gradient.
-  at::Tensor flat = at::zeros({u.padded}, u.full.options());
+  // Aliased: straight into the gradient shard, accumulating over micro-steps.
+  at::Tensor flat = u.aliased ? u.shard_grad : at::zeros({u.padded}, u.full.options());
   for (std::size_t k = 0; k < u.params.size(); ++k)
     u.params[k].mutable_grad() = flat.narrow(0, u.offsets[k], u.params[k].numel()).view(u.params[k].sizes());
   return flat;
@@ -178,6 +188,7 @@ at::Tensor FullyShardedDataParallel::flat_grad(Unit& u) {
 
 void FullyShardedDataParallel::reduce_async(Unit& u, at::Tensor flat) {
   for (auto& p : u.params) p.mutable_grad() = at::Tensor();
+  if (u.aliased) return;  // the gradients are in the shard already
   // The previous unit's reduce-scatter ran while this unit's backward computed; it ends
   // now, so at most two units' unsharded gradients (this one's and the one in flight) live.
   drain_reductions();
@@ -188,10 +199,12 @@ void FullyShardedDataParallel::reduce_async(Unit& u, at::Tensor flat) {
 }
 
 void FullyShardedDataParallel::finish_reduce(Unit& u) {
+  const Stopwatch waited;
   u.reduce_work->wait();
   u.reduce_work.reset();
   u.full_grad = at::Tensor();
   if (replica_comm_) replica_comm_->all_reduce(u.reduced, ReduceOp::kAvg)->wait();
+  comm_wait_s_ += waited.elapsed_s();
   u.shard_grad.add_(u.reduced);  // accumulates over micro-steps
   u.reduced = at::Tensor();
 }

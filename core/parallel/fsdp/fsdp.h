@@ -86,6 +86,9 @@ class FullyShardedDataParallel final : public BlockRunner {
 
   // Bytes of this rank's shards (parameters + gradients), for reports.
   int64_t shard_bytes() const;
+  // Seconds the compute thread has spent blocked on gathers and reductions so far: the
+  // communication that prefetching and overlap did not hide.
+  double comm_wait_s() const { return comm_wait_s_; }
 
  private:
   struct Unit;
@@ -106,6 +109,7 @@ class FullyShardedDataParallel final : public BlockRunner {
   std::vector<Slice> slices_;
   std::vector<Unit*> reducing_;  // units whose reduce-scatter is in flight, oldest first
   at::Tensor root_grad_;         // the root unit's flat gradient during a micro-step
+  double comm_wait_s_ = 0;
 };
 
 }  // namespace dtbench

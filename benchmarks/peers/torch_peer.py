@@ -1,13 +1,18 @@
-"""PyTorch's own DDP (gloo, CPU) on the same Llama shape, batch, threads and steps as
-ddp_train: the peer that ddp_train's throughput is compared against.
+"""PyTorch's own data parallelism (gloo, CPU) on the same Llama shape, batch, threads and
+steps as ddp_train / fsdp_llama: the peer their throughput and memory are compared against.
 
-    torchrun --nproc_per_node 2 benchmarks/peers/torch_ddp_peer.py --hidden 64 --layers 2 ...
+    torchrun --nproc_per_node 2 benchmarks/peers/torch_peer.py --strategy ddp --hidden 64 ...
+    torchrun --nproc_per_node 2 benchmarks/peers/torch_peer.py --strategy fsdp2 ...
 
-Prints one line: "tokens_per_s <median over steps after the first>".
+--strategy ddp: DistributedDataParallel, no communication on accumulation micro-steps.
+--strategy fsdp2: fully_shard on every block and the root (reshard after forward, gradients
+reduce-scattered every micro-step, as fsdp_llama does); --activation-checkpointing wraps
+each block in torch.utils.checkpoint. Prints "tokens_per_s <median over steps after the
+first>" and "peak_rss_bytes <largest over ranks>".
 """
 import argparse
 import math
-import os
+import resource
 import statistics
 import time
 
@@ -64,8 +69,27 @@ class Llama(nn.Module):
         return self.head(self.norm(x))
 
 
+def wrap(model, a, world):
+    if a.strategy == "ddp":
+        return nn.parallel.DistributedDataParallel(model)
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    mesh = init_device_mesh("cpu", (world,))
+    if a.activation_checkpointing:
+        from torch.utils.checkpoint import checkpoint
+
+        for blk in model.blocks:
+            blk.forward = (lambda f: lambda *x: checkpoint(f, *x, use_reentrant=False))(blk.forward)
+    for blk in model.blocks:
+        fully_shard(blk, mesh=mesh)
+    return fully_shard(model, mesh=mesh)
+
+
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument("--strategy", choices=["ddp", "fsdp2"], default="ddp")
+    p.add_argument("--activation-checkpointing", action="store_true")
     for name, default in [("hidden", 64), ("layers", 2), ("heads", 4), ("kv-heads", 2), ("ffn", 192), ("vocab", 256),
                           ("seq", 128), ("micro-batch", 1), ("global-batch", 8), ("steps", 20), ("threads", 1)]:
         p.add_argument("--" + name, type=int, default=default)
@@ -74,7 +98,7 @@ def main():
     dist.init_process_group("gloo")
     world, rank = dist.get_world_size(), dist.get_rank()
     torch.manual_seed(0)
-    model = nn.parallel.DistributedDataParallel(Llama(a))
+    model = wrap(Llama(a), a, world)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.2)
     accum = a.global_batch // (a.micro_batch * world)
     g = torch.Generator().manual_seed(rank)
@@ -84,7 +108,7 @@ def main():
         opt.zero_grad(set_to_none=True)
         for k in range(accum):
             batch = torch.randint(0, a.vocab, (a.micro_batch, a.seq + 1), generator=g)
-            ctx = model.no_sync() if k < accum - 1 else torch.enable_grad()
+            ctx = model.no_sync() if a.strategy == "ddp" and k < accum - 1 else torch.enable_grad()
             with ctx:
                 logits = model(batch[:, :-1])
                 loss = F.cross_entropy(logits.reshape(-1, a.vocab).float(), batch[:, 1:].reshape(-1), reduction="sum")
@@ -94,8 +118,11 @@ def main():
         total = torch.tensor([loss.item()], dtype=torch.float64)
         dist.all_reduce(total)  # as ddp_train reduces its loss for the step line
         times.append(time.perf_counter() - t0)
+    rss = torch.tensor([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024], dtype=torch.float64)
+    dist.all_reduce(rss, op=dist.ReduceOp.MAX)
     if rank == 0:
         print(f"tokens_per_s {a.global_batch * a.seq / statistics.median(times[1:] or times):.1f}")
+        print(f"peak_rss_bytes {int(rss.item())}")
     dist.destroy_process_group()
 
 
