@@ -52,10 +52,12 @@ class Fsdp final : public Strategy {
     opt_.prefetch = r["prefetch"].as<bool>();
     opt_.activation_checkpointing = args.activation_checkpointing;
     opt_.shard_size = r["hsdp-shard-size"].as<int64_t>();
+    opt_.compute_dtype = args.dtype == "bf16" ? at::kBFloat16 : at::kFloat;
     DT_USAGE(opt_.shard_size >= 0 && (opt_.shard_size == 0 || world_size % opt_.shard_size == 0),
              "--hsdp-shard-size {}: must divide the world size {} (e.g. the ranks per node)", opt_.shard_size,
              world_size);
   }
+  bool mixed_precision() const override { return true; }
   Layout layout(const TrainArgs& a, int world_size) const override {
     const int64_t shard = opt_.shard_size == 0 ? world_size : opt_.shard_size;
     // Memory is sharded over the shard group; the data is split over the whole world.
@@ -80,7 +82,8 @@ class Fsdp final : public Strategy {
             {"reshard_after_forward", opt_.reshard_after_forward},
             {"prefetch", opt_.prefetch},
             {"activation_checkpointing", opt_.activation_checkpointing},
-            {"hsdp_shard_size", opt_.shard_size}};
+            {"hsdp_shard_size", opt_.shard_size},
+            {"compute_dtype", opt_.compute_dtype == at::kBFloat16 ? "bf16" : "fp32"}};
   }
 
  private:

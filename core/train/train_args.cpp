@@ -47,7 +47,7 @@ void add_train_flags(cxxopts::Options& o, const std::string& default_model, bool
        cxxopts::value<double>()->default_value("0.2"), "X")
       ("grad-clip", "global gradient-norm clip (0 = off)", cxxopts::value<double>()->default_value("1.0"), "X")
       ("seed", "initialization and synthetic-data seed", cxxopts::value<uint64_t>()->default_value("12345"), "N")
-      ("dtype", "fp32 | bf16", cxxopts::value<std::string>()->default_value("fp32"), "T")
+      ("dtype", "fp32 | bf16 (bf16 compute, fp32 master weights and reductions; fsdp_llama)", cxxopts::value<std::string>()->default_value("fp32"), "T")
       ("data", "synthetic | a token file | an indexed dataset's .bin", cxxopts::value<std::string>()->default_value("synthetic"), "PATH")
       ("ckpt-dir", "checkpoint folder: <dir>/<model>-<N>steps/ (shared by all nodes)", cxxopts::value<std::string>(), "DIR")
       ("ckpt-every", "save a checkpoint every N steps and after the last (0 = never)",
@@ -94,7 +94,7 @@ TrainArgs read_train_flags(const cxxopts::ParseResult& r, int64_t dp, BatchLayou
   DT_USAGE(a.grad_clip >= 0, "--grad-clip {}: 0 (off) or positive", a.grad_clip);
   a.seed = r["seed"].as<uint64_t>();
   a.dtype = r["dtype"].as<std::string>();
-  DT_USAGE(a.dtype == "fp32", "--dtype {}: this executable trains in fp32 so far; bf16 comes with the GPU path", a.dtype);
+  DT_USAGE(a.dtype == "fp32" || a.dtype == "bf16", "--dtype {}: unknown; use fp32 or bf16", a.dtype);
   a.data = r["data"].as<std::string>();
   a.log_every = r["log-every"].as<int64_t>();
   DT_USAGE(a.log_every >= 1, "--log-every {}: must be at least 1", a.log_every);

@@ -20,8 +20,8 @@ namespace dtbench {
 namespace {
 
 // Every rank measures its own GEMM rate; the slowest is the device peak.
-double cpu_peak_flops(Communicator& comm) {
-  double peak = measure_cpu_gemm_flops();
+double cpu_peak_flops(Communicator& comm, at::ScalarType dtype) {
+  double peak = measure_cpu_gemm_flops(dtype);
   for (auto& s : comm.control().all_gather(fmt::format("{:.17g}", peak))) peak = std::min(peak, std::stod(s));
   return peak;
 }
@@ -62,6 +62,8 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     const bool mlp = args.model.name == "mlp";
     DT_USAGE(!mlp || strategy.trains_mlp(), "--model mlp: {} trains transformer models; the MLP is ddp_train's",
              exe.name);
+    DT_USAGE(args.dtype == "fp32" || strategy.mixed_precision(),
+             "--dtype {}: {} trains in fp32; bf16 mixed precision is fsdp_llama's so far", args.dtype, exe.name);
     strategy.read_flags(flags, args, launch.world_size);
     const Layout plan = strategy.layout(args, launch.world_size);
     const int64_t n_params = mlp ? MlpClassifierImpl::parameter_count() : parameter_count(args.model);
@@ -95,8 +97,8 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     TrainContext ctx;
     ctx.world = &comm;
     ctx.dp_rank = comm.rank();
-    ctx.peak_flops_per_device = cpu_peak_flops(comm);
-    ctx.peak_source = "measured: fp32 GEMM probe at start-up";
+    ctx.peak_flops_per_device = cpu_peak_flops(comm, args.dtype == "bf16" ? at::kBFloat16 : at::kFloat);
+    ctx.peak_source = fmt::format("measured: {} GEMM probe at start-up", args.dtype);
     if (comm.rank() == 0)
       std::printf("# %s: %s (%lld parameters), %d ranks, global batch %lld (micro %lld x dp %lld x accum %lld), "
                   "seq %lld, %s data, launch %s, strategy %s\n",

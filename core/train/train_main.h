@@ -28,6 +28,7 @@ class Strategy {
   // The per-rank layout, for --dry-run's memory estimate and the record.
   virtual Layout layout(const TrainArgs& args, int world_size) const = 0;
   virtual bool trains_mlp() const { return false; }  // --model mlp allowed
+  virtual bool mixed_precision() const { return false; }  // --dtype bf16 allowed
   // Takes the freshly built, uninitialised model: initialises it (from args.seed, as one
   // process would) and returns the loop's view of the strategy. `lm` is null for the MLP.
   virtual std::unique_ptr<GradSync> wrap(Trainable& task, TransformerImpl* lm, World& world,

@@ -19,9 +19,10 @@
 
 namespace dtbench {
 
-double measure_cpu_gemm_flops() {
+double measure_cpu_gemm_flops(at::ScalarType dtype) {
   const int64_t n = 512;
-  at::Tensor a = at::randn({n, n}), b = at::randn({n, n}), c = at::empty({n, n});
+  const auto opt = at::TensorOptions().dtype(dtype);
+  at::Tensor a = at::randn({n, n}, opt), b = at::randn({n, n}, opt), c = at::empty({n, n}, opt);
   at::mm_out(c, a, b);  // warm up
   int64_t reps = 0;
   const Stopwatch clock;

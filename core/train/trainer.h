@@ -3,6 +3,7 @@
 // line and the record's steps and metrics. Parallel strategies plug in through GradSync.
 #pragma once
 
+#include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
 #include "core/comm/communicator.h"
@@ -48,8 +49,8 @@ struct TrainContext {
 nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, const BatchLayout& layout,
                      const TrainContext& ctx);
 
-// FLOP/s of this process on an fp32 GEMM (its intra-op threads), measured for ~0.3 s:
-// the CPU "peak" that MFU is computed against.
-double measure_cpu_gemm_flops();
+// FLOP/s of this process on a GEMM in `dtype` (its intra-op threads), measured for ~0.3 s:
+// the CPU "peak" that MFU is computed against, for the run's compute dtype.
+double measure_cpu_gemm_flops(at::ScalarType dtype = at::kFloat);
 
 }  // namespace dtbench
