@@ -47,15 +47,17 @@ class Fsdp final : public Strategy {
         ("hsdp-shard-size", "hybrid sharding: shard inside groups of N consecutive ranks, replicate across (0 = all)",
          cxxopts::value<int64_t>()->default_value("0"), "N");
   }
-  void read_flags(const cxxopts::ParseResult& r, const TrainArgs& args, int world_size) override {
+  void read_flags(const cxxopts::ParseResult& r, int world_size) override {
     opt_.reshard_after_forward = r["reshard-after-forward"].as<bool>();
     opt_.prefetch = r["prefetch"].as<bool>();
-    opt_.activation_checkpointing = args.activation_checkpointing;
     opt_.shard_size = r["hsdp-shard-size"].as<int64_t>();
-    opt_.compute_dtype = args.dtype == "bf16" ? at::kBFloat16 : at::kFloat;
     DT_USAGE(opt_.shard_size >= 0 && (opt_.shard_size == 0 || world_size % opt_.shard_size == 0),
              "--hsdp-shard-size {}: must divide the world size {} (e.g. the ranks per node)", opt_.shard_size,
              world_size);
+  }
+  void check(const TrainArgs& args, int) override {
+    opt_.activation_checkpointing = args.activation_checkpointing;
+    opt_.compute_dtype = args.dtype == "bf16" ? at::kBFloat16 : at::kFloat;
   }
   bool mixed_precision() const override { return true; }
   Layout layout(const TrainArgs& a, int world_size) const override {

@@ -20,6 +20,8 @@ struct ModelConfig {
   double norm_eps = 1e-5;
 
   int64_t head_dim() const { return hidden / heads; }
+  // The vocabulary padded to a multiple of the tensor-parallel size (padding never counts).
+  int64_t vocab_padded(int64_t tp) const { return (vocab + tp - 1) / tp * tp; }
 };
 
 // Every registered config, in a stable order.

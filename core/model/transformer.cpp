@@ -4,18 +4,20 @@
 
 #include "core/model/init.h"
 #include "core/model/recompute.h"
+#include "core/report/errors.h"
 
 namespace dtbench {
 
-AttentionImpl::AttentionImpl(const ModelConfig& c)
-    : heads_(c.heads), kv_heads_(c.kv_heads), head_dim_(c.head_dim()) {
-  q = register_module("q", Linear(c.hidden, c.heads * head_dim_, c.bias));
-  k = register_module("k", Linear(c.hidden, c.kv_heads * head_dim_, c.bias));
-  v = register_module("v", Linear(c.hidden, c.kv_heads * head_dim_, c.bias));
-  o = register_module("o", Linear(c.heads * head_dim_, c.hidden, c.bias));
+AttentionImpl::AttentionImpl(const ModelConfig& c, const TensorParallel& tp)
+    : heads_(c.heads / tp.size()), kv_heads_(c.kv_heads / tp.size()), head_dim_(c.head_dim()), tp_(tp) {
+  q = register_module("q", Linear(c.hidden, c.heads * head_dim_, c.bias, Split::kColumn, tp));
+  k = register_module("k", Linear(c.hidden, c.kv_heads * head_dim_, c.bias, Split::kColumn, tp));
+  v = register_module("v", Linear(c.hidden, c.kv_heads * head_dim_, c.bias, Split::kColumn, tp));
+  o = register_module("o", Linear(c.heads * head_dim_, c.hidden, c.bias, Split::kRow, tp));
 }
 
-at::Tensor AttentionImpl::forward(const at::Tensor& x, const RopeTables* rope) {
+at::Tensor AttentionImpl::forward(const at::Tensor& x_in, const RopeTables* rope) {
+  const at::Tensor x = enter_parallel_region(x_in, tp_);  // the whole sequence
   const int64_t b = x.size(0), t = x.size(1);
   at::Tensor qh = q(x).view({b, t, heads_, head_dim_}).transpose(1, 2);
   at::Tensor kh = k(x).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
@@ -29,25 +31,27 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const RopeTables* rope) {
     vh = vh.repeat_interleave(heads_ / kv_heads_, 1);
   }
   at::Tensor y = at::scaled_dot_product_attention(qh, kh, vh, {}, 0.0, /*is_causal=*/true);
-  return o(y.transpose(1, 2).reshape({b, t, heads_ * head_dim_}));
+  y = o(y.transpose(1, 2).reshape({b, t, heads_ * head_dim_}));
+  return o->add_bias(exit_parallel_region(y, tp_));
 }
 
-MlpImpl::MlpImpl(const ModelConfig& c) : swiglu_(c.swiglu) {
-  up = register_module("up", Linear(c.hidden, c.ffn, c.bias));
-  if (swiglu_) gate = register_module("gate", Linear(c.hidden, c.ffn, c.bias));
-  down = register_module("down", Linear(c.ffn, c.hidden, c.bias));
+MlpImpl::MlpImpl(const ModelConfig& c, const TensorParallel& tp) : swiglu_(c.swiglu), tp_(tp) {
+  up = register_module("up", Linear(c.hidden, c.ffn, c.bias, Split::kColumn, tp));
+  if (swiglu_) gate = register_module("gate", Linear(c.hidden, c.ffn, c.bias, Split::kColumn, tp));
+  down = register_module("down", Linear(c.ffn, c.hidden, c.bias, Split::kRow, tp));
 }
 
-at::Tensor MlpImpl::forward(const at::Tensor& x) {
-  if (swiglu_) return down(at::silu(gate(x)) * up(x));
-  return down(at::gelu(up(x), "tanh"));
+at::Tensor MlpImpl::forward(const at::Tensor& x_in) {
+  const at::Tensor x = enter_parallel_region(x_in, tp_);
+  const at::Tensor y = swiglu_ ? down(at::silu(gate(x)) * up(x)) : down(at::gelu(up(x), "tanh"));
+  return down->add_bias(exit_parallel_region(y, tp_));
 }
 
-BlockImpl::BlockImpl(const ModelConfig& c) {
+BlockImpl::BlockImpl(const ModelConfig& c, const TensorParallel& tp) {
   attn_norm = register_module("attn_norm", Norm(c.hidden, c.rmsnorm, c.norm_eps));
-  attn = register_module("attn", Attention(c));
+  attn = register_module("attn", Attention(c, tp));
   mlp_norm = register_module("mlp_norm", Norm(c.hidden, c.rmsnorm, c.norm_eps));
-  mlp = register_module("mlp", Mlp(c));
+  mlp = register_module("mlp", Mlp(c, tp));
 }
 
 at::Tensor BlockImpl::forward(const at::Tensor& x, const RopeTables* rope) {
@@ -55,21 +59,34 @@ at::Tensor BlockImpl::forward(const at::Tensor& x, const RopeTables* rope) {
   return h + mlp(mlp_norm(h));
 }
 
-TransformerImpl::TransformerImpl(const ModelConfig& c) : config_(c) {
-  validate_model(c);
-  embed = register_module("embed", Embedding(c.vocab, c.hidden));
+TransformerImpl::TransformerImpl(const ModelConfig& c, const TensorParallel& tp) : config_(c), tp_(tp) {
+  embed = register_module("embed", Embedding(c.vocab, c.hidden, tp));
   if (!c.rope) pos = register_module("pos", Embedding(c.seq, c.hidden));
   blocks = register_module("blocks", torch::nn::ModuleList());
-  for (int64_t i = 0; i < c.layers; ++i) blocks->push_back(Block(c));
+  for (int64_t i = 0; i < c.layers; ++i) blocks->push_back(Block(c, tp));
   norm = register_module("norm", Norm(c.hidden, c.rmsnorm, c.norm_eps));
-  if (!c.tied_embeddings) head = register_module("head", Linear(c.hidden, c.vocab, false));
+  if (!c.tied_embeddings) head = register_module("head", Linear(c.hidden, c.vocab_padded(tp.size()), false, Split::kColumn, tp));
   if (c.rope) rope_ = rope_tables(c, c.seq, at::kCPU);
+  // Every parameter's split, by name (replicated unless a layer says otherwise).
+  for (auto& item : named_parameters()) shardings_[item.key()] = Sharding{-1, item.value().sizes().vec(), 0};
+  for (auto& m : named_modules("", /*include_self=*/false)) {
+    const std::string prefix = m.key() + ".";
+    if (auto* l = dynamic_cast<LinearImpl*>(m.value().get())) {
+      shardings_[prefix + "weight"] = l->weight_sharding;
+      if (l->bias.defined()) shardings_[prefix + "bias"] = l->bias_sharding;
+    } else if (auto* e = dynamic_cast<EmbeddingImpl*>(m.value().get())) {
+      shardings_[prefix + "weight"] = e->weight_sharding;
+    }
+  }
 }
 
 at::Tensor TransformerImpl::forward(const at::Tensor& ids) {
   const int64_t t = ids.size(1);
-  at::Tensor x = embed(ids);
-  if (pos) x = x + pos(at::arange(t, ids.options()));
+  const int64_t n = tp_.sequence_parallel ? tp_.size() : 1;
+  DT_CHECK(t % n == 0, "sequence {} does not split over {} sequence-parallel ranks", t, n);
+  // The embedding's partial sums complete on the way out (a sequence chunk each with SP).
+  at::Tensor x = exit_parallel_region(embed(ids), tp_);
+  if (pos) x = x + pos(at::arange(tp_.rank() % n * (t / n), tp_.rank() % n * (t / n) + t / n, ids.options()));
   if (config_.rope && (rope_.cos.size(0) < t || rope_.cos.device() != x.device()))
     rope_ = rope_tables(config_, std::max(t, config_.seq), x.device());
   const RopeTables* rope = config_.rope ? &rope_ : nullptr;
@@ -82,7 +99,7 @@ at::Tensor TransformerImpl::forward(const at::Tensor& ids) {
     else
       x = recompute ? checkpointed_block(*block, x, rope) : block->forward(x, rope);
   }
-  x = norm(x);
+  x = enter_parallel_region(norm(x), tp_);  // the whole sequence, for this rank's vocabulary columns
   return head ? head(x) : at::linear(x, embed->weight);
 }
 
@@ -90,39 +107,69 @@ at::Tensor TransformerImpl::loss_sum(const at::Tensor& batch) {
   const int64_t t = batch.size(1) - 1;
   at::Tensor logits = forward(batch.narrow(1, 0, t));
   at::Tensor targets = batch.narrow(1, 1, t);
-  return at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}).to(at::kFloat), targets.reshape({-1}), {},
-                                at::Reduction::Sum);
+  const at::Tensor flat = logits.reshape({-1, logits.size(-1)}).to(at::kFloat);
+  if (tp_.size() == 1 && logits.size(-1) == config_.vocab)
+    return at::cross_entropy_loss(flat, targets.reshape({-1}), {}, at::Reduction::Sum);
+  return vocab_parallel_cross_entropy_sum(flat, targets.reshape({-1}), tp_.rank() * logits.size(-1), config_.vocab, tp_);
 }
 
-void initialize_parameter_slice(const ModelConfig& c, uint64_t seed, const std::string& name, at::Tensor values,
-                                int64_t start) {
+namespace {
+
+// How parameter `name` starts: ones (norm weights), zeros (biases) or normal(0, std).
+struct InitRule {
+  enum Kind { kOnes, kZeros, kNormal } kind;
+  double std;
+};
+
+InitRule init_rule(const ModelConfig& c, const std::string& name) {
   auto ends_with = [&](const std::string& suffix) {
     return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
+  if (name.find("norm") != std::string::npos) return {ends_with(".bias") ? InitRule::kZeros : InitRule::kOnes, 0};
+  if (ends_with(".bias")) return {InitRule::kZeros, 0};
+  const bool output = ends_with("attn.o.weight") || ends_with("mlp.down.weight");
+  return {InitRule::kNormal, output ? 0.02 / std::sqrt(2.0 * static_cast<double>(c.layers)) : 0.02};
+}
+
+// `values` drawn on the CPU in fp32/fp64 (Philox, as every other rank draws it) by `draw`,
+// then copied where they belong.
+template <typename Draw>
+void fill_normal(at::Tensor values, Draw draw) {
+  const bool direct = values.device().is_cpu() && values.is_contiguous() &&
+                      (values.scalar_type() == at::kFloat || values.scalar_type() == at::kDouble);
+  at::Tensor drawn = direct ? values : at::empty(values.sizes(), at::TensorOptions().dtype(at::kFloat));
+  draw(drawn);
+  if (!drawn.is_same(values)) values.copy_(drawn);
+}
+
+}  // namespace
+
+void initialize_parameter_slice(const ModelConfig& c, uint64_t seed, const std::string& name, at::Tensor values,
+                                int64_t start) {
   at::NoGradGuard no_grad;
-  if (name.find("norm") != std::string::npos) {
-    values.fill_(ends_with(".bias") ? 0.0 : 1.0);
-  } else if (ends_with(".bias")) {
-    values.zero_();
-  } else {
-    const bool output = ends_with("attn.o.weight") || ends_with("mlp.down.weight");
-    const double std = output ? 0.02 / std::sqrt(2.0 * static_cast<double>(c.layers)) : 0.02;
-    // Drawn on the CPU in fp32/fp64 (Philox, as every other rank draws it), then copied.
-    const bool direct = values.device().is_cpu() && values.is_contiguous() &&
-                        (values.scalar_type() == at::kFloat || values.scalar_type() == at::kDouble);
-    at::Tensor drawn = direct ? values : at::empty(values.sizes(), at::TensorOptions().dtype(at::kFloat));
-    init_normal_slice(drawn, seed, name, start, std);
-    if (!drawn.is_same(values)) values.copy_(drawn);
+  const InitRule rule = init_rule(c, name);
+  if (rule.kind != InitRule::kNormal) {
+    values.fill_(rule.kind == InitRule::kOnes ? 1.0 : 0.0);
+    return;
   }
+  fill_normal(values, [&](at::Tensor& out) { init_normal_slice(out, seed, name, start, rule.std); });
 }
 
 void initialize_parameters(TransformerImpl& model, uint64_t seed) {
   at::NoGradGuard no_grad;
   for (auto& item : model.named_parameters()) {
     at::Tensor p = item.value();
-    at::Tensor flat = at::empty({p.numel()}, p.options().dtype(at::kFloat));
-    initialize_parameter_slice(model.config(), seed, item.key(), flat, 0);
-    p.copy_(flat.view(p.sizes()));
+    const Sharding& s = model.shardings().at(item.key());
+    at::Tensor values = at::empty(p.sizes(), p.options().dtype(at::kFloat));
+    if (s.dim == 1) {  // a block of columns (row-parallel weights): strided in the whole
+      const InitRule rule = init_rule(model.config(), item.key());
+      DT_CHECK(rule.kind == InitRule::kNormal, "{}: only weights split by columns", item.key());
+      init_normal_block(values, seed, item.key(), s.shape[1], 0, s.offset, rule.std);
+    } else {  // whole, or a block of rows: contiguous in the whole
+      const int64_t row = p.dim() > 0 && p.size(0) > 0 ? p.numel() / p.size(0) : 0;
+      initialize_parameter_slice(model.config(), seed, item.key(), values.view({-1}), s.dim == 0 ? s.offset * row : 0);
+    }
+    p.copy_(values);
   }
 }
 

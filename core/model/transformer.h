@@ -9,40 +9,48 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/pimpl.h>
 
+#include <map>
+#include <string>
+
 #include "core/layers/embedding.h"
 #include "core/layers/linear.h"
 #include "core/layers/norm.h"
+#include "core/layers/tensor_parallel.h"
 #include "core/model/block_runner.h"
 #include "core/model/config.h"
 #include "core/model/rope.h"
 
 namespace dtbench {
 
+// With tensor parallelism q, k, v are column-parallel (a block of heads each) and o is
+// row-parallel; likewise the MLP's up/gate and down.
 class AttentionImpl : public torch::nn::Module {
  public:
-  explicit AttentionImpl(const ModelConfig& c);
+  AttentionImpl(const ModelConfig& c, const TensorParallel& tp);
   at::Tensor forward(const at::Tensor& x, const RopeTables* rope);
   Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
 
  private:
-  int64_t heads_, kv_heads_, head_dim_;
+  int64_t heads_, kv_heads_, head_dim_;  // this rank's heads
+  TensorParallel tp_;
 };
 TORCH_MODULE(Attention);
 
 class MlpImpl : public torch::nn::Module {
  public:
-  explicit MlpImpl(const ModelConfig& c);
+  MlpImpl(const ModelConfig& c, const TensorParallel& tp);
   at::Tensor forward(const at::Tensor& x);
   Linear up{nullptr}, gate{nullptr}, down{nullptr};  // gate only for SwiGLU
 
  private:
   bool swiglu_;
+  TensorParallel tp_;
 };
 TORCH_MODULE(Mlp);
 
 class BlockImpl : public torch::nn::Module {
  public:
-  explicit BlockImpl(const ModelConfig& c);
+  BlockImpl(const ModelConfig& c, const TensorParallel& tp);
   at::Tensor forward(const at::Tensor& x, const RopeTables* rope);
   Norm attn_norm{nullptr}, mlp_norm{nullptr};
   Attention attn{nullptr};
@@ -52,13 +60,18 @@ TORCH_MODULE(Block);
 
 class TransformerImpl : public torch::nn::Module {
  public:
-  explicit TransformerImpl(const ModelConfig& c);
+  // `tp`: the tensor-parallel group (none: the plain model). With sequence parallelism the
+  // sequence must divide by its size.
+  explicit TransformerImpl(const ModelConfig& c, const TensorParallel& tp = {});
   // ids [batch, seq] -> logits [batch, seq, vocab]
   at::Tensor forward(const at::Tensor& ids);
   // batch [b, seq + 1] (inputs then next-token targets): the summed token cross-entropy in
   // fp32. Divide by the global batch's token count for the token-weighted mean.
   at::Tensor loss_sum(const at::Tensor& batch);
   const ModelConfig& config() const { return config_; }
+  const TensorParallel& tensor_parallel() const { return tp_; }
+  // How each parameter (by name) is split over the tensor-parallel group.
+  const std::map<std::string, Sharding>& shardings() const { return shardings_; }
 
   // Recompute each block's activations in backward instead of keeping them.
   bool activation_checkpointing = false;
@@ -73,12 +86,15 @@ class TransformerImpl : public torch::nn::Module {
 
  private:
   ModelConfig config_;
+  TensorParallel tp_;
   RopeTables rope_;
+  std::map<std::string, Sharding> shardings_;
 };
 TORCH_MODULE(Transformer);
 
 // normal(0, 0.02) everywhere, output projections (attn.o, mlp.down) 0.02 / sqrt(2 L), norms
-// one, biases zero; each parameter a pure function of (seed, its name, element index).
+// one, biases zero; each parameter a pure function of (seed, its name, element index), so a
+// tensor-parallel rank draws exactly its block of the whole.
 void initialize_parameters(TransformerImpl& model, uint64_t seed);
 
 // The same values for elements [start, start + values.numel()) of parameter `name`

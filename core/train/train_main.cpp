@@ -58,13 +58,17 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     lctx.visible_gpus = at::getNumGPUs();
     LaunchInfo launch = discover_launch(env, common.launch, lctx);
     BatchLayout batch;
-    TrainArgs args = read_train_flags(flags, launch.world_size, &batch);
+    // The strategy's flags first: they decide how many data-parallel replicas there are.
+    strategy.read_flags(flags, launch.world_size);
+    TrainArgs args = read_train_flags(flags, strategy.data_parallel_size(launch.world_size), &batch);
     const bool mlp = args.model.name == "mlp";
     DT_USAGE(!mlp || strategy.trains_mlp(), "--model mlp: {} trains transformer models; the MLP is ddp_train's",
              exe.name);
     DT_USAGE(args.dtype == "fp32" || strategy.mixed_precision(),
              "--dtype {}: {} trains in fp32; bf16 mixed precision is fsdp_llama's so far", args.dtype, exe.name);
-    strategy.read_flags(flags, args, launch.world_size);
+    strategy.check(args, launch.world_size);
+    DT_USAGE(strategy.checkpoints() || (args.ckpt.dir.empty() && !args.ckpt.resume),
+             "--ckpt-dir: {} does not checkpoint yet; drop --ckpt-dir/--ckpt-every/--resume", exe.name);
     const Layout plan = strategy.layout(args, launch.world_size);
     const int64_t n_params = mlp ? MlpClassifierImpl::parameter_count() : parameter_count(args.model);
     if (args.dry_run) {
@@ -96,7 +100,7 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     record["flops_convention"] = "causal_half";
     TrainContext ctx;
     ctx.world = &comm;
-    ctx.dp_rank = comm.rank();
+    ctx.megatron_line = exe.megatron_line;
     ctx.peak_flops_per_device = cpu_peak_flops(comm, args.dtype == "bf16" ? at::kBFloat16 : at::kFloat);
     ctx.peak_source = fmt::format("measured: {} GEMM probe at start-up", args.dtype);
     if (comm.rank() == 0)
@@ -115,11 +119,13 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
       classifier = MlpClassifier();
       task = std::make_unique<MlpTask>(*classifier, args.seed);
     } else {
-      lm = Transformer(args.model);
+      lm = strategy.make_model(args.model, *world);
       lm->activation_checkpointing = args.activation_checkpointing;
       task = std::make_unique<LanguageModelTask>(*lm, *data, args.seq);
     }
     std::unique_ptr<GradSync> sync = strategy.wrap(*task, mlp ? nullptr : lm.get(), *world, args);
+    ctx.dp_rank = sync->dp_rank(comm);
+    ctx.loss_comm = sync->dp_comm();
     nlohmann::json out = train(*task, *sync, args, batch, ctx);
     record["steps"] = out["steps"];
     record["metrics"] = out["metrics"];

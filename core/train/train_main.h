@@ -23,10 +23,17 @@ class Strategy {
  public:
   virtual ~Strategy() = default;
   virtual void add_flags(cxxopts::Options& options) {}
-  // Reads and checks its flags (UsageError) before any communication.
-  virtual void read_flags(const cxxopts::ParseResult& flags, const TrainArgs& args, int world_size) {}
+  // Reads and checks its own flags (UsageError), before the training flags.
+  virtual void read_flags(const cxxopts::ParseResult& flags, int world_size) {}
+  // Checks the training flags against its own (UsageError); before any communication.
+  virtual void check(const TrainArgs& args, int world_size) {}
   // The per-rank layout, for --dry-run's memory estimate and the record.
   virtual Layout layout(const TrainArgs& args, int world_size) const = 0;
+  // How many data-parallel replicas share the global batch.
+  virtual int64_t data_parallel_size(int world_size) const { return world_size; }
+  // Builds the model (uninitialised); a strategy that splits layers builds its groups here.
+  virtual Transformer make_model(const ModelConfig& config, World& world) { return Transformer(config); }
+  virtual bool checkpoints() const { return true; }  // --ckpt-dir supported
   virtual bool trains_mlp() const { return false; }  // --model mlp allowed
   virtual bool mixed_precision() const { return false; }  // --dtype bf16 allowed
   // Takes the freshly built, uninitialised model: initialises it (from args.seed, as one
@@ -40,6 +47,7 @@ class Strategy {
 struct TrainingExecutable {
   std::string name, description, default_model;
   bool default_activation_checkpointing = false;
+  bool megatron_line = false;  // print Megatron-LM's iteration line instead of AWS's step line
 };
 
 // main() of a training executable; returns its exit code.

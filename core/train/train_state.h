@@ -31,6 +31,9 @@ struct TrainTensor {
   std::vector<int64_t> shape;  // the whole parameter's shape
   int64_t start = 0;
   bool writer = true;  // this rank writes it to checkpoints (replicas: rank 0 alone)
+  // Counts in the global gradient norm on this rank (a tensor replicated over the norm's
+  // communicator counts on one of its ranks only).
+  bool in_norm = true;
 };
 
 // Saves the state after `steps_done` steps as <dir>/<prefix>-<steps_done>steps. `opt`

@@ -93,12 +93,15 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
       sync.finish_backward();
     }
     const std::vector<at::Tensor> grads = sync.grads();
-    const double norm = global_grad_norm(local_grad_sq(grads), sync.norm_comm());
+    std::vector<at::Tensor> counted;
+    for (std::size_t i = 0; i < grads.size(); ++i)
+      if (tensors[i].in_norm) counted.push_back(grads[i]);
+    const double norm = global_grad_norm(local_grad_sq(counted), sync.norm_comm());
     clip_grads(grads, norm, args.grad_clip);
     const double lr = args.lr.at(step);
     opt.step(lr, grads);
     at::Tensor total = at::full({1}, local_sum, at::kDouble);
-    world.all_reduce(total)->wait();
+    (ctx.loss_comm ? *ctx.loss_comm : world).all_reduce(total)->wait();
     const double loss = total.item<double>() / static_cast<double>(global_tokens);
     const double dt = clock.elapsed_s();
     const double comm_wait = sync.comm_wait_s() - comm_before;
@@ -117,10 +120,18 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
       const double per_dev = tps / world.size();
       const double tflops = flops_per_token * per_dev / 1e12;
       const double mfu = ctx.peak_flops_per_device > 0 ? flops_per_token * per_dev / ctx.peak_flops_per_device : 0;
-      std::printf("Batch %lld Loss: %.5f, Speed: %.2f samples/sec, lr: %.6f | tokens/s %.0f | TFLOP/s/dev %.3g | "
-                  "MFU %.1f%% | mem %.2f GiB | step %.3f s\n",
-                  static_cast<long long>(step), loss, static_cast<double>(layout.global_batch()) / dt, lr, tps, tflops,
-                  100.0 * mfu, static_cast<double>(peak_rss_bytes()) / (1 << 30), dt);
+      if (ctx.megatron_line)  // Megatron-LM's iteration line, which its users' parsers read
+        std::printf(" iteration %8lld/%8lld | consumed samples: %12lld | elapsed time per iteration (ms): %.1f | "
+                    "learning rate: %.6E | global batch size: %5lld | lm loss: %.6E | grad norm: %.3f | "
+                    "TFLOP/s/GPU: %.2f | MFU %.1f%%\n",
+                    static_cast<long long>(step + 1), static_cast<long long>(args.steps),
+                    static_cast<long long>((step + 1) * layout.global_batch()), 1000.0 * dt, lr,
+                    static_cast<long long>(layout.global_batch()), loss, norm, tflops, 100.0 * mfu);
+      else
+        std::printf("Batch %lld Loss: %.5f, Speed: %.2f samples/sec, lr: %.6f | tokens/s %.0f | TFLOP/s/dev %.3g | "
+                    "MFU %.1f%% | mem %.2f GiB | step %.3f s\n",
+                    static_cast<long long>(step), loss, static_cast<double>(layout.global_batch()) / dt, lr, tps, tflops,
+                    100.0 * mfu, static_cast<double>(peak_rss_bytes()) / (1 << 30), dt);
       std::fflush(stdout);
     }
     const int64_t done = step + 1;

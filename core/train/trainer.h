@@ -31,11 +31,17 @@ class GradSync {
   // The communicator over which gradients are owned disjointly (shards), for the global
   // norm; nullptr when every rank holds whole gradients.
   virtual Communicator* norm_comm() = 0;
+  // This rank's place among the data-parallel replicas (the samples it takes) and their
+  // communicator (the loss is summed over it); null: every rank is its own replica.
+  virtual int64_t dp_rank(Communicator& world) const { return world.rank(); }
+  virtual Communicator* dp_comm() { return nullptr; }
 };
 
 struct TrainContext {
-  Communicator* world = nullptr;  // for the loss and the timing spread
+  Communicator* world = nullptr;      // every rank
+  Communicator* loss_comm = nullptr;  // over which the loss sums sum (the data-parallel group; null: world)
   int64_t dp_rank = 0;
+  bool megatron_line = false;  // the step line in Megatron-LM's iteration format
   double peak_flops_per_device = 0;  // for MFU
   std::string peak_source;
 };

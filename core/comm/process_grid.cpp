@@ -1,0 +1,25 @@
+#include "core/comm/process_grid.h"
+
+#include "core/report/errors.h"
+
+namespace dtbench {
+
+ProcessGrid make_process_grid(Communicator& world, int64_t tp, int64_t pp) {
+  const int64_t n = world.size(), r = world.rank();
+  DT_CHECK(tp >= 1 && pp >= 1 && n % (tp * pp) == 0, "grid tp {} x pp {} does not divide {} ranks", tp, pp, n);
+  ProcessGrid g;
+  g.tp = tp;
+  g.pp = pp;
+  g.dp = n / (tp * pp);
+  g.tp_rank = r % tp;
+  g.dp_rank = r / tp % g.dp;
+  g.pp_rank = r / (tp * g.dp);
+  const int key = static_cast<int>(r);
+  g.tp_comm = world.split(static_cast<int>(g.pp_rank * g.dp + g.dp_rank), key, "tp");
+  g.dp_comm = world.split(static_cast<int>(g.pp_rank * tp + g.tp_rank), key, "dp");
+  g.pp_comm = world.split(static_cast<int>(g.dp_rank * tp + g.tp_rank), key, "pp");
+  g.mp_comm = world.split(static_cast<int>(g.dp_rank), key, "mp");
+  return g;
+}
+
+}  // namespace dtbench

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# megatron_gpt against one process (ddp_train on 1 rank, the plain model): fp32, 10 steps,
+# the same global batch, losses equal to 1e-5 relative at every step. tiny Llama: tp=2;
+# tp=2 with sequence parallelism; tp=2 x dp=2 on 4 ranks; dp=3; a vocabulary (255) that tp=2
+# pads. tiny GPT (tied embeddings, biases, learned positions, LayerNorm): tp=2, tp=2 with sp.
+# Bad layouts exit 2 with one line before any communication.
+source "$(dirname "$0")/../lib.sh"
+MEG="$DTBENCH_BIN/benchmarks/megatron_gpt"
+DDP="$DTBENCH_BIN/benchmarks/ddp_train"
+common=(--seq 32 --global-batch 12 --steps 10 --lr 1e-3 --warmup-steps 2 --threads 1)
+compare() { python3 "$DTBENCH_SRC/tests/compare_losses.py" "$@" || fail "$3: losses differ"; }
+run() {  # run MODEL REF NP LABEL FLAGS...
+  local model="$1" ref="$2" np="$3" label="$4"
+  shift 4
+  expect_exit 0 "$label" -- "$MPIRUN_LOCAL" "$np" "$MEG" --model "$model" "${common[@]}" "$@" --out "$WORK/run.json"
+  compare "$ref" "$WORK/run.json" "$label"
+}
+
+for model in tiny tiny_gpt; do
+  expect_exit 0 "$model, 1 process (reference)" -- "$DDP" --model "$model" "${common[@]}" --out "$WORK/$model.json"
+done
+run tiny "$WORK/tiny.json" 2 "tiny, tp=2" --tp 2
+run tiny "$WORK/tiny.json" 2 "tiny, tp=2, sp" --tp 2 --sp
+run tiny "$WORK/tiny.json" 4 "tiny, tp=2 x dp=2" --tp 2
+grep -q "iteration       10/      10 | consumed samples:          120 |" "$WORK/out" \
+  || fail "iteration line: $(grep iteration "$WORK/out" | tail -1)"
+run tiny "$WORK/tiny.json" 3 "tiny, dp=3" --tp 1
+run tiny_gpt "$WORK/tiny_gpt.json" 2 "tiny_gpt, tp=2" --tp 2
+run tiny_gpt "$WORK/tiny_gpt.json" 4 "tiny_gpt, tp=2 x dp=2, sp" --tp 2 --sp
+expect_exit 0 "tiny, vocab 255, 1 process" -- "$DDP" --model tiny --vocab 255 "${common[@]}" --out "$WORK/v255.json"
+run tiny "$WORK/v255.json" 2 "tiny, vocab 255 padded to 256 by tp=2" --tp 2 --vocab 255
+
+expect_exit 2 "tp x pp does not divide the world" -- "$MPIRUN_LOCAL" 3 "$MEG" --model tiny --tp 2
+grep -q "does not divide the world size 3" "$WORK/err" || fail "message: $(tail -1 "$WORK/err")"
+expect_exit 2 "tp does not divide the heads" -- "$MPIRUN_LOCAL" 3 "$MEG" --model tiny --tp 3
+grep -q "must divide the heads (4)" "$WORK/err" || fail "message: $(tail -1 "$WORK/err")"
+expect_exit 2 "sp with a sequence tp does not divide" -- "$MPIRUN_LOCAL" 2 "$MEG" --model tiny --tp 2 --sp --seq 31
+expect_exit 2 "megatron_gpt --ckpt-dir" -- "$MEG" --model tiny --ckpt-dir "$WORK/ck"
+finish
