@@ -1,11 +1,18 @@
 // megatron_gpt: Megatron-LM style training of a GPT or Llama: tensor parallelism (--tp,
-// with sequence parallelism --sp) inside data parallelism, on the tp x pp x dp process
-// grid; prints Megatron's iteration line.
+// with sequence parallelism --sp), pipeline parallelism (--pp, 1F1B over the step's
+// micro-batches) and data parallelism on the tp x pp x dp process grid; prints Megatron's
+// iteration line and, with --pp, the measured pipeline bubble beside the ideal.
 //   launch/mpirun-local 4 build/benchmarks/megatron_gpt --model tiny_gpt --tp 2 --sp --global-batch 8
+//   launch/mpirun-local 2 build/benchmarks/megatron_gpt --model tiny --pp 2 --global-batch 8
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
 
 #include "core/comm/process_grid.h"
 #include "core/parallel/ddp/ddp.h"
+#include "core/parallel/pipeline/pipeline.h"
+#include "core/report/clock.h"
 #include "core/report/errors.h"
 #include "core/train/train_main.h"
 
@@ -15,17 +22,23 @@ namespace {
 
 // Gradients: averaged over the data-parallel group (DDP buckets during backward); with
 // sequence parallelism the replicated parameters' gradients are partial sums over the
-// tensor-parallel group's sequence chunks and are summed over it once per step.
+// tensor-parallel group's sequence chunks and are summed over it once per step; with tied
+// embeddings split over pipeline stages, the first stage's embedding and the last stage's
+// copy (for the head) sum their gradients. With pipeline stages the step's micro-batches
+// run under the 1F1B schedule.
 class MegatronGradSync final : public GradSync {
  public:
-  MegatronGradSync(TransformerImpl& model, ProcessGrid& grid, bool sp) : grid_(grid), sp_(sp) {
+  MegatronGradSync(TransformerImpl& model, ProcessGrid& grid, bool sp) : model_(model), grid_(grid) {
+    const bool tied_copy = grid.pp > 1 && model.config().tied_embeddings;
     for (auto& item : model.named_parameters()) {
       const Sharding& s = model.shardings().at(item.key());
       params_.push_back(item.value());
-      TrainTensor t{item.key(), item.value(), item.value().sizes().vec(), 0, false};
-      t.in_norm = s.dim >= 0 || grid.tp_rank == 0;  // a replicated tensor counts once per tp group
+      TrainTensor t{model.global_name(item.key()), item.value(), item.value().sizes().vec(), 0, false};
+      // A tensor replicated over the tp group counts once in it; the head's embedding copy not at all.
+      t.in_norm = (s.dim >= 0 || grid.tp_rank == 0) && !(item.key() == "embed.weight" && !model.part().first);
       tensors_.push_back(t);
-      if (s.dim < 0 && sp_ && grid.tp > 1) replicated_.push_back(params_.size() - 1);
+      if (s.dim < 0 && sp && grid.tp > 1) tp_summed_.push_back(params_.size() - 1);
+      if (tied_copy && item.key() == "embed.weight") embed_ = params_.size() - 1;
     }
     ddp_ = std::make_unique<DistributedDataParallel>(model, *grid.dp_comm);
   }
@@ -39,10 +52,7 @@ class MegatronGradSync final : public GradSync {
   }
   void finish_backward() override {
     ddp_->finish_backward();
-    if (!sync_) return;
-    at::NoGradGuard no_grad;
-    for (std::size_t i : replicated_)
-      if (params_[i].grad().defined()) grid_.tp_comm->all_reduce(params_[i].mutable_grad(), ReduceOp::kSum)->wait();
+    if (sync_) sum_partial_grads();
   }
   std::vector<at::Tensor> grads() override {
     std::vector<at::Tensor> g;
@@ -51,16 +61,102 @@ class MegatronGradSync final : public GradSync {
   }
   Communicator* norm_comm() override { return grid_.mp_comm.get(); }
   int64_t dp_rank(Communicator&) const override { return grid_.dp_rank; }
-  Communicator* dp_comm() override { return grid_.dp_comm.get(); }
+  Communicator* dp_comm() override { return grid_.data_comm.get(); }
+
+  bool schedules_micro_batches() const override { return grid_.pp > 1; }
+  double forward_backward(Trainable& task, const BatchLayout& layout, int64_t step, int64_t dp_rank,
+                          double divisor) override {
+    const int64_t m = layout.accumulation;
+    double loss_sum = 0, compute_s = 0;
+    PipelineStage stage;
+    stage.forward = [&](int64_t micro, const at::Tensor& input) {
+      const Stopwatch clock;
+      const at::Tensor batch = task.batch(layout.first_sample(step, dp_rank, micro), layout.micro_batch);
+      const int64_t t = batch.size(1) - 1;
+      at::Tensor x = model_.part().first ? model_.embed_tokens(batch.narrow(1, 0, t)) : input;
+      x = model_.run_blocks(x);
+      if (model_.part().last) {
+        const at::Tensor loss = model_.head_loss_sum(x, batch.narrow(1, 1, t));
+        loss_sum += loss.item<double>();
+        x = loss / divisor;
+      }
+      compute_s += clock.elapsed_s();
+      return x;
+    };
+    Stopwatch backward_clock;
+    stage.before_backward = [&](int64_t, bool final) {
+      ddp_->prepare_backward(final);
+      backward_clock.reset();
+    };
+    const int64_t seq = task.terms_per_sample();
+    const int64_t sp = model_.tensor_parallel().sequence_parallel ? grid_.tp : 1;
+    stage.activation_shape = {layout.micro_batch, seq / sp, model_.config().hidden};
+    stage.activation_options = params_.front().options().requires_grad(false);
+    stage.after_backward = [&](int64_t) { compute_s += backward_clock.elapsed_s(); };
+    run_pipeline(*grid_.pp_comm, one_f_one_b(grid_.pp, grid_.pp_rank, m), stage, m);
+    ddp_->finish_backward();
+    sum_partial_grads();
+    // The slowest stage's compute per micro-batch, for the bubble.
+    at::Tensor slowest = at::full({1}, compute_s / static_cast<double>(m), at::kDouble);
+    grid_.pp_comm->all_reduce(slowest, ReduceOp::kMax)->wait();
+    compute_per_micro_.push_back(slowest.item<double>());
+    micro_ = m;
+    return loss_sum;
+  }
+  nlohmann::json metrics(double step_time_s) override {
+    if (grid_.pp == 1 || compute_per_micro_.empty()) return nlohmann::json::object();
+    std::vector<double> c(compute_per_micro_.begin() + (compute_per_micro_.size() > 1 ? 1 : 0), compute_per_micro_.end());
+    std::sort(c.begin(), c.end());
+    const double per_micro = c[c.size() / 2];
+    const double p = static_cast<double>(grid_.pp), m = static_cast<double>(micro_);
+    return {{"pipeline_bubble_measured", 1.0 - m * per_micro / step_time_s},
+            {"pipeline_bubble_ideal", (p - 1) / (m + p - 1)},
+            {"pipeline_stage_compute_per_micro_batch_s", per_micro}};
+  }
 
  private:
+  void sum_partial_grads() {
+    at::NoGradGuard no_grad;
+    for (std::size_t i : tp_summed_)
+      if (params_[i].grad().defined()) grid_.tp_comm->all_reduce(params_[i].mutable_grad(), ReduceOp::kSum)->wait();
+    if (embed_ && grid_.embed_comm) {
+      at::Tensor& g = params_[*embed_].mutable_grad();
+      if (!g.defined()) g = at::zeros_like(params_[*embed_]);
+      grid_.embed_comm->all_reduce(g, ReduceOp::kSum)->wait();
+    }
+  }
+
+  TransformerImpl& model_;
   ProcessGrid& grid_;
-  bool sp_, sync_ = false;
+  bool sync_ = false;
   std::unique_ptr<DistributedDataParallel> ddp_;
   std::vector<at::Tensor> params_;
   std::vector<TrainTensor> tensors_;
-  std::vector<std::size_t> replicated_;
+  std::vector<std::size_t> tp_summed_;
+  std::optional<std::size_t> embed_;
+  std::vector<double> compute_per_micro_;
+  int64_t micro_ = 1;
 };
+
+// Layers per stage: --pp-layers, else as even as possible (the first stages take the rest).
+std::vector<int64_t> stage_layers(const std::string& spec, int64_t layers, int64_t pp) {
+  std::vector<int64_t> out;
+  if (spec.empty()) {
+    for (int64_t s = 0; s < pp; ++s) out.push_back(layers / pp + (s < layers % pp ? 1 : 0));
+    return out;
+  }
+  std::size_t pos = 0;
+  while (pos <= spec.size()) {
+    const std::size_t comma = spec.find(',', pos);
+    const std::string item = spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    DT_USAGE(!item.empty() && item.find_first_not_of("0123456789") == std::string::npos,
+             "--pp-layers {}: a comma-separated layer count per stage, e.g. 3,3,2", spec);
+    out.push_back(std::stoll(item));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
 
 class Megatron final : public Strategy {
  public:
@@ -68,7 +164,11 @@ class Megatron final : public Strategy {
     o.add_options("megatron")
         ("tp", "tensor-parallel size (adjacent ranks; divides heads, kv-heads and ffn)",
          cxxopts::value<int64_t>()->default_value("1"), "N")
-        ("pp", "pipeline-parallel stages", cxxopts::value<int64_t>()->default_value("1"), "N")
+        ("pp", "pipeline-parallel stages (1F1B over the step's micro-batches)",
+         cxxopts::value<int64_t>()->default_value("1"), "N")
+        ("pp-layers", "layers per stage, e.g. 3,3,2 (default: as even as possible)",
+         cxxopts::value<std::string>()->default_value(""), "LIST")
+        ("vp", "virtual stages per rank (interleaved 1F1B)", cxxopts::value<int64_t>()->default_value("1"), "N")
         ("sp", "sequence parallelism in the tensor-parallel group (norms and residuals on 1/tp of the sequence)",
          cxxopts::value<bool>()->default_value("false")->implicit_value("true"));
   }
@@ -76,10 +176,12 @@ class Megatron final : public Strategy {
     tp_ = r["tp"].as<int64_t>();
     pp_ = r["pp"].as<int64_t>();
     sp_ = r["sp"].as<bool>();
+    pp_layers_spec_ = r["pp-layers"].as<std::string>();
+    vp_ = r["vp"].as<int64_t>();
     DT_USAGE(tp_ >= 1 && pp_ >= 1, "--tp {} --pp {}: sizes are at least 1", tp_, pp_);
     DT_USAGE(world_size % (tp_ * pp_) == 0, "--tp {} x --pp {} = {} does not divide the world size {}", tp_, pp_,
              tp_ * pp_, world_size);
-    DT_USAGE(pp_ == 1, "--pp {}: pipeline parallelism is not in megatron_gpt yet; use --pp 1", pp_);
+    DT_USAGE(vp_ == 1, "--vp {}: the interleaved schedule is not in megatron_gpt yet; use --vp 1", vp_);
     DT_USAGE(!sp_ || tp_ > 1, "--sp needs --tp of 2 or more (it splits the sequence over the tensor-parallel group)");
   }
   void check(const TrainArgs& a, int) override {
@@ -88,8 +190,16 @@ class Megatron final : public Strategy {
              "--tp {}: must divide the heads ({}) and the kv-heads ({}) of {}", tp_, c.heads, c.kv_heads, c.name);
     DT_USAGE(c.ffn % tp_ == 0, "--tp {}: must divide the MLP width {} of {}", tp_, c.ffn, c.name);
     DT_USAGE(!sp_ || a.seq % tp_ == 0, "--sp: the sequence {} must divide by --tp {}", a.seq, tp_);
-    DT_USAGE(!a.activation_checkpointing || tp_ == 1,
-             "--activation-checkpointing with --tp: not in megatron_gpt yet; drop one");
+    DT_USAGE(!a.activation_checkpointing || (tp_ == 1 && pp_ == 1),
+             "--activation-checkpointing with --tp or --pp: not in megatron_gpt yet; drop one");
+    DT_USAGE(pp_ <= c.layers, "--pp {}: more stages than the {} layers of {}", pp_, c.layers, c.name);
+    layers_ = stage_layers(pp_layers_spec_, c.layers, pp_);
+    int64_t total = 0;
+    for (int64_t l : layers_) total += l;
+    DT_USAGE(static_cast<int64_t>(layers_.size()) == pp_ && total == c.layers &&
+                 std::all_of(layers_.begin(), layers_.end(), [](int64_t l) { return l >= 1; }),
+             "--pp-layers {}: needs {} counts of at least 1 that add up to the {} layers", pp_layers_spec_, pp_,
+             c.layers);
   }
   int64_t data_parallel_size(int world_size) const override { return world_size / (tp_ * pp_); }
   Layout layout(const TrainArgs& a, int world_size) const override {
@@ -98,20 +208,30 @@ class Megatron final : public Strategy {
   }
   bool checkpoints() const override { return false; }
   Transformer make_model(const ModelConfig& config, World& world) override {
+    DT_USAGE(pp_ == 1 || world.backend != "store",
+             "--pp {}: pipeline stages exchange activations point to point, which the store backend cannot; start "
+             "the ranks with mpirun (or srun --mpi=pmix)", pp_);
     grid_ = make_process_grid(*world.comm, tp_, pp_);
-    return Transformer(config, TensorParallel{grid_.tp_comm.get(), sp_});
+    ModelPart part;
+    for (int64_t s = 0; s < grid_.pp_rank; ++s) part.first_layer += layers_[s];
+    part.layers = layers_[grid_.pp_rank];
+    part.first = grid_.pp_rank == 0;
+    part.last = grid_.pp_rank == pp_ - 1;
+    return Transformer(config, TensorParallel{grid_.tp_comm.get(), sp_}, part);
   }
   std::unique_ptr<GradSync> wrap(Trainable&, TransformerImpl* lm, World&, const TrainArgs& args) override {
     initialize_parameters(*lm, args.seed);  // each rank draws its block of every parameter
     return std::make_unique<MegatronGradSync>(*lm, grid_, sp_);
   }
   nlohmann::json describe() const override {
-    return {{"name", "megatron"}, {"tp", tp_}, {"pp", pp_}, {"sp", sp_}};
+    return {{"name", "megatron"}, {"tp", tp_}, {"pp", pp_}, {"sp", sp_}, {"pp_layers", layers_}};
   }
 
  private:
-  int64_t tp_ = 1, pp_ = 1;
+  int64_t tp_ = 1, pp_ = 1, vp_ = 1;
   bool sp_ = false;
+  std::string pp_layers_spec_;
+  std::vector<int64_t> layers_;
   ProcessGrid grid_;
 };
 

@@ -19,6 +19,9 @@ ProcessGrid make_process_grid(Communicator& world, int64_t tp, int64_t pp) {
   g.dp_comm = world.split(static_cast<int>(g.pp_rank * tp + g.tp_rank), key, "dp");
   g.pp_comm = world.split(static_cast<int>(g.dp_rank * tp + g.tp_rank), key, "pp");
   g.mp_comm = world.split(static_cast<int>(g.dp_rank), key, "mp");
+  g.data_comm = world.split(static_cast<int>(g.tp_rank), key, "data");
+  const bool end_stage = g.pp_rank == 0 || g.pp_rank == pp - 1;
+  g.embed_comm = world.split(end_stage ? static_cast<int>(g.dp_rank * tp + g.tp_rank) : -1, key, "embed");
   return g;
 }
 

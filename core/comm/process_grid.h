@@ -16,6 +16,8 @@ struct ProcessGrid {
   std::unique_ptr<Communicator> dp_comm;  // same stage and tensor-parallel rank
   std::unique_ptr<Communicator> pp_comm;  // same replica and tensor-parallel rank: the stages
   std::unique_ptr<Communicator> mp_comm;  // one replica's tp x pp ranks (the gradient norm)
+  std::unique_ptr<Communicator> data_comm;   // all stages and replicas of one tp rank (the loss)
+  std::unique_ptr<Communicator> embed_comm;  // first and last stage (tied embeddings); null elsewhere
 };
 
 // Collective over `world`; tp * pp must divide its size (checked before, with the flags).

@@ -59,13 +59,18 @@ at::Tensor BlockImpl::forward(const at::Tensor& x, const RopeTables* rope) {
   return h + mlp(mlp_norm(h));
 }
 
-TransformerImpl::TransformerImpl(const ModelConfig& c, const TensorParallel& tp) : config_(c), tp_(tp) {
-  embed = register_module("embed", Embedding(c.vocab, c.hidden, tp));
-  if (!c.rope) pos = register_module("pos", Embedding(c.seq, c.hidden));
+TransformerImpl::TransformerImpl(const ModelConfig& c, const TensorParallel& tp, const ModelPart& part)
+    : config_(c), tp_(tp), part_(part) {
+  if (part_.layers < 0) part_.layers = c.layers - part_.first_layer;
+  if (part_.first || (part_.last && c.tied_embeddings)) embed = register_module("embed", Embedding(c.vocab, c.hidden, tp));
+  if (!c.rope && part_.first) pos = register_module("pos", Embedding(c.seq, c.hidden));
   blocks = register_module("blocks", torch::nn::ModuleList());
-  for (int64_t i = 0; i < c.layers; ++i) blocks->push_back(Block(c, tp));
-  norm = register_module("norm", Norm(c.hidden, c.rmsnorm, c.norm_eps));
-  if (!c.tied_embeddings) head = register_module("head", Linear(c.hidden, c.vocab_padded(tp.size()), false, Split::kColumn, tp));
+  for (int64_t i = 0; i < part_.layers; ++i) blocks->push_back(Block(c, tp));
+  if (part_.last) {
+    norm = register_module("norm", Norm(c.hidden, c.rmsnorm, c.norm_eps));
+    if (!c.tied_embeddings)
+      head = register_module("head", Linear(c.hidden, c.vocab_padded(tp.size()), false, Split::kColumn, tp));
+  }
   if (c.rope) rope_ = rope_tables(c, c.seq, at::kCPU);
   // Every parameter's split, by name (replicated unless a layer says otherwise).
   for (auto& item : named_parameters()) shardings_[item.key()] = Sharding{-1, item.value().sizes().vec(), 0};
@@ -80,13 +85,26 @@ TransformerImpl::TransformerImpl(const ModelConfig& c, const TensorParallel& tp)
   }
 }
 
-at::Tensor TransformerImpl::forward(const at::Tensor& ids) {
+std::string TransformerImpl::global_name(const std::string& name) const {
+  const std::string head = "blocks.";
+  if (part_.first_layer == 0 || name.compare(0, head.size(), head) != 0) return name;
+  const std::size_t dot = name.find('.', head.size());
+  const int64_t k = std::stoll(name.substr(head.size(), dot - head.size()));
+  return head + std::to_string(part_.first_layer + k) + name.substr(dot);
+}
+
+at::Tensor TransformerImpl::embed_tokens(const at::Tensor& ids) {
   const int64_t t = ids.size(1);
   const int64_t n = tp_.sequence_parallel ? tp_.size() : 1;
   DT_CHECK(t % n == 0, "sequence {} does not split over {} sequence-parallel ranks", t, n);
   // The embedding's partial sums complete on the way out (a sequence chunk each with SP).
   at::Tensor x = exit_parallel_region(embed(ids), tp_);
   if (pos) x = x + pos(at::arange(tp_.rank() % n * (t / n), tp_.rank() % n * (t / n) + t / n, ids.options()));
+  return x;
+}
+
+at::Tensor TransformerImpl::run_blocks(at::Tensor x) {
+  const int64_t t = x.size(1) * (tp_.sequence_parallel ? tp_.size() : 1);  // the whole sequence
   if (config_.rope && (rope_.cos.size(0) < t || rope_.cos.device() != x.device()))
     rope_ = rope_tables(config_, std::max(t, config_.seq), x.device());
   const RopeTables* rope = config_.rope ? &rope_ : nullptr;
@@ -99,18 +117,27 @@ at::Tensor TransformerImpl::forward(const at::Tensor& ids) {
     else
       x = recompute ? checkpointed_block(*block, x, rope) : block->forward(x, rope);
   }
-  x = enter_parallel_region(norm(x), tp_);  // the whole sequence, for this rank's vocabulary columns
-  return head ? head(x) : at::linear(x, embed->weight);
+  return x;
 }
 
-at::Tensor TransformerImpl::loss_sum(const at::Tensor& batch) {
-  const int64_t t = batch.size(1) - 1;
-  at::Tensor logits = forward(batch.narrow(1, 0, t));
-  at::Tensor targets = batch.narrow(1, 1, t);
+at::Tensor TransformerImpl::head_logits(const at::Tensor& x) {
+  const at::Tensor y = enter_parallel_region(norm(x), tp_);  // the whole sequence, this rank's vocabulary
+  return head ? head(y) : at::linear(y, embed->weight);
+}
+
+at::Tensor TransformerImpl::forward(const at::Tensor& ids) { return head_logits(run_blocks(embed_tokens(ids))); }
+
+at::Tensor TransformerImpl::head_loss_sum(const at::Tensor& x, const at::Tensor& targets) {
+  const at::Tensor logits = head_logits(x);
   const at::Tensor flat = logits.reshape({-1, logits.size(-1)}).to(at::kFloat);
   if (tp_.size() == 1 && logits.size(-1) == config_.vocab)
     return at::cross_entropy_loss(flat, targets.reshape({-1}), {}, at::Reduction::Sum);
   return vocab_parallel_cross_entropy_sum(flat, targets.reshape({-1}), tp_.rank() * logits.size(-1), config_.vocab, tp_);
+}
+
+at::Tensor TransformerImpl::loss_sum(const at::Tensor& batch) {
+  const int64_t t = batch.size(1) - 1;
+  return head_loss_sum(run_blocks(embed_tokens(batch.narrow(1, 0, t))), batch.narrow(1, 1, t));
 }
 
 namespace {
@@ -160,14 +187,15 @@ void initialize_parameters(TransformerImpl& model, uint64_t seed) {
   for (auto& item : model.named_parameters()) {
     at::Tensor p = item.value();
     const Sharding& s = model.shardings().at(item.key());
+    const std::string name = model.global_name(item.key());
     at::Tensor values = at::empty(p.sizes(), p.options().dtype(at::kFloat));
     if (s.dim == 1) {  // a block of columns (row-parallel weights): strided in the whole
-      const InitRule rule = init_rule(model.config(), item.key());
-      DT_CHECK(rule.kind == InitRule::kNormal, "{}: only weights split by columns", item.key());
-      init_normal_block(values, seed, item.key(), s.shape[1], 0, s.offset, rule.std);
+      const InitRule rule = init_rule(model.config(), name);
+      DT_CHECK(rule.kind == InitRule::kNormal, "{}: only weights split by columns", name);
+      init_normal_block(values, seed, name, s.shape[1], 0, s.offset, rule.std);
     } else {  // whole, or a block of rows: contiguous in the whole
       const int64_t row = p.dim() > 0 && p.size(0) > 0 ? p.numel() / p.size(0) : 0;
-      initialize_parameter_slice(model.config(), seed, item.key(), values.view({-1}), s.dim == 0 ? s.offset * row : 0);
+      initialize_parameter_slice(model.config(), seed, name, values.view({-1}), s.dim == 0 ? s.offset * row : 0);
     }
     p.copy_(values);
   }

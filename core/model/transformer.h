@@ -58,16 +58,34 @@ class BlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Block);
 
+// Which part of the model a rank holds (pipeline parallelism): blocks [first_layer,
+// first_layer + layers), the embedding on the first stage, the final norm and head on the
+// last (with tied embeddings the last stage also holds a copy of the embedding for its
+// head). Parameter names stay those of the whole model (global_name).
+struct ModelPart {
+  int64_t first_layer = 0, layers = -1;  // -1: all
+  bool first = true, last = true;
+};
+
 class TransformerImpl : public torch::nn::Module {
  public:
   // `tp`: the tensor-parallel group (none: the plain model). With sequence parallelism the
   // sequence must divide by its size.
-  explicit TransformerImpl(const ModelConfig& c, const TensorParallel& tp = {});
+  explicit TransformerImpl(const ModelConfig& c, const TensorParallel& tp = {}, const ModelPart& part = {});
   // ids [batch, seq] -> logits [batch, seq, vocab]
   at::Tensor forward(const at::Tensor& ids);
   // batch [b, seq + 1] (inputs then next-token targets): the summed token cross-entropy in
   // fp32. Divide by the global batch's token count for the token-weighted mean.
   at::Tensor loss_sum(const at::Tensor& batch);
+
+  // The parts, for pipeline stages: first stage embed_tokens, every stage run_blocks, last
+  // stage head_loss_sum (targets [b, t]).
+  at::Tensor embed_tokens(const at::Tensor& ids);
+  at::Tensor run_blocks(at::Tensor x);
+  at::Tensor head_loss_sum(const at::Tensor& x, const at::Tensor& targets);
+  const ModelPart& part() const { return part_; }
+  // "blocks.<k>.…" of this part as the whole model names it ("blocks.<first_layer + k>.…").
+  std::string global_name(const std::string& name) const;
   const ModelConfig& config() const { return config_; }
   const TensorParallel& tensor_parallel() const { return tp_; }
   // How each parameter (by name) is split over the tensor-parallel group.
@@ -85,8 +103,10 @@ class TransformerImpl : public torch::nn::Module {
   Linear head{nullptr};  // absent when tied to embed
 
  private:
+  at::Tensor head_logits(const at::Tensor& x);
   ModelConfig config_;
   TensorParallel tp_;
+  ModelPart part_;
   RopeTables rope_;
   std::map<std::string, Sharding> shardings_;
 };

@@ -20,6 +20,9 @@ class Trainable {
   // Summed loss (fp32) over global samples [first, first + count).
   virtual at::Tensor loss_sum(int64_t first, int64_t count) = 0;
   virtual int64_t terms_per_sample() const = 0;
+  // The raw samples [first, first + count) (a language model's token rows [count, seq + 1]),
+  // for strategies that run the model in parts (pipeline stages).
+  virtual at::Tensor batch(int64_t first, int64_t count) { return at::Tensor(); }
   virtual double flops_per_term() const = 0;  // model FLOPs, forward + backward
 };
 
@@ -30,6 +33,7 @@ class LanguageModelTask final : public Trainable {
       : model_(model), data_(data), seq_(seq) {}
   torch::nn::Module& module() override { return model_; }
   at::Tensor loss_sum(int64_t first, int64_t count) override { return model_.loss_sum(data_.samples(first, count)); }
+  at::Tensor batch(int64_t first, int64_t count) override { return data_.samples(first, count); }
   int64_t terms_per_sample() const override { return seq_; }
   double flops_per_term() const override { return flops_per_token(model_.config(), seq_); }
 

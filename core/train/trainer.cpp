@@ -84,12 +84,14 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
     const double comm_before = sync.comm_wait_s();
     sync.zero_grads();
     double local_sum = 0;
-    for (int64_t k = 0; k < layout.accumulation; ++k) {
+    // Each rank's share of the token-weighted mean; the data-parallel average completes it.
+    const double divisor = static_cast<double>(layout.micro_batch * layout.accumulation * terms);
+    if (sync.schedules_micro_batches()) local_sum = sync.forward_backward(task, layout, step, ctx.dp_rank, divisor);
+    for (int64_t k = 0; k < layout.accumulation && !sync.schedules_micro_batches(); ++k) {
       sync.prepare_backward(k == layout.accumulation - 1);
       at::Tensor part = task.loss_sum(layout.first_sample(step, ctx.dp_rank, k), layout.micro_batch);
       local_sum += part.item<double>();
-      // Each rank's share of the token-weighted mean; DDP's average over ranks completes it.
-      (part / static_cast<double>(layout.micro_batch * layout.accumulation * terms)).backward();
+      (part / divisor).backward();
       sync.finish_backward();
     }
     const std::vector<at::Tensor> grads = sync.grads();
@@ -160,6 +162,7 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
       {"loss_first", loss_first},
       {"loss_last", loss_last},
   };
+  metrics.update(sync.metrics(st.median));
   return {{"steps", steps},
           {"metrics", metrics},
           {"step_time_median_s", st.median},

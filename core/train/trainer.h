@@ -34,6 +34,17 @@ class GradSync {
   // This rank's place among the data-parallel replicas (the samples it takes) and their
   // communicator (the loss is summed over it); null: every rank is its own replica.
   virtual int64_t dp_rank(Communicator& world) const { return world.rank(); }
+  // A strategy that schedules a step's micro-batches itself (a pipeline) returns true and
+  // runs forward and backward of all of them in forward_backward, each micro-batch's loss
+  // divided by `divisor`; it returns this rank's summed (undivided) loss, 0 where none is
+  // computed. The loop then calls neither prepare_backward nor finish_backward.
+  virtual bool schedules_micro_batches() const { return false; }
+  virtual double forward_backward(Trainable& task, const BatchLayout& layout, int64_t step, int64_t dp_rank,
+                                  double divisor) {
+    return 0;
+  }
+  // Strategy figures for the record's metrics, given the median step time.
+  virtual nlohmann::json metrics(double step_time_s) { return nlohmann::json::object(); }
   virtual Communicator* dp_comm() { return nullptr; }
 };
 

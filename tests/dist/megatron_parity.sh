@@ -3,7 +3,10 @@
 # the same global batch, losses equal to 1e-5 relative at every step. tiny Llama: tp=2;
 # tp=2 with sequence parallelism; tp=2 x dp=2 on 4 ranks; dp=3; a vocabulary (255) that tp=2
 # pads. tiny GPT (tied embeddings, biases, learned positions, LayerNorm): tp=2, tp=2 with sp.
-# Bad layouts exit 2 with one line before any communication.
+# Pipelines (4 layers): pp=2 (1F1B, 4 micro-batches), pp=3 on 3 ranks (layers 2,1,1),
+# tp=2 x pp=2 on 4 ranks, pp=2 x dp=2 with sp off, tiny GPT pp=2 (the tied embedding split
+# between the first and last stage). Bad layouts exit 2 with one line before any
+# communication.
 source "$(dirname "$0")/../lib.sh"
 MEG="$DTBENCH_BIN/benchmarks/megatron_gpt"
 DDP="$DTBENCH_BIN/benchmarks/ddp_train"
@@ -30,10 +33,26 @@ run tiny_gpt "$WORK/tiny_gpt.json" 4 "tiny_gpt, tp=2 x dp=2, sp" --tp 2 --sp
 expect_exit 0 "tiny, vocab 255, 1 process" -- "$DDP" --model tiny --vocab 255 "${common[@]}" --out "$WORK/v255.json"
 run tiny "$WORK/v255.json" 2 "tiny, vocab 255 padded to 256 by tp=2" --tp 2 --vocab 255
 
+for model in tiny tiny_gpt; do
+  expect_exit 0 "$model, 4 layers, 1 process (reference)" -- "$DDP" --model "$model" --layers 4 "${common[@]}" \
+    --global-batch 4 --out "$WORK/${model}4.json"
+  expect_exit 0 "$model, 4 layers, batch 12, 1 process (reference)" -- "$DDP" --model "$model" --layers 4 \
+    "${common[@]}" --out "$WORK/${model}4b.json"
+done
+run tiny "$WORK/tiny4.json" 2 "tiny, pp=2, 4 micro-batches" --layers 4 --pp 2 --global-batch 4
+grep -q '"pipeline_bubble_measured"' "$WORK/run.json" || fail "no bubble figure in the record"
+run tiny "$WORK/tiny4b.json" 3 "tiny, pp=3, layers 2,1,1" --layers 4 --pp 3 --pp-layers 2,1,1
+run tiny "$WORK/tiny4b.json" 4 "tiny, tp=2 x pp=2" --layers 4 --tp 2 --pp 2
+run tiny "$WORK/tiny4b.json" 4 "tiny, pp=2 x dp=2" --layers 4 --pp 2
+run tiny_gpt "$WORK/tiny_gpt4.json" 2 "tiny_gpt, pp=2" --layers 4 --pp 2 --global-batch 4
+
 expect_exit 2 "tp x pp does not divide the world" -- "$MPIRUN_LOCAL" 3 "$MEG" --model tiny --tp 2
 grep -q "does not divide the world size 3" "$WORK/err" || fail "message: $(tail -1 "$WORK/err")"
 expect_exit 2 "tp does not divide the heads" -- "$MPIRUN_LOCAL" 3 "$MEG" --model tiny --tp 3
 grep -q "must divide the heads (4)" "$WORK/err" || fail "message: $(tail -1 "$WORK/err")"
 expect_exit 2 "sp with a sequence tp does not divide" -- "$MPIRUN_LOCAL" 2 "$MEG" --model tiny --tp 2 --sp --seq 31
+expect_exit 2 "pp greater than the layers" -- "$MPIRUN_LOCAL" 3 "$MEG" --model tiny --pp 3
+grep -q "more stages than the 2 layers" "$WORK/err" || fail "message: $(tail -1 "$WORK/err")"
+expect_exit 2 "pp-layers that do not add up" -- "$MPIRUN_LOCAL" 2 "$MEG" --model tiny --pp 2 --pp-layers 1,2
 expect_exit 2 "megatron_gpt --ckpt-dir" -- "$MEG" --model tiny --ckpt-dir "$WORK/ck"
 finish
