@@ -60,6 +60,14 @@ else
     || die "pip install torch==${DTBENCH_TORCH_VERSION} from PyPI"
   torch_ok || die "torch in ${DTBENCH_VENV} is $("$DTBENCH_VENV/bin/python" -c 'import torch;print(torch.__version__, "cuda", torch.version.cuda)' 2>&1), want ${DTBENCH_TORCH_VERSION} with CUDA ${DTBENCH_TORCH_CUDA}"
 fi
+# The Kubernetes manifests' offline schema checks (tests/e2e/k8s): small, pinned.
+if "$DTBENCH_VENV/bin/python" -c 'import kubernetes_validate, jsonschema, yaml' 2>/dev/null; then
+  step "kubernetes-validate already in ${DTBENCH_VENV}"
+else
+  step "pip install kubernetes-validate==${DTBENCH_K8S_VALIDATE_VERSION} into ${DTBENCH_VENV}"
+  "$DTBENCH_VENV/bin/pip" install -q --progress-bar off "kubernetes-validate==${DTBENCH_K8S_VALIDATE_VERSION}" \
+    || die "pip install kubernetes-validate==${DTBENCH_K8S_VALIDATE_VERSION} from PyPI"
+fi
 prefix="$("$DTBENCH_VENV/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)"
 [ -d "$prefix/Torch" ] || die "torch's CMake config not found under '${prefix}'"
 

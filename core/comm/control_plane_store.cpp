@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <netdb.h>
 #include <thread>
 
 #include "core/comm/control_plane.h"
 #include "core/comm/watchdog.h"
+#include "core/report/clock.h"
 #include "core/report/errors.h"
+#include "core/report/log.h"
 
 namespace dtbench {
 
@@ -106,7 +109,32 @@ std::vector<int> split_members(const std::vector<std::string>& color_keys, int c
   return ranks;
 }
 
+namespace {
+
+// Waits until `host` resolves: a Kubernetes pod's name (a headless Service's record) may
+// appear only after the pod that looks it up has started. Gives up after `timeout_s`.
+void wait_for_name(const std::string& host, double timeout_s) {
+  const Stopwatch clock;
+  for (int attempt = 0;; ++attempt) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+    if (found) ::freeaddrinfo(found);
+    if (rc == 0) return;
+    if (clock.elapsed_s() > timeout_s)
+      throw RuntimeFailure(fmt::format("the rendezvous host {} did not resolve within --comm-timeout ({:.0f} s): {}",
+                                       host, timeout_s, ::gai_strerror(rc)));
+    if (attempt == 0) logf("rendezvous host {} does not resolve yet ({}); retrying", host, ::gai_strerror(rc));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<ControlPlane> make_store_control_plane(const StoreOptions& opt) {
+  wait_for_name(opt.host, opt.timeout_s);
   c10d::TCPStoreOptions o;
   o.port = static_cast<uint16_t>(opt.port);
   o.isServer = opt.serve && opt.rank == 0;

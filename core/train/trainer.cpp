@@ -102,6 +102,7 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
     clip_grads(grads, norm, args.grad_clip);
     const double lr = args.lr.at(step);
     opt.step(lr, grads);
+    sync.after_step();
     at::Tensor total = at::full({1}, local_sum, at::kDouble);
     (ctx.loss_comm ? *ctx.loss_comm : world).all_reduce(total)->wait();
     const double loss = total.item<double>() / static_cast<double>(global_tokens);

@@ -43,6 +43,9 @@ class GradSync {
                                   double divisor) {
     return 0;
   }
+  // After the optimizer has updated tensors(): a strategy whose ranks update disjoint parts
+  // (a distributed optimizer) gives every rank the whole result here.
+  virtual void after_step() {}
   // Strategy figures for the record's metrics, given the median step time.
   virtual nlohmann::json metrics(double step_time_s) { return nlohmann::json::object(); }
   virtual Communicator* dp_comm() { return nullptr; }

@@ -5,7 +5,9 @@
 # pads. tiny GPT (tied embeddings, biases, learned positions, LayerNorm): tp=2, tp=2 with sp.
 # Pipelines (4 layers): pp=2 (1F1B, 4 micro-batches), pp=3 on 3 ranks (layers 2,1,1),
 # tp=2 x pp=2 on 4 ranks, pp=2 x dp=2 with sp off, tiny GPT pp=2 (the tied embedding split
-# between the first and last stage). Bad layouts exit 2 with one line before any
+# between the first and last stage), interleaved pp=2 x vp=2 (tiny and tiny GPT). The
+# distributed optimizer (AdamW state sharded over
+# dp): tp=2 x dp=2, and dp=3. Bad layouts exit 2 with one line before any
 # communication.
 source "$(dirname "$0")/../lib.sh"
 MEG="$DTBENCH_BIN/benchmarks/megatron_gpt"
@@ -45,6 +47,14 @@ run tiny "$WORK/tiny4b.json" 3 "tiny, pp=3, layers 2,1,1" --layers 4 --pp 3 --pp
 run tiny "$WORK/tiny4b.json" 4 "tiny, tp=2 x pp=2" --layers 4 --tp 2 --pp 2
 run tiny "$WORK/tiny4b.json" 4 "tiny, pp=2 x dp=2" --layers 4 --pp 2
 run tiny_gpt "$WORK/tiny_gpt4.json" 2 "tiny_gpt, pp=2" --layers 4 --pp 2 --global-batch 4
+run tiny "$WORK/tiny4.json" 2 "tiny, pp=2 x vp=2 (interleaved), 4 micro-batches" --layers 4 --pp 2 --vp 2 \
+  --global-batch 4
+run tiny_gpt "$WORK/tiny_gpt4.json" 2 "tiny_gpt, pp=2 x vp=2 (interleaved)" --layers 4 --pp 2 --vp 2 --global-batch 4
+run tiny "$WORK/tiny.json" 4 "tiny, tp=2 x dp=2, distributed optimizer" --tp 2 --distributed-optimizer
+run tiny "$WORK/tiny.json" 3 "tiny, dp=3, distributed optimizer" --distributed-optimizer
+run tiny "$WORK/tiny.json" 2 "tiny, tp=2, sp, activation checkpointing" --tp 2 --sp --activation-checkpointing
+run tiny "$WORK/tiny4b.json" 4 "tiny, tp=2 x pp=2, activation checkpointing" --layers 4 --tp 2 --pp 2 \
+  --activation-checkpointing
 
 expect_exit 2 "tp x pp does not divide the world" -- "$MPIRUN_LOCAL" 3 "$MEG" --model tiny --tp 2
 grep -q "does not divide the world size 3" "$WORK/err" || fail "message: $(tail -1 "$WORK/err")"
@@ -54,5 +64,11 @@ expect_exit 2 "sp with a sequence tp does not divide" -- "$MPIRUN_LOCAL" 2 "$MEG
 expect_exit 2 "pp greater than the layers" -- "$MPIRUN_LOCAL" 3 "$MEG" --model tiny --pp 3
 grep -q "more stages than the 2 layers" "$WORK/err" || fail "message: $(tail -1 "$WORK/err")"
 expect_exit 2 "pp-layers that do not add up" -- "$MPIRUN_LOCAL" 2 "$MEG" --model tiny --pp 2 --pp-layers 1,2
+expect_exit 2 "vp that does not divide the layers per stage" -- "$MPIRUN_LOCAL" 2 "$MEG" --model tiny --layers 4 \
+  --pp 2 --vp 3
+grep -q "do not split into --pp 2 x --vp 3" "$WORK/err" || fail "message: $(tail -1 "$WORK/err")"
+expect_exit 2 "interleaving with micro-batches not a multiple of pp" -- "$MPIRUN_LOCAL" 2 "$MEG" --model tiny \
+  --layers 4 --pp 2 --vp 2 --global-batch 3
+grep -q "multiple of --pp 2" "$WORK/err" || fail "message: $(tail -1 "$WORK/err")"
 expect_exit 2 "megatron_gpt --ckpt-dir" -- "$MEG" --model tiny --ckpt-dir "$WORK/ck"
 finish

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <tuple>
 
 #include "core/parallel/pipeline/schedule.h"
 
@@ -99,4 +100,43 @@ TEST_CASE("1F1B on 2 stages, 3 micro-batches, as Megatron runs it") {
   for (const auto& a : one_f_one_b(2, 1, 3)) s1 += to_string(a) + " ";
   CHECK(s0 == "F0 send_fwd0 F1 send_fwd+recv_bwd1/0 B0 F2 send_fwd+recv_bwd2/1 B1 recv_bwd2 B2 ");
   CHECK(s1 == "recv_fwd0 F0 B0 send_bwd+recv_fwd0/1 F1 B1 send_bwd+recv_fwd1/2 F2 B2 send_bwd2 ");
+}
+
+TEST_CASE("interleaved timetable: every (chunk, micro-batch) once per stage, after what it needs") {
+  for (int64_t p : {2, 3, 4}) {
+    for (int64_t v : {1, 2, 3}) {
+      for (int64_t m : {p, 2 * p, 4 * p}) {
+        INFO("stages " << p << ", chunks " << v << ", micro-batches " << m);
+        const auto table = interleaved_timetable(p, v, m);
+        REQUIRE(static_cast<int64_t>(table.size()) == p);
+        std::map<std::tuple<int64_t, int64_t, int64_t>, int64_t> f, b;  // (stage, chunk, micro) -> tick
+        for (int64_t s = 0; s < p; ++s)
+          for (int64_t t = 0; t < static_cast<int64_t>(table[s].size()); ++t) {
+            const PipeTick& k = table[s][t];
+            if (k.forward.some()) CHECK(f.emplace(std::make_tuple(s, k.forward.chunk, k.forward.micro), t).second);
+            if (k.backward.some()) CHECK(b.emplace(std::make_tuple(s, k.backward.chunk, k.backward.micro), t).second);
+          }
+        CHECK(static_cast<int64_t>(f.size()) == p * v * m);
+        CHECK(static_cast<int64_t>(b.size()) == p * v * m);
+        for (auto& [key, t] : f) {
+          auto [s, c, mb] = key;
+          if (s > 0) CHECK(f.at({s - 1, c, mb}) < t);  // the activation arrives the tick after
+          if (s == 0 && c > 0) CHECK(f.at({p - 1, c - 1, mb}) < t);
+          CHECK(b.at(key) >= t);
+        }
+        for (auto& [key, t] : b) {
+          auto [s, c, mb] = key;
+          if (s < p - 1) CHECK(b.at({s + 1, c, mb}) < t);
+          if (s == p - 1 && c < v - 1) CHECK(b.at({0, c + 1, mb}) < t);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("interleaving shortens the pipeline: fewer ticks than without virtual stages, per unit of work") {
+  // 4 stages, 8 micro-batches: ticks per chunk of work fall as chunks rise (the bubble shrinks).
+  const double one = static_cast<double>(interleaved_timetable(4, 1, 8)[0].size()) / 8;
+  const double two = static_cast<double>(interleaved_timetable(4, 2, 8)[0].size()) / 16;
+  CHECK(two < one);
 }

@@ -30,4 +30,22 @@ struct PipelineStage {
 void run_pipeline(Communicator& pp, const std::vector<PipeAction>& schedule, const PipelineStage& stage,
                   int64_t micro_batches);
 
+// A stage holding several model chunks (interleaved schedules).
+struct ChunkedStage {
+  // Forward of `chunk` for `micro`: `input` undefined where the chunk starts the model
+  // (chunk 0 of stage 0). Returns the activation, or the loss after the model's last chunk.
+  std::function<at::Tensor(int64_t chunk, int64_t micro, const at::Tensor& input)> forward;
+  std::function<void(int64_t chunk, int64_t micro)> before_backward, after_backward;
+  std::vector<int64_t> activation_shape;
+  at::TensorOptions activation_options;
+};
+
+// Runs a lock-step timetable (interleaved_timetable): each tick's forward and backward,
+// then a ring shift of activations (to the next stage; the last stage's chunk c feeds the
+// first stage's chunk c + 1) and one of gradients (back), each a paired send/receive that
+// every stage makes in the same tick, so none can wait on another in a cycle. Ticks in
+// which no stage has anything to pass skip the shift.
+void run_timetable(Communicator& pp, const std::vector<std::vector<PipeTick>>& table, int64_t chunks,
+                   const ChunkedStage& stage);
+
 }  // namespace dtbench

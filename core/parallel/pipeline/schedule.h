@@ -36,4 +36,23 @@ std::vector<PipeAction> one_f_one_b(int64_t stages, int64_t stage, int64_t micro
 
 std::string to_string(const PipeAction& a);
 
+// Interleaved 1F1B (Megatron's schedule with virtual stages): each stage holds `chunks`
+// model chunks (chunk c of stage s is virtual stage c·stages + s), so a micro-batch passes
+// every stage `chunks` times and the bubble shrinks by that factor. Expressed as a
+// lock-step timetable: at each tick every stage runs at most one forward and one backward,
+// then all stages shift activations one stage on and gradients one stage back around the
+// ring (the last stage's chunk c feeds the first stage's chunk c + 1); what a tick computes
+// reaches its consumer the next tick. Forwards run in Megatron's order (micro-batches in
+// groups of `stages`, chunk by chunk; backwards with the chunks reversed), and stage s keeps
+// at most (stages − s − 1)·2 + (chunks − 1)·stages + 1 micro-batches in flight. `micro` must
+// be a multiple of `stages`. Returns [stage][tick].
+struct PipeItem {
+  int64_t chunk = -1, micro = -1;  // chunk < 0: nothing
+  bool some() const { return chunk >= 0; }
+};
+struct PipeTick {
+  PipeItem forward, backward;
+};
+std::vector<std::vector<PipeTick>> interleaved_timetable(int64_t stages, int64_t chunks, int64_t micro);
+
 }  // namespace dtbench
