@@ -133,9 +133,18 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     gather_per_rank(record, *world, "peak_mem_bytes", static_cast<double>(peak_rss_bytes()));
     gather_per_rank(record, *world, "step_time_median_s", out["step_time_median_s"].get<double>());
     gather_per_rank(record, *world, "step_time_p90_s", out["step_time_p90_s"].get<double>());
+    gather_per_rank(record, *world, "comm_wait_s", sync->comm_wait_s());
     int64_t peak_mem = 0;
-    for (auto& pr : record["per_rank"]) peak_mem = std::max<int64_t>(peak_mem, pr["peak_mem_bytes"].get<int64_t>());
+    double slowest = 0, fastest = 1e300;
+    for (auto& pr : record["per_rank"]) {
+      peak_mem = std::max<int64_t>(peak_mem, pr["peak_mem_bytes"].get<int64_t>());
+      slowest = std::max(slowest, pr["step_time_median_s"].get<double>());
+      fastest = std::min(fastest, pr["step_time_median_s"].get<double>());
+    }
     record["metrics"]["peak_mem_bytes"] = peak_mem;
+    // Each rank's own median step time, the fastest and the slowest: a straggler shows.
+    record["metrics"]["step_time_s"]["rank_min"] = fastest;
+    record["metrics"]["step_time_s"]["rank_max"] = slowest;
     if (comm.rank() == 0) print_summary(record["metrics"]);
     finish_run_record(record, common, comm.rank(), clock.elapsed_s());
     return 0;
