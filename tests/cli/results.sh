@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Result records and their comparison: the schema validator accepts real records and rejects
+# malformed ones; the compare rule on synthetic samples (compare_stats.py); and end to end,
+# a planted slowdown (the same fsdp_llama config with --threads 1 against a 2-thread
+# baseline) is a regression (exit 5) while a second run of the baseline config is not, and a
+# record of another key is reported, not compared.
+source "$(dirname "$0")/../lib.sh"
+# shellcheck source=scripts/env.sh
+source "$DTBENCH_SRC/scripts/env.sh"
+VALIDATE="$DTBENCH_SRC/tools/dtbench-validate"
+COMPARE="$DTBENCH_SRC/tools/dtbench-compare"
+FSDP="$DTBENCH_BIN/benchmarks/fsdp_llama"
+run() {  # run OUT THREADS: one process, a shape where compute dominates
+  "$FSDP" --model small --seq 128 --global-batch 4 --steps 16 --threads "$2" --activation-checkpointing=false \
+    --log-every 100 --out "$1" >/dev/null 2>&1
+}
+run "$WORK/base.json" 2
+"$MPIRUN_LOCAL" 2 "$DTBENCH_BIN/benchmarks/collectives_perf" -b 8 -e 64K -f 8 -n 5 --out "$WORK/coll.json" >/dev/null 2>&1
+expect_exit 0 "records validate (training, collectives)" -- "$VALIDATE" "$WORK/base.json" "$WORK/coll.json"
+python3 - "$WORK" <<'PY'
+import json, sys
+w = sys.argv[1]
+r = json.load(open(f"{w}/base.json"))
+bad = dict(r); del bad["metrics"]; json.dump(bad, open(f"{w}/missing.json", "w"))
+bad = dict(r); bad["launch"] = dict(r["launch"], world_size="two"); json.dump(bad, open(f"{w}/type.json", "w"))
+bad = dict(r); bad["schema"] = "dtbench.result/v9"; json.dump(bad, open(f"{w}/version.json", "w"))
+open(f"{w}/notjson.json", "w").write("{")
+PY
+for case in missing:"'metrics' is a required property" type:"'two' is not of type 'integer'" \
+  version:"unknown schema version 'dtbench.result/v9'" notjson:"cannot read it as JSON"; do
+  name="${case%%:*}"
+  expect_exit 2 "validator rejects: $name" -- "$VALIDATE" "$WORK/$name.json"
+  grep -q "${case#*:}" "$WORK/out" || fail "$name: $(cat "$WORK/out")"
+done
+
+if "$DTBENCH_VENV/bin/python" "$DTBENCH_SRC/tests/cli/compare_stats.py" >"$WORK/stats" 2>&1; then
+  pass "compare rule on synthetic samples"; cat "$WORK/stats"
+else fail "compare rule:"; cat "$WORK/stats"; fi
+
+expect_exit 0 "baseline written" -- "$COMPARE" --baselines "$WORK/baselines/cpu-2core" --update-baseline "$WORK/base.json"
+run "$WORK/again.json" 2
+run "$WORK/slow.json" 1
+rc=0
+"$COMPARE" --baselines "$WORK/baselines/cpu-2core" "$WORK/again.json" >"$WORK/again.md" || rc=$?
+if [ "$rc" -eq 0 ] && ! grep -q "| regression |" "$WORK/again.md"; then pass "a second baseline run is not a regression"
+else fail "second baseline run: exit $rc"; cat "$WORK/again.md"; fi
+rc=0
+"$COMPARE" --baselines "$WORK/baselines/cpu-2core" "$WORK/slow.json" >"$WORK/slow.md" || rc=$?
+if [ "$rc" -eq 5 ] && grep -q "| step_time_s | .* | regression |" "$WORK/slow.md"; then pass "--threads 1 against the 2-thread baseline: regression (exit 5)"
+else fail "planted slowdown: exit $rc"; cat "$WORK/slow.md"; fi
+sed 's/^/    /' "$WORK/slow.md" | grep -E 'step_time_s|tokens_per_s' || true
+expect_exit 0 "another key is reported, not compared" -- "$COMPARE" --baselines "$WORK/baselines/cpu-2core" "$WORK/coll.json"
+grep -q "no baseline for key" "$WORK/out" || fail "other key: $(cat "$WORK/out")"
+finish

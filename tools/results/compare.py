@@ -1,0 +1,194 @@
+"""dtbench-compare: result records against their baselines, metric by metric.
+
+    dtbench-compare --baselines DIR [--history DIR] [--update-baseline] [--threshold M=X ...] RUN.json ...
+
+Records are compared only under the same key (DESIGN.md, "Performance method"): benchmark,
+model shape, world size, layout (strategy), dtype, device and system; threads, steps and
+tags are recorded but are not part of the key. The baseline of a key is
+<baselines>/<benchmark>-<key hash>.json (a record). For each metric:
+
+  step_time_s      lower is better, threshold 5%, from the per-step samples
+  tokens_per_s     higher is better, 5%, from the per-step samples
+  peak_mem_bytes   lower is better, 5%, one value
+  busbw_<size>     higher is better, 5%, per message size (collectives), from the rows' samples
+
+ratio = now / baseline, oriented so that > 1 is worse; interval = the 95% bootstrap interval
+of the ratio of medians (2000 resamples of each side's per-step samples, fixed seed).
+Verdict: "noisy" when the interval is wider than 2 x threshold (the run cannot decide);
+"regression" when the ratio is beyond 1 + threshold, the interval excludes 1 and - once the
+history holds at least 5 nights for the key - the median also lies outside the band of the
+last nights' medians (median +- 3 MAD); "improvement" the mirror; else "ok". Prints a
+Markdown table; exits 5 on any regression, 2 on bad input. --update-baseline writes each
+run as its key's baseline (and compares nothing)."""
+import argparse
+import hashlib
+import json
+import os
+import random
+import statistics
+import sys
+
+from validate import problems
+
+DEFAULT_THRESHOLDS = {"step_time_s": 0.05, "tokens_per_s": 0.05, "peak_mem_bytes": 0.05, "busbw": 0.05}
+MIN_NIGHTS = 5
+
+
+def comparison_key(record, system):
+    cfg = record.get("config", {})
+    strategy = dict(cfg.get("strategy") or {})
+    return {
+        "benchmark": record["benchmark"],
+        "model": cfg.get("model_config", {}).get("model") if isinstance(cfg.get("model_config"), dict) else None,
+        "shape": {k: v for k, v in (cfg.get("model_config") or {}).items() if k in
+                  ("hidden", "layers", "heads", "kv_heads", "ffn", "vocab", "seq", "parameters")},
+        "world_size": record["launch"]["world_size"],
+        "layout": strategy,
+        "dtype": cfg.get("dtype"),
+        "device": cfg.get("device"),
+        "op": cfg.get("op"),
+        "system": system,
+    }
+
+
+def key_id(key):
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def samples(record):
+    """{metric: (samples, lower_is_better)} of one record."""
+    out = {}
+    steps = [s for s in record.get("steps", []) if "time_s" in s]
+    if len(steps) > 1:
+        steps = steps[1:]  # the first step warms up
+    if steps:
+        out["step_time_s"] = ([s["time_s"] for s in steps], True)
+        out["tokens_per_s"] = ([s["tokens_per_s"] for s in steps if "tokens_per_s" in s], False)
+    m = record.get("metrics", {})
+    if "peak_mem_bytes" in m:
+        out["peak_mem_bytes"] = ([float(m["peak_mem_bytes"])], True)
+    for row in record.get("rows", []):
+        vals = row.get("busbw_samples") or ([row["busbw"]] if "busbw" in row else [])
+        if vals and row.get("bytes", 0) > 0:
+            out[f"busbw_{row['bytes']}"] = (vals, False)
+    return {k: v for k, v in out.items() if v[0]}
+
+
+def bootstrap(now, base, seed=12345, rounds=2000):
+    """(ratio of medians now/base, 2.5% and 97.5% quantiles of its bootstrap)."""
+    rng = random.Random(seed)
+    ratio = statistics.median(now) / statistics.median(base)
+    if len(now) < 2 and len(base) < 2:
+        return ratio, ratio, ratio
+    draws = sorted(statistics.median(rng.choices(now, k=len(now))) / statistics.median(rng.choices(base, k=len(base)))
+                   for _ in range(rounds))
+    return ratio, draws[int(0.025 * rounds)], draws[int(0.975 * rounds) - 1]
+
+
+def verdict(now, base, lower_better, threshold, history=None):
+    """(verdict, oriented ratio, interval) for one metric; history: earlier nights' medians."""
+    r, lo, hi = bootstrap(now, base)
+    if not lower_better:  # orient: > 1 is worse
+        r, lo, hi = 1 / r, 1 / hi, 1 / lo
+    if hi - lo > 2 * threshold:
+        return "noisy", r, (lo, hi)
+    outside_band = True
+    if history and len(history) >= MIN_NIGHTS:
+        med = statistics.median(history)
+        mad = statistics.median(abs(h - med) for h in history)
+        outside_band = abs(statistics.median(now) - med) > 3 * mad
+    if r > 1 + threshold and lo > 1 and outside_band:
+        return "regression", r, (lo, hi)
+    if r < 1 - threshold and hi < 1 and outside_band:
+        return "improvement", r, (lo, hi)
+    return "ok", r, (lo, hi)
+
+
+def history_medians(history_dir, kid, metric):
+    """The medians of `metric` for key `kid` in <history>/*.jsonl (one record per line)."""
+    meds = []
+    if not history_dir or not os.path.isdir(history_dir):
+        return meds
+    for name in sorted(os.listdir(history_dir)):
+        if not name.endswith(".jsonl"):
+            continue
+        for line in open(os.path.join(history_dir, name)):
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            if rec.get("_key") == kid and metric in samples(rec):
+                meds.append(statistics.median(samples(rec)[metric][0]))
+    return meds
+
+
+def fmt(x):
+    return f"{x:.4g}"
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog="dtbench-compare", description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", help="result records")
+    p.add_argument("--baselines", required=True, help="results/baselines/<system>")
+    p.add_argument("--history", help="results/history/<system> (nightly .jsonl files)")
+    p.add_argument("--system", help="system name (default: the baselines folder's name)")
+    p.add_argument("--threshold", action="append", default=[], metavar="METRIC=X", help="e.g. step_time_s=0.03")
+    p.add_argument("--update-baseline", action="store_true")
+    a = p.parse_args(argv)
+    system = a.system or os.path.basename(os.path.normpath(a.baselines))
+    thresholds = dict(DEFAULT_THRESHOLDS)
+    for t in a.threshold:
+        name, _, value = t.partition("=")
+        try:
+            thresholds[name] = float(value)
+        except ValueError:
+            print(f"dtbench-compare: --threshold {t}: want METRIC=FRACTION, e.g. step_time_s=0.05", file=sys.stderr)
+            return 2
+    rows, regressions = [], 0
+    for path in a.runs:
+        try:
+            run = json.load(open(path))
+        except (OSError, ValueError) as e:
+            print(f"dtbench-compare: {path}: cannot read ({e})", file=sys.stderr)
+            return 2
+        bad = problems(run)
+        if bad:
+            print(f"dtbench-compare: {path}: not a valid record: {bad[0]}", file=sys.stderr)
+            return 2
+        key = comparison_key(run, system)
+        kid = key_id(key)
+        base_path = os.path.join(a.baselines, f"{run['benchmark']}-{kid}.json")
+        if a.update_baseline:
+            os.makedirs(a.baselines, exist_ok=True)
+            tmp = base_path + ".tmp"
+            json.dump(dict(run, _key=kid, _key_fields=key), open(tmp, "w"), indent=1)
+            os.replace(tmp, base_path)
+            print(f"baseline {base_path} <- {path}")
+            continue
+        if run.get("status") != "ok":
+            rows.append((run["benchmark"], "-", "-", "-", "-", "-", f"run failed: {run.get('error')}"))
+            continue
+        if not os.path.exists(base_path):
+            rows.append((run["benchmark"], "-", "-", "-", "-", "-", f"no baseline for key {kid}: not compared"))
+            continue
+        base = json.load(open(base_path))
+        now_s, base_s = samples(run), samples(base)
+        for metric in sorted(set(now_s) & set(base_s)):
+            family = "busbw" if metric.startswith("busbw_") else metric
+            th = thresholds.get(metric, thresholds.get(family, 0.05))
+            hist = history_medians(a.history, kid, metric)
+            v, r, (lo, hi) = verdict(now_s[metric][0], base_s[metric][0], now_s[metric][1], th, hist)
+            regressions += v == "regression"
+            rows.append((f"{run['benchmark']} {kid}", metric, fmt(statistics.median(base_s[metric][0])),
+                         fmt(statistics.median(now_s[metric][0])), f"{r:.3f}", f"[{lo:.3f}, {hi:.3f}]", v))
+    if rows:
+        print("| record | metric | baseline | now | ratio (>1 worse) | 95% interval | verdict |")
+        print("|---|---|---|---|---|---|---|")
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+    if regressions:
+        print(f"\n{regressions} regression(s)")
+    return 5 if regressions else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
