@@ -14,10 +14,11 @@ tags are recorded but are not part of the key. The baseline of a key is
 
 ratio = now / baseline, oriented so that > 1 is worse; interval = the 95% bootstrap interval
 of the ratio of medians (2000 resamples of each side's per-step samples, fixed seed).
-Verdict: "noisy" when the interval is wider than 2 x threshold (the run cannot decide);
-"regression" when the ratio is beyond 1 + threshold, the interval excludes 1 and - once the
-history holds at least 5 nights for the key - the median also lies outside the band of the
-last nights' medians (median +- 3 MAD); "improvement" the mirror; else "ok". Prints a
+Verdict: "regression" when the ratio is beyond 1 + threshold, the interval excludes 1 and -
+once the history holds at least 5 nights for the key - the median also lies outside the band
+of the last nights' medians (median +- 3 MAD); "improvement" the mirror; otherwise "noisy"
+when the interval is wider than 2 x threshold (the run cannot tell a change from none), else
+"ok". Prints a
 Markdown table; exits 5 on any regression, 2 on bad input. --update-baseline writes each
 run as its key's baseline (and compares nothing)."""
 import argparse
@@ -90,8 +91,6 @@ def verdict(now, base, lower_better, threshold, history=None):
     r, lo, hi = bootstrap(now, base)
     if not lower_better:  # orient: > 1 is worse
         r, lo, hi = 1 / r, 1 / hi, 1 / lo
-    if hi - lo > 2 * threshold:
-        return "noisy", r, (lo, hi)
     outside_band = True
     if history and len(history) >= MIN_NIGHTS:
         med = statistics.median(history)
@@ -101,6 +100,8 @@ def verdict(now, base, lower_better, threshold, history=None):
         return "regression", r, (lo, hi)
     if r < 1 - threshold and hi < 1 and outside_band:
         return "improvement", r, (lo, hi)
+    if hi - lo > 2 * threshold:  # neither clearly changed nor clearly the same
+        return "noisy", r, (lo, hi)
     return "ok", r, (lo, hi)
 
 
