@@ -10,7 +10,8 @@ tags are recorded but are not part of the key. The baseline of a key is
   step_time_s      lower is better, threshold 5%, from the per-step samples
   tokens_per_s     higher is better, 5%, from the per-step samples
   peak_mem_bytes   lower is better, 5%, one value
-  busbw_<size>     higher is better, 5%, per message size (collectives), from the rows' samples
+  busbw_<size>     higher is better, 5%, per message size (collectives), its spread from the
+                   iterations' p10/median/p90 times
 
 ratio = now / baseline, oriented so that > 1 is worse; interval = the 95% bootstrap interval
 of the ratio of medians (2000 resamples of each side's per-step samples, fixed seed).
@@ -18,7 +19,7 @@ Verdict: "regression" when the ratio is beyond 1 + threshold, the interval exclu
 once the history holds at least 5 nights for the key - the median also lies outside the band
 of the last nights' medians (median +- 3 MAD); "improvement" the mirror; otherwise "noisy"
 when the interval is wider than 2 x threshold (the run cannot tell a change from none), else
-"ok". Prints a
+"ok"; metrics named by --ignore are shown with verdict "info". Prints a
 Markdown table; exits 5 on any regression, 2 on bad input. --update-baseline writes each
 run as its key's baseline (and compares nothing)."""
 import argparse
@@ -56,6 +57,21 @@ def key_id(key):
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def busbw_rows(record):
+    """[(message bytes, out-of-place busbw GB/s, [busbw at the p90, median and p10 time])] of a
+    collectives record: the spread of the iterations' times carried over to bandwidth."""
+    out = []
+    for row in record.get("rows", []):
+        oop = row.get("out_of_place") or {}
+        if row.get("size_bytes", 0) > 0 and "busbw_gbps" in oop:
+            bw = oop["busbw_gbps"]
+            t = oop.get("samples_us") or {}
+            med = t.get("median") or 0
+            spread = [bw * med / t[q] for q in ("p90", "median", "p10") if med > 0 and t.get(q)] or [bw]
+            out.append((row["size_bytes"], bw, spread))
+    return out
+
+
 def samples(record):
     """{metric: (samples, lower_is_better)} of one record."""
     out = {}
@@ -68,10 +84,8 @@ def samples(record):
     m = record.get("metrics", {})
     if "peak_mem_bytes" in m:
         out["peak_mem_bytes"] = ([float(m["peak_mem_bytes"])], True)
-    for row in record.get("rows", []):
-        vals = row.get("busbw_samples") or ([row["busbw"]] if "busbw" in row else [])
-        if vals and row.get("bytes", 0) > 0:
-            out[f"busbw_{row['bytes']}"] = (vals, False)
+    for size, _, spread in busbw_rows(record):
+        out[f"busbw_{size}"] = (spread, False)
     return {k: v for k, v in out.items() if v[0]}
 
 
@@ -133,6 +147,8 @@ def main(argv):
     p.add_argument("--history", help="results/history/<system> (nightly .jsonl files)")
     p.add_argument("--system", help="system name (default: the baselines folder's name)")
     p.add_argument("--threshold", action="append", default=[], metavar="METRIC=X", help="e.g. step_time_s=0.03")
+    p.add_argument("--ignore", action="append", default=[], metavar="PREFIX",
+                   help="metrics shown but never judged (verdict 'info'), e.g. busbw")
     p.add_argument("--update-baseline", action="store_true")
     a = p.parse_args(argv)
     system = a.system or os.path.basename(os.path.normpath(a.baselines))
@@ -178,6 +194,8 @@ def main(argv):
             th = thresholds.get(metric, thresholds.get(family, 0.05))
             hist = history_medians(a.history, kid, metric)
             v, r, (lo, hi) = verdict(now_s[metric][0], base_s[metric][0], now_s[metric][1], th, hist)
+            if any(metric.startswith(prefix) for prefix in a.ignore):
+                v = "info"
             regressions += v == "regression"
             rows.append((f"{run['benchmark']} {kid}", metric, fmt(statistics.median(base_s[metric][0])),
                          fmt(statistics.median(now_s[metric][0])), f"{r:.3f}", f"[{lo:.3f}, {hi:.3f}]", v))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The slurm/ sbatch scripts on a real Slurm cluster (munge, slurmctld, slurmd on this
 # machine, loopback only), with CPU overrides: fsdp_llama in both launch forms (srun
-# --mpi=pmix, and a task per node running dtbench-launch), ddp_train, collectives; each
+# --mpi=pmix, and a task per node running dtbench-launch), ddp_train, collectives, the
+# nightly flow; each
 # job must be COMPLETED and its record must show the loss going down (collectives: every
 # element checked). A requeued job resumes from its checkpoint; bad settings fail the job
 # with exit code 2. The cluster is shut down however the checks end.
@@ -75,6 +76,14 @@ submit ckpt2 fsdp_llama.sbatch "${train[@]}" STEPS=15 CKPT_DIR="$WORK/ckpt" CKPT
 if [ "$rc" -eq 0 ] && grep -q "resume: $WORK/ckpt/tiny-10steps, continuing after step 10" "$WORK/ckpt2.out"; then
   pass "second job resumed after step 10"
 else fail "resume: exit $rc, $(grep -i 'resume\|error' "$WORK/ckpt2.out" | head -3)"; fi
+
+# The nightly flow as a job: every benchmark ranked by srun, compared (no baselines yet:
+# listed, not compared), appended to the history, reported.
+submit nightly nightly.sbatch SYSTEM=cpu-e2e RESULTS="$WORK/results"
+if [ "$rc" -eq 0 ] && [ "$(job_state "$job")" = COMPLETED ] && [ -f "$WORK/runs/nightly/compare.md" ] &&
+  [ "$(cat "$WORK/results/history/cpu-e2e/"*.jsonl | wc -l)" -eq 10 ] && [ -f "$WORK/runs/nightly/report/index.html" ]; then
+  pass "nightly.sbatch: COMPLETED, 10 records in the history, compare table and report"
+else fail "nightly.sbatch: exit $rc"; tail -5 "$WORK/nightly.out" | sed 's/^/    /'; fi
 
 submit bad fsdp_llama.sbatch MODEL=no_such_model
 state=$(job_state "$job")

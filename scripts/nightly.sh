@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The nightly regression run: the standard set (collectives, every op; fsdp_llama;
+# megatron_gpt; ddp_train) at the preset's sizes, each record validated, compared with the
+# system's baselines (results/baselines/<system>; the history's last nights as the noise
+# band), appended to results/history/<system>/<date>.jsonl, a report with plots, and the
+# figures pushed to a Prometheus Pushgateway and/or written as node_exporter textfiles.
+#   scripts/nightly.sh --system cpu-2core [--pushgateway http://127.0.0.1:9091] [--textfile-dir DIR]
+#                      [--out DIR] [--results DIR] [--update-baseline]
+# Presets by DEVICE: cpu (tiny shapes, 2 ranks, launch/mpirun-local) or cuda (the GPU
+# sizes); ranks started by $NIGHTLY_LAUNCH (default: mpirun-local 2 on cpu, srun --mpi=pmix on cuda).
+# Exit: 5 on a regression, else the first failing step's code, else 0.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/env.sh
+source "$root/scripts/env.sh"
+bin="$root/$DTBENCH_BUILD_DIR"
+system="" pushgateway="" textfile="" update="" results="$root/results" out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --system) system="$2"; shift 2 ;;
+    --pushgateway) pushgateway="$2"; shift 2 ;;
+    --textfile-dir) textfile="$2"; shift 2 ;;
+    --results) results="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --update-baseline) update=1; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "nightly: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ -n "$system" ] || { echo "nightly: --system NAME is required (e.g. p5.48xlarge-2x8-cu130, cpu-2core)" >&2; exit 2; }
+date_tag="$(date -u +%Y-%m-%d)"
+out="${out:-$root/runs/nightly/$date_tag}"
+mkdir -p "$out" "$results/history/$system"
+: "${DEVICE:=cpu}"
+if [ "$DEVICE" = cpu ]; then
+  read -r -a launch <<<"${NIGHTLY_LAUNCH:-$root/launch/mpirun-local 2}"
+  train=(--model tiny --seq 64 --global-batch 8 --steps 12 --threads 1 --log-every 100)
+  coll=(-b 8 -e 1M -f 8 -n 10 -w 2)
+  megatron=(--model tiny --layers 4 --tp 1 --pp 2 --global-batch 8 --seq 64 --steps 12 --threads 1 --log-every 100)
+  # CPU collectives on a small machine (MPI's shared-memory transport, ranks sharing cores)
+  # drift between runs far beyond their within-run spread: shown, not judged.
+  judge=(--ignore busbw)
+else
+  read -r -a launch <<<"${NIGHTLY_LAUNCH:-srun --mpi=pmix}"
+  train=(--model llama3_1_8b --device cuda --dtype bf16 --steps 50 --log-every 10)
+  coll=(-b 8 -e 8G -f 2 -n 20 -w 5 --device cuda)
+  megatron=(--model gpt3_7_5b --tp 8 --pp 2 --device cuda --steps 50 --log-every 10)
+  judge=()
+fi
+failed=0
+run() {  # run NAME BENCHMARK ARGS...: one record, $out/NAME.json
+  local name="$1" bench="$2"
+  shift 2
+  echo "[nightly] $name" >&2
+  "${launch[@]}" "$bin/benchmarks/$bench" "$@" --tag nightly="$date_tag" --out "$out/$name.json" \
+    >"$out/$name.log" 2>&1 || { local rc=$?; echo "[nightly] $name failed (exit $rc): $(tail -1 "$out/$name.log")" >&2;
+      [ "$failed" -ne 0 ] || failed=$rc; }
+}
+for op in all_reduce all_gather reduce_scatter broadcast reduce all_to_all send_recv; do
+  run "collectives_$op" collectives_perf --op "$op" "${coll[@]}"
+done
+run fsdp_llama fsdp_llama "${train[@]}"
+run ddp_train ddp_train "${train[@]}"
+run megatron_gpt megatron_gpt "${megatron[@]}"
+
+mapfile -t records < <(find "$out" -maxdepth 1 -name '*.json' | sort)
+[ "${#records[@]}" -gt 0 ] || { echo "[nightly] no records" >&2; exit 3; }
+"$root/tools/dtbench-validate" "${records[@]}" >"$out/validate.txt" || { cat "$out/validate.txt" >&2; exit 2; }
+compare_rc=0
+if [ -n "$update" ]; then
+  "$root/tools/dtbench-compare" --baselines "$results/baselines/$system" --update-baseline "${records[@]}" >"$out/compare.md"
+else
+  "$root/tools/dtbench-compare" --baselines "$results/baselines/$system" --history "$results/history/$system" \
+    "${judge[@]}" "${records[@]}" >"$out/compare.md" || compare_rc=$?
+fi
+cat "$out/compare.md"
+# Tonight joins the history after the comparison (the band is made of earlier nights).
+"$DTBENCH_VENV/bin/python" "$root/tools/results/history.py" "$results/history/$system/$date_tag.jsonl" "$system" \
+  "${records[@]}"
+"$root/tools/dtbench-report" --out "$out/report" --history "$results/history/$system" \
+  --baselines "$results/baselines/$system" --compare "$out/compare.md" "${records[@]}" >&2
+export_args=()
+[ -n "$pushgateway" ] && export_args+=(--pushgateway "$pushgateway" --job nightly)
+[ -n "$textfile" ] && export_args+=(--textfile-dir "$textfile")
+if [ "${#export_args[@]}" -gt 0 ]; then
+  "$root/tools/dtbench-export" "${export_args[@]}" --system "$system" "${records[@]}" >&2 || { [ "$failed" -ne 0 ] || failed=3; }
+fi
+echo "[nightly] records, compare.md and report/ in $out" >&2
+[ "$compare_rc" -eq 5 ] && exit 5
+[ "$compare_rc" -ne 0 ] && exit "$compare_rc"
+exit "$failed"

@@ -1,0 +1,121 @@
+"""dtbench-export: result records as Prometheus metrics.
+
+    dtbench-export [--pushgateway URL] [--textfile-dir DIR] [--job NAME] --system NAME RUN.json ...
+
+Gauges per record (no timestamps; Prometheus stamps them when it scrapes):
+  dtbench_step_time_seconds{stat="median|p10|p90"}, dtbench_tokens_per_second,
+  dtbench_tflops_per_device, dtbench_mfu, dtbench_peak_memory_bytes, dtbench_loss_last,
+  dtbench_busbw_gbytes_per_second{bytes=...} (collectives), dtbench_run_ok,
+each series labelled with the record's comparison key, model and world_size.
+--pushgateway: one group per benchmark, grouping key job/system/benchmark (PUT replaces the
+group's previous figures). --textfile-dir: one
+dtbench_<benchmark>.prom per benchmark for node_exporter's textfile collector, written to a
+temporary file and renamed, so the collector never reads half a file. Exit 2 on bad input,
+3 when the Pushgateway cannot be reached."""
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from compare import busbw_rows, comparison_key, key_id
+from validate import problems
+
+
+def label_text(labels):
+    return ",".join(f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+                    for k, v in sorted(labels.items()))
+
+
+def exposition(records, system):
+    """Records of one benchmark in Prometheus' text format: each metric's HELP and TYPE once,
+    a series per record labelled with its comparison key, model and world size."""
+    series = {}  # name -> (help, [lines])
+
+    for record in records:
+        m = record.get("metrics", {})
+        cfg = record.get("config", {})
+        mc = cfg.get("model_config") if isinstance(cfg.get("model_config"), dict) else {}
+        base = {"key": key_id(comparison_key(record, system)), "model": mc.get("model", ""),
+                "world_size": record["launch"]["world_size"]}
+
+        def gauge(name, value, help_text, **extra):
+            if value is not None:
+                series.setdefault(name, (help_text, []))[1].append(
+                    f"{name}{{{label_text(dict(base, **extra))}}} {float(value):.9g}")
+
+        st = m.get("step_time_s") or {}
+        for stat in ("median", "p10", "p90"):
+            gauge("dtbench_step_time_seconds", st.get(stat), "step time over the timed steps", stat=stat)
+        gauge("dtbench_tokens_per_second", m.get("tokens_per_s"), "tokens per second, the whole job")
+        gauge("dtbench_tflops_per_device", m.get("tflops_per_device"), "model TFLOP/s per device")
+        gauge("dtbench_mfu", m.get("mfu"), "model FLOPs utilisation")
+        gauge("dtbench_peak_memory_bytes", m.get("peak_mem_bytes"), "largest per-rank peak memory")
+        gauge("dtbench_loss_last", m.get("loss_last"), "loss at the last step")
+        for size, busbw, _ in busbw_rows(record):
+            gauge("dtbench_busbw_gbytes_per_second", busbw, "out-of-place bus bandwidth per message size", bytes=size)
+        gauge("dtbench_run_ok", 1 if record.get("status") == "ok" else 0, "1 when the run succeeded")
+    out = []
+    for name, (help_text, lines) in series.items():
+        out += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"] + lines
+    return "\n".join(out) + "\n"
+
+
+def push(url, job, system, benchmark, text):
+    path = "/".join(urllib.parse.quote(p, safe="") for p in ("job", job, "system", system, "benchmark", benchmark))
+    req = urllib.request.Request(f"{url.rstrip('/')}/metrics/{path}", data=text.encode(), method="PUT",
+                                 headers={"Content-Type": "text/plain; version=0.0.4"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        if r.status // 100 != 2:
+            raise urllib.error.HTTPError(req.full_url, r.status, r.reason, r.headers, None)
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog="dtbench-export", description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--pushgateway", metavar="URL")
+    p.add_argument("--textfile-dir", metavar="DIR")
+    p.add_argument("--job", default="dtbench")
+    p.add_argument("--system", required=True)
+    a = p.parse_args(argv)
+    if not a.pushgateway and not a.textfile_dir:
+        print("dtbench-export: give --pushgateway URL and/or --textfile-dir DIR", file=sys.stderr)
+        return 2
+    by_benchmark = {}
+    for path in a.runs:
+        try:
+            record = json.load(open(path))
+        except (OSError, ValueError) as e:
+            print(f"dtbench-export: {path}: cannot read ({e})", file=sys.stderr)
+            return 2
+        bad = problems(record)
+        if bad:
+            print(f"dtbench-export: {path}: not a valid record: {bad[0]}", file=sys.stderr)
+            return 2
+        by_benchmark.setdefault(record["benchmark"], []).append(record)
+    for bench, records in by_benchmark.items():
+        text = exposition(records, a.system)
+        if a.pushgateway:
+            try:
+                push(a.pushgateway, a.job, a.system, bench, text)
+            except (OSError, urllib.error.URLError) as e:
+                print(f"dtbench-export: cannot push to {a.pushgateway}: {e}", file=sys.stderr)
+                return 3
+            print(f"pushed {len(records)} {bench} record(s) to {a.pushgateway} (job {a.job}, system {a.system})")
+        if a.textfile_dir:
+            os.makedirs(a.textfile_dir, exist_ok=True)
+            final = os.path.join(a.textfile_dir, f"dtbench_{bench}.prom")
+            tmp = f"{final}.{os.getpid()}.tmp"
+            with open(tmp, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+            print(f"wrote {final}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
