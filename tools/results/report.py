@@ -20,7 +20,11 @@ from compare import busbw_rows, comparison_key, key_id, samples
 from validate import problems
 
 
-def plot(out_dir, name, title, xlabel, ylabel, series, logx=False, logy=False, style="linespoints"):
+def quoted(text):
+    return json.dumps(text, ensure_ascii=False)  # gnuplot reads UTF-8; ± must stay ±
+
+
+def plot(out_dir, name, title, xlabel, ylabel, series, logx=False, logy=False, style="linespoints", integer_x=False):
     """series: [(label, [(x, y), ...], style or None)]. Writes name.png; returns its file name."""
     data_files = []
     for i, (_, points, _) in enumerate(series):
@@ -30,13 +34,15 @@ def plot(out_dir, name, title, xlabel, ylabel, series, logx=False, logy=False, s
         data_files.append(path)
     image = f"{name}.png"
     script = [f"set terminal pngcairo size 900,500 font 'sans,10' noenhanced", f"set output '{os.path.join(out_dir, image)}'",
-              f"set title {json.dumps(title)}", f"set xlabel {json.dumps(xlabel)}", f"set ylabel {json.dumps(ylabel)}",
+              f"set title {quoted(title)}", f"set xlabel {quoted(xlabel)}", f"set ylabel {quoted(ylabel)}",
               "set grid", "set key outside right"]
     if logx:
         script.append("set logscale x 2")
+    if integer_x:
+        script.append("set xtics 1")
     if logy:
         script.append("set logscale y 10")
-    plots = [f"'{d}' using 1:2 with {s or style} title {json.dumps(label)}"
+    plots = [f"'{d}' using 1:2 with {s or style} title {quoted(label)}"
              for d, (label, _, s) in zip(data_files, series)]
     script.append("plot " + ", ".join(plots))
     r = subprocess.run(["gnuplot"], input="\n".join(script), text=True, capture_output=True)
@@ -121,8 +127,8 @@ def main(argv):
                         series += [("baseline", [(x, b) for x in xs], "lines dt 2"),
                                    ("baseline ±5%", [(x, b * 1.05) for x in xs] , "lines lc rgb 'grey'"),
                                    ("", [(x, b * 0.95) for x in xs], "lines lc rgb 'grey'")]
-                    figs.append(plot(a.out, f"{name}-trend", f"{r['benchmark']}: nightly trend", "night",
-                                     "seconds", series))
+                    figs.append(plot(a.out, f"{name}-trend", f"{r['benchmark']}: nightly median step time", "night",
+                                     "seconds", series, integer_x=True))
             sections.append((f"{r['benchmark']} ({kid})", lines, figs))
     except RuntimeError as e:
         print(f"dtbench-report: {e}", file=sys.stderr)
