@@ -30,7 +30,7 @@ import random
 import statistics
 import sys
 
-from validate import problems
+from validate import load_records
 
 DEFAULT_THRESHOLDS = {"step_time_s": 0.05, "tokens_per_s": 0.05, "peak_mem_bytes": 0.05, "busbw": 0.05}
 MIN_NIGHTS = 5
@@ -161,16 +161,10 @@ def main(argv):
             print(f"dtbench-compare: --threshold {t}: want METRIC=FRACTION, e.g. step_time_s=0.05", file=sys.stderr)
             return 2
     rows, regressions = [], 0
-    for path in a.runs:
-        try:
-            run = json.load(open(path))
-        except (OSError, ValueError) as e:
-            print(f"dtbench-compare: {path}: cannot read ({e})", file=sys.stderr)
-            return 2
-        bad = problems(run)
-        if bad:
-            print(f"dtbench-compare: {path}: not a valid record: {bad[0]}", file=sys.stderr)
-            return 2
+    loaded = load_records(a.runs, "dtbench-compare")
+    if loaded is None:
+        return 2
+    for path, run in loaded:
         key = comparison_key(run, system)
         kid = key_id(key)
         base_path = os.path.join(a.baselines, f"{run['benchmark']}-{kid}.json")

@@ -13,7 +13,6 @@ dtbench_<benchmark>.prom per benchmark for node_exporter's textfile collector, w
 temporary file and renamed, so the collector never reads half a file. Exit 2 on bad input,
 3 when the Pushgateway cannot be reached."""
 import argparse
-import json
 import os
 import sys
 import urllib.error
@@ -21,7 +20,7 @@ import urllib.parse
 import urllib.request
 
 from compare import busbw_rows, comparison_key, key_id
-from validate import problems
+from validate import load_records
 
 
 def label_text(labels):
@@ -84,16 +83,10 @@ def main(argv):
         print("dtbench-export: give --pushgateway URL and/or --textfile-dir DIR", file=sys.stderr)
         return 2
     by_benchmark = {}
-    for path in a.runs:
-        try:
-            record = json.load(open(path))
-        except (OSError, ValueError) as e:
-            print(f"dtbench-export: {path}: cannot read ({e})", file=sys.stderr)
-            return 2
-        bad = problems(record)
-        if bad:
-            print(f"dtbench-export: {path}: not a valid record: {bad[0]}", file=sys.stderr)
-            return 2
+    loaded = load_records(a.runs, "dtbench-export")
+    if loaded is None:
+        return 2
+    for _, record in loaded:
         by_benchmark.setdefault(record["benchmark"], []).append(record)
     for bench, records in by_benchmark.items():
         text = exposition(records, a.system)

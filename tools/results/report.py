@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 from compare import busbw_rows, comparison_key, key_id, samples
-from validate import problems
+from validate import load_records
 
 
 def quoted(text):
@@ -64,18 +64,9 @@ def main(argv):
     a = p.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
     system = a.system or (os.path.basename(os.path.normpath(a.baselines)) if a.baselines else "")
-    records = []
-    for path in a.runs:
-        try:
-            r = json.load(open(path))
-        except (OSError, ValueError) as e:
-            print(f"dtbench-report: {path}: cannot read ({e})", file=sys.stderr)
-            return 2
-        bad = problems(r)
-        if bad:
-            print(f"dtbench-report: {path}: not a valid record: {bad[0]}", file=sys.stderr)
-            return 2
-        records.append((path, r))
+    records = load_records(a.runs, "dtbench-report")
+    if records is None:
+        return 2
     sections = []  # (title, [lines of markdown], [image files])
     try:
         for i, (path, r) in enumerate(records):

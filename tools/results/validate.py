@@ -24,6 +24,31 @@ def problems(record):
             for e in sorted(validator.iter_errors(record), key=lambda e: list(map(str, e.absolute_path)))]
 
 
+class BadRecord(Exception):
+    """A record file that cannot be read or is not a valid record (the message says which)."""
+
+
+def load_record(path):
+    """The record in `path`; raises BadRecord naming the file and the first problem."""
+    try:
+        record = json.load(open(path))
+    except (OSError, ValueError) as e:
+        raise BadRecord(f"{path}: cannot read ({e})")
+    found = problems(record)
+    if found:
+        raise BadRecord(f"{path}: not a valid record: {found[0]}")
+    return record
+
+
+def load_records(paths, tool):
+    """[(path, record)] of every path, or None after printing "<tool>: <problem>" (exit 2)."""
+    try:
+        return [(p, load_record(p)) for p in paths]
+    except BadRecord as e:
+        print(f"{tool}: {e}", file=sys.stderr)
+        return None
+
+
 def main(argv):
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__.strip())
