@@ -45,6 +45,18 @@ pid_of_rank() {
   return 1
 }
 
+# compare_losses REF RUN LABEL [compare_losses.py options]: per-step losses agree, else a failure.
+compare_losses() { python3 "$DTBENCH_SRC/tests/compare_losses.py" "$@" || fail "$3: losses differ"; }
+
+# text_dataset PREFIX [make_dataset options]: byte-level tokens of this repository's own text
+# (README and headers) at PREFIX.bin: real text with no tokenizer download.
+text_dataset() {
+  local prefix="$1"
+  shift
+  cat "$DTBENCH_SRC/README.md" "$DTBENCH_SRC"/core/*/*.h >"$prefix.txt"
+  "$DTBENCH_BIN/tools/make_dataset" --input "$prefix.txt" --output "$prefix" "$@" >/dev/null
+}
+
 finish() {
   printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
   [ "$FAILED" -eq 0 ]

@@ -4,14 +4,9 @@
 # Alternates the two per repetition; prints tokens/s (median step after the first) of both,
 # the median over repetitions, and the ratio ddp_train / PyTorch.
 #   benchmarks/peers/compare_ddp.sh [REPS]
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-# shellcheck source=scripts/env.sh
-source "$root/scripts/env.sh"
-bin="$root/$DTBENCH_BUILD_DIR"
+# shellcheck source=benchmarks/peers/peer_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/peer_env.sh"
 reps="${1:-3}"
-py="$DTBENCH_VENV/bin/python"
-export GLOO_SOCKET_IFNAME=lo
 run_case() {  # run_case NAME SHAPE-FLAGS...
   local name="$1" port dt pt
   shift

@@ -11,16 +11,11 @@
 # communication threads, and gloo's (and MPI's) CPU collectives are copies through memory,
 # so it compares whole CPU implementations (C++ loop and MPI against Python FSDP2 and gloo),
 # not what either does on GPUs with NCCL.
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-# shellcheck source=scripts/env.sh
-source "$root/scripts/env.sh"
-bin="$root/$DTBENCH_BUILD_DIR"
+# shellcheck source=benchmarks/peers/peer_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/peer_env.sh"
 reps="${1:-3}"
-py="$DTBENCH_VENV/bin/python"
 out="/tmp/compare_fsdp.$$.json"
 trap 'rm -f "$out"' EXIT
-export GLOO_SOCKET_IFNAME=lo
 
 ours() {  # ours NP FLAGS...: prints "tokens_per_s peak_rss exposed_share step_s"
   local np="$1"

@@ -3,9 +3,8 @@
 # tools/make_dataset made from a real text file (this repository's README and design
 # notes) ends at least 1.0 nat below where it started; flat and indexed formats.
 source "$(dirname "$0")/../lib.sh"
-cat "$DTBENCH_SRC/README.md" "$DTBENCH_SRC"/core/*/*.h >"$WORK/text.txt"
-"$DTBENCH_BIN/tools/make_dataset" --input "$WORK/text.txt" --output "$WORK/flat" >/dev/null
-"$DTBENCH_BIN/tools/make_dataset" --input "$WORK/text.txt" --output "$WORK/idx" --format indexed >/dev/null
+text_dataset "$WORK/flat"
+text_dataset "$WORK/idx" --format indexed
 for data in "$WORK/flat.bin" "$WORK/idx.bin"; do
   expect_exit 0 "train on $(basename "$data")" -- "$MPIRUN_LOCAL" 2 "$DTBENCH_BIN/benchmarks/ddp_train" --model tiny \
     --data "$data" --seq 64 --global-batch 8 --steps 200 --lr 3e-3 --min-lr 3e-4 --warmup-steps 10 --log-every 50 \

@@ -5,11 +5,10 @@ source "$(dirname "$0")/../lib.sh"
 DDP="$DTBENCH_BIN/benchmarks/ddp_train"
 common=(--model tiny --seq 32 --global-batch 12 --steps 10 --lr 1e-3 --warmup-steps 2 --threads 1)
 
-compare() { python3 "$DTBENCH_SRC/tests/compare_losses.py" "$@" || fail "$3: losses differ"; }
 expect_exit 0 "1 rank (reference)" -- "$DDP" "${common[@]}" --out "$WORK/r1.json"
 for np in 2 3 4; do
   expect_exit 0 "$np ranks" -- "$MPIRUN_LOCAL" "$np" "$DDP" "${common[@]}" --out "$WORK/r$np.json"
-  compare "$WORK/r1.json" "$WORK/r$np.json" "$np ranks"
+  compare_losses "$WORK/r1.json" "$WORK/r$np.json" "$np ranks"
   python3 - "$WORK/r$np.json" "$np" <<'PY' || fail "$np ranks: record"
 import json, sys
 run, np = json.load(open(sys.argv[1])), int(sys.argv[2])
@@ -22,12 +21,12 @@ done
 # Activation checkpointing on 3 ranks: the same losses (gradient hooks ignore the recompute).
 expect_exit 0 "3 ranks, activation checkpointing" -- "$MPIRUN_LOCAL" 3 "$DDP" "${common[@]}" --activation-checkpointing \
   --out "$WORK/ac.json"
-compare "$WORK/r1.json" "$WORK/ac.json" "3 ranks + activation checkpointing"
+compare_losses "$WORK/r1.json" "$WORK/ac.json" "3 ranks + activation checkpointing"
 # The MLP of AWS's DDP case: 3 ranks against 1, and it learns.
 mlp=(--model mlp --global-batch 24 --micro-batch 2 --steps 10 --lr 1e-3 --threads 1)
 expect_exit 0 "mlp, 1 rank" -- "$DDP" "${mlp[@]}" --out "$WORK/m1.json"
 expect_exit 0 "mlp, 3 ranks" -- "$MPIRUN_LOCAL" 3 "$DDP" "${mlp[@]}" --out "$WORK/m3.json"
-compare "$WORK/m1.json" "$WORK/m3.json" "mlp, 3 ranks"
+compare_losses "$WORK/m1.json" "$WORK/m3.json" "mlp, 3 ranks"
 python3 - "$WORK/m1.json" <<'PY' || fail "mlp: no learning"
 import json, sys
 m = json.load(open(sys.argv[1]))["metrics"]

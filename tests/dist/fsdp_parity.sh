@@ -7,16 +7,15 @@
 source "$(dirname "$0")/../lib.sh"
 FSDP="$DTBENCH_BIN/benchmarks/fsdp_llama"
 common=(--model tiny --seq 32 --global-batch 12 --steps 10 --lr 1e-3 --warmup-steps 2 --threads 1)
-compare() { python3 "$DTBENCH_SRC/tests/compare_losses.py" "$@" || fail "$3: losses differ"; }
 
 expect_exit 0 "1 rank (reference)" -- "$FSDP" "${common[@]}" --out "$WORK/r1.json"
 expect_exit 0 "the unwrapped model, 1 rank" -- "$DTBENCH_BIN/benchmarks/ddp_train" "${common[@]}" --out "$WORK/plain.json"
-compare "$WORK/r1.json" "$WORK/plain.json" "FSDP on 1 rank vs the unwrapped model"
+compare_losses "$WORK/r1.json" "$WORK/plain.json" "FSDP on 1 rank vs the unwrapped model"
 
 run() {  # run NP LABEL FLAGS...
   local np="$1" label="$2"; shift 2
   expect_exit 0 "$label" -- "$MPIRUN_LOCAL" "$np" "$FSDP" "${common[@]}" "$@" --out "$WORK/run.json"
-  compare "$WORK/r1.json" "$WORK/run.json" "$label"
+  compare_losses "$WORK/r1.json" "$WORK/run.json" "$label"
 }
 run 2 "2 ranks, reshard on, checkpointing off" --reshard-after-forward --activation-checkpointing=false
 run 3 "3 ranks, reshard off, checkpointing on" --reshard-after-forward=false --activation-checkpointing
@@ -40,19 +39,18 @@ rm -rf "$WORK/ck/tiny-10steps"
 expect_exit 0 "resume the 4-rank checkpoint on 2 ranks" -- "$MPIRUN_LOCAL" 2 "$FSDP" "${common[@]}" \
   --ckpt-dir "$WORK/ck" --resume --out "$WORK/two.json"
 grep -q "resume: $WORK/ck/tiny-5steps" "$WORK/out" || fail "did not resume from tiny-5steps: $(grep resume "$WORK/out")"
-compare "$WORK/four.json" "$WORK/two.json" "4-rank checkpoint continued on 2 ranks" --steps 5 9
+compare_losses "$WORK/four.json" "$WORK/two.json" "4-rank checkpoint continued on 2 ranks" --steps 5 9
 expect_exit 0 "and again on 2 ranks, bitwise" -- "$MPIRUN_LOCAL" 2 "$FSDP" "${common[@]}" \
   --ckpt-dir "$WORK/ck" --resume --out "$WORK/two_again.json"
-compare "$WORK/two.json" "$WORK/two_again.json" "the same resume twice" --steps 5 9 --rtol 0
+compare_losses "$WORK/two.json" "$WORK/two_again.json" "the same resume twice" --steps 5 9 --rtol 0
 
 # Mixed precision (bf16 compute, fp32 master shards and reductions) on real text: it learns,
 # and stays within bf16's error of the fp32 run.
-cat "$DTBENCH_SRC/README.md" "$DTBENCH_SRC"/core/*/*.h >"$WORK/text.txt"
-"$DTBENCH_BIN/tools/make_dataset" --input "$WORK/text.txt" --output "$WORK/text" >/dev/null
+text_dataset "$WORK/text"
 text=(--model tiny --data "$WORK/text.bin" --seq 64 --global-batch 8 --steps 30 --lr 3e-3 --threads 1)
 expect_exit 0 "2 ranks, fp32 on text" -- "$MPIRUN_LOCAL" 2 "$FSDP" "${text[@]}" --out "$WORK/t32.json"
 expect_exit 0 "2 ranks, bf16 on text" -- "$MPIRUN_LOCAL" 2 "$FSDP" "${text[@]}" --dtype bf16 --out "$WORK/t16.json"
-compare "$WORK/t32.json" "$WORK/t16.json" "bf16 against fp32 (bf16's precision)" --rtol 3e-2
+compare_losses "$WORK/t32.json" "$WORK/t16.json" "bf16 against fp32 (bf16's precision)" --rtol 3e-2
 python3 - "$WORK/t16.json" <<'PY' || fail "bf16: no learning or wrong record"
 import json, sys
 r = json.load(open(sys.argv[1]))

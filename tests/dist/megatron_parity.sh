@@ -13,12 +13,11 @@ source "$(dirname "$0")/../lib.sh"
 MEG="$DTBENCH_BIN/benchmarks/megatron_gpt"
 DDP="$DTBENCH_BIN/benchmarks/ddp_train"
 common=(--seq 32 --global-batch 12 --steps 10 --lr 1e-3 --warmup-steps 2 --threads 1)
-compare() { python3 "$DTBENCH_SRC/tests/compare_losses.py" "$@" || fail "$3: losses differ"; }
 run() {  # run MODEL REF NP LABEL FLAGS...
   local model="$1" ref="$2" np="$3" label="$4"
   shift 4
   expect_exit 0 "$label" -- "$MPIRUN_LOCAL" "$np" "$MEG" --model "$model" "${common[@]}" "$@" --out "$WORK/run.json"
-  compare "$ref" "$WORK/run.json" "$label"
+  compare_losses "$ref" "$WORK/run.json" "$label"
 }
 
 for model in tiny tiny_gpt; do

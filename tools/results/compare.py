@@ -119,21 +119,24 @@ def verdict(now, base, lower_better, threshold, history=None):
     return "ok", r, (lo, hi)
 
 
-def history_medians(history_dir, kid, metric):
-    """The medians of `metric` for key `kid` in <history>/*.jsonl (one record per line)."""
-    meds = []
+def load_history(history_dir):
+    """{comparison key id: [samples() of each night's record, oldest first]} from
+    <history>/*.jsonl (one record per line, with `_key`); read once per invocation."""
+    nights = {}
     if not history_dir or not os.path.isdir(history_dir):
-        return meds
+        return nights
     for name in sorted(os.listdir(history_dir)):
-        if not name.endswith(".jsonl"):
-            continue
-        for line in open(os.path.join(history_dir, name)):
-            if not line.strip():
-                continue
-            rec = json.loads(line)
-            if rec.get("_key") == kid and metric in samples(rec):
-                meds.append(statistics.median(samples(rec)[metric][0]))
-    return meds
+        if name.endswith(".jsonl"):
+            for line in open(os.path.join(history_dir, name)):
+                if line.strip():
+                    rec = json.loads(line)
+                    nights.setdefault(rec.get("_key"), []).append(samples(rec))
+    return nights
+
+
+def night_medians(nights, metric):
+    """The medians of `metric` over the nights of one key."""
+    return [statistics.median(n[metric][0]) for n in nights if metric in n]
 
 
 def fmt(x):
@@ -161,6 +164,7 @@ def main(argv):
             print(f"dtbench-compare: --threshold {t}: want METRIC=FRACTION, e.g. step_time_s=0.05", file=sys.stderr)
             return 2
     rows, regressions = [], 0
+    history = load_history(a.history)
     loaded = load_records(a.runs, "dtbench-compare")
     if loaded is None:
         return 2
@@ -186,7 +190,7 @@ def main(argv):
         for metric in sorted(set(now_s) & set(base_s)):
             family = "busbw" if metric.startswith("busbw_") else metric
             th = thresholds.get(metric, thresholds.get(family, 0.05))
-            hist = history_medians(a.history, kid, metric)
+            hist = night_medians(history.get(kid, []), metric)
             v, r, (lo, hi) = verdict(now_s[metric][0], base_s[metric][0], now_s[metric][1], th, hist)
             if any(metric.startswith(prefix) for prefix in a.ignore):
                 v = "info"

@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 
-from compare import busbw_rows, comparison_key, key_id, samples
+from compare import busbw_rows, comparison_key, key_id, load_history, night_medians, samples
 from validate import load_records
 
 
@@ -67,6 +67,7 @@ def main(argv):
     records = load_records(a.runs, "dtbench-report")
     if records is None:
         return 2
+    history = load_history(a.history)
     sections = []  # (title, [lines of markdown], [image files])
     try:
         for i, (path, r) in enumerate(records):
@@ -101,25 +102,18 @@ def main(argv):
                                  logx=True, logy=True))
                 best = max(rows, key=lambda row: row[1])
                 lines.append(f"peak busbw {best[1]:.3g} GB/s at {best[0]} B")
-            if a.history and os.path.isdir(a.history):
-                trend = []
-                for night in sorted(os.listdir(a.history)):
-                    if night.endswith(".jsonl"):
-                        for line in open(os.path.join(a.history, night)):
-                            h = json.loads(line) if line.strip() else None
-                            if h and h.get("_key") == kid and "step_time_s" in samples(h):
-                                trend.append((len(trend), statistics.median(samples(h)["step_time_s"][0])))
-                if trend:
-                    series = [("nightly median step time", trend, None)]
-                    base_path = os.path.join(a.baselines or "", f"{r['benchmark']}-{kid}.json")
-                    if a.baselines and os.path.exists(base_path):
-                        b = statistics.median(samples(json.load(open(base_path)))["step_time_s"][0])
-                        xs = [x for x, _ in trend]
-                        series += [("baseline", [(x, b) for x in xs], "lines dt 2"),
-                                   ("baseline ±5%", [(x, b * 1.05) for x in xs] , "lines lc rgb 'grey'"),
-                                   ("", [(x, b * 0.95) for x in xs], "lines lc rgb 'grey'")]
-                    figs.append(plot(a.out, f"{name}-trend", f"{r['benchmark']}: nightly median step time", "night",
-                                     "seconds", series, integer_x=True))
+            trend = list(enumerate(night_medians(history.get(kid, []), "step_time_s")))
+            if trend:
+                series = [("nightly median step time", trend, None)]
+                base_path = os.path.join(a.baselines or "", f"{r['benchmark']}-{kid}.json")
+                if a.baselines and os.path.exists(base_path):
+                    b = statistics.median(samples(json.load(open(base_path)))["step_time_s"][0])
+                    xs = [x for x, _ in trend]
+                    series += [("baseline", [(x, b) for x in xs], "lines dt 2"),
+                               ("baseline ±5%", [(x, b * 1.05) for x in xs], "lines lc rgb 'grey'"),
+                               ("", [(x, b * 0.95) for x in xs], "lines lc rgb 'grey'")]
+                figs.append(plot(a.out, f"{name}-trend", f"{r['benchmark']}: nightly median step time", "night",
+                                 "seconds", series, integer_x=True))
             sections.append((f"{r['benchmark']} ({kid})", lines, figs))
     except RuntimeError as e:
         print(f"dtbench-report: {e}", file=sys.stderr)

@@ -18,8 +18,7 @@ pass "Slurm cluster up: $(sinfo -h -o '%P %D %T')"
 export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo \
   OMPI_MCA_btl_vader_single_copy_mechanism=none
 export DTBENCH_ROOT="$DTBENCH_SRC" DTBENCH_BIN DEVICE=cpu MASTER_ADDR=127.0.0.1 EXTRA_ARGS="--threads 1"
-cat "$DTBENCH_SRC/README.md" "$DTBENCH_SRC"/core/*/*.h >"$WORK/text.txt"
-"$DTBENCH_BIN/tools/make_dataset" --input "$WORK/text.txt" --output "$WORK/text" >/dev/null
+text_dataset "$WORK/text"
 
 # submit NAME SCRIPT [VAR=VALUE...]: sbatch --wait on 1 node x 2 tasks; sets $job and $rc.
 submit() {
