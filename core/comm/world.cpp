@@ -3,6 +3,7 @@
 #include <ATen/Context.h>
 #include <fmt/format.h>
 
+#include <exception>
 #include <numeric>
 
 #include "core/comm/store_backend.h"
@@ -92,6 +93,13 @@ void validate_world(const LaunchInfo& launch, const WorldOptions& opt, const Env
 }
 
 World::~World() {
+  if (std::uncaught_exceptions() > 0) {
+    // Unwinding towards run_guarded, which aborts the job (MPI_Abort, ncclCommAbort): a
+    // graceful close here (MPI_Finalize, the store's farewell) would wait for peers that
+    // may be dead or hung. The process exits right after; nothing needs freeing.
+    (void)comm.release();
+    return;
+  }
   comm.reset();
 #ifdef DTBENCH_WITH_MPI
   mpi_finish();
