@@ -9,6 +9,7 @@
 #include "benchmarks/collectives_perf/engine.h"
 #include "core/app/cli.h"
 #include "core/app/main_guard.h"
+#include "core/app/network_proof.h"
 #include "core/app/run_record.h"
 #include "core/report/clock.h"
 #include "core/report/errors.h"
@@ -51,7 +52,9 @@ int main(int argc, char** argv) {
                   bench.agg, bench.check, bench.average == 0 ? "rank 0" : bench.average == 1 ? "mean" : bench.average == 2 ? "min" : "max");
       collperf::print_table_header();
     }
+    NetworkProof proof(*world);
     collperf::EngineResult res = collperf::run_engine(*world->comm, coll, bench, world->device_index >= 0);
+    proof.finish(record, *world);
     const double avg_busbw = res.busbw_n ? res.busbw_sum / res.busbw_n : 0.0;
     if (rank == 0) {
       std::printf("# Out of bounds values : %lld %s\n", static_cast<long long>(res.wrong), res.wrong ? "FAILED" : "OK");

@@ -12,6 +12,7 @@
 #include "benchmarks/fabric_perf/transfers.h"
 #include "core/app/cli.h"
 #include "core/app/main_guard.h"
+#include "core/app/network_proof.h"
 #include "core/app/run_record.h"
 #include "core/app/size_sweep.h"
 #include "core/report/clock.h"
@@ -126,6 +127,7 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
     world->comm->barrier()->synchronize();
+    NetworkProof proof(*world);
     std::vector<Row> rows;
     int64_t wrong_total = 0;
     for (int64_t bytes : message_sizes(sweep)) {
@@ -154,6 +156,7 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
 
+    proof.finish(record, *world);
     record["rows"] = nlohmann::json::array();
     double peak_bw = 0, peak_bibw = 0;
     for (const Row& r : rows) {

@@ -10,6 +10,7 @@
 #include "core/comm/watchdog.h"
 #include "core/report/errors.h"
 #include "core/report/log.h"
+#include "core/report/nccl_log.h"
 #include "core/report/system_info.h"
 #ifdef DTBENCH_WITH_MPI
 #include "core/comm/mpi_world.h"
@@ -143,6 +144,7 @@ std::unique_ptr<World> init_world(const LaunchInfo& launch, const WorldOptions& 
 #endif
 #ifdef DTBENCH_WITH_NCCL
   if (world->backend == "nccl") {
+    world->nccl_log = capture_nccl_log(opt.run_dir, launch.rank);  // before NCCL reads its settings
     nccl_check_library();
     world->device_index = launch.local_rank;
     record_gpu_info(world->device_index);

@@ -35,6 +35,7 @@ class World {
   LaunchInfo launch;
   std::string backend, control_kind;
   int device_index = -1;  // CUDA device, -1 on CPU
+  std::string nccl_log;   // where NCCL writes its INFO lines ("" when not captured)
   std::unique_ptr<Communicator> comm;
 };
 

@@ -7,6 +7,7 @@
 
 #include "core/app/cli.h"
 #include "core/app/main_guard.h"
+#include "core/app/network_proof.h"
 #include "core/app/run_record.h"
 #include "core/model/mlp_classifier.h"
 #include "core/model/plan.h"
@@ -126,7 +127,9 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     std::unique_ptr<GradSync> sync = strategy.wrap(*task, mlp ? nullptr : lm.get(), *world, args);
     ctx.dp_rank = sync->dp_rank(comm);
     ctx.loss_comm = sync->dp_comm();
+    NetworkProof proof(*world);
     nlohmann::json out = train(*task, *sync, args, batch, ctx);
+    proof.finish(record, *world);
     record["steps"] = out["steps"];
     record["metrics"] = out["metrics"];
     record["config"]["resumed_from"] = out["resumed_from"];

@@ -1,0 +1,139 @@
+// The network proof's inputs: EFA counters from a fake sysfs tree, NCCL's choice from
+// recorded log lines, and the verdict on a gathered network object.
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "core/app/network_proof.h"
+#include "core/report/efa_counters.h"
+#include "core/report/files.h"
+#include "core/report/nccl_log.h"
+
+using namespace dtbench;
+
+namespace {
+
+std::string fixture(const std::string& name) { return std::string(DTBENCH_SOURCE_DIR) + "/tests/data/nccl/" + name; }
+
+NcclNetChoice parse_file(const std::string& name) {
+  std::ifstream in(fixture(name));
+  REQUIRE(in.good());
+  return parse_nccl_log(in);
+}
+
+void write(const std::string& path, const std::string& text) {
+  make_dirs(parent_dir(path));
+  std::ofstream(path) << text << "\n";
+}
+
+// A sysfs tree with `devices` EFA devices (counters as given) and one non-EFA device.
+std::string fake_sysfs(const std::string& root, int devices, int64_t tx) {
+  for (int d = 0; d < devices; ++d) {
+    const std::string dev = root + "/class/infiniband/rdmap" + std::to_string(16 + d) + "s27";
+    make_dirs(root + "/bus/pci/drivers/efa");
+    make_dirs(dev + "/device");
+    ::unlink((dev + "/device/driver").c_str());
+    REQUIRE(::symlink("../../../../bus/pci/drivers/efa", (dev + "/device/driver").c_str()) == 0);
+    write(dev + "/ports/1/hw_counters/tx_bytes", std::to_string(tx + d));
+    write(dev + "/ports/1/hw_counters/rx_bytes", std::to_string(2 * tx));
+    write(dev + "/ports/1/hw_counters/retrans_pkts", "3");
+    write(dev + "/ports/1/hw_counters/lifespan", "12");
+  }
+  const std::string mlx = root + "/class/infiniband/mlx5_0";
+  make_dirs(root + "/bus/pci/drivers/mlx5_core");
+  make_dirs(mlx + "/device");
+  ::unlink((mlx + "/device/driver").c_str());
+  REQUIRE(::symlink("../../../../bus/pci/drivers/mlx5_core", (mlx + "/device/driver").c_str()) == 0);
+  write(mlx + "/ports/1/hw_counters/tx_bytes", "999");
+  return root;
+}
+
+}  // namespace
+
+TEST_CASE("NCCL over aws-ofi-nccl 1.14 on EFA", "[network]") {
+  NcclNetChoice c = parse_file("efa_ofi_1.14.log");
+  CHECK(c.network == "Libfabric");
+  CHECK(c.plugin == "Libfabric");
+  CHECK(c.plugin_version == "1.14.0");
+  CHECK(c.provider == "efa");
+  CHECK(c.net_channels == 3);  // the P2P channel is inside the node
+  CHECK(c.gdr);
+  CHECK(c.over_libfabric());
+  CHECK_FALSE(c.over_sockets());
+}
+
+TEST_CASE("NCCL over aws-ofi-nccl 1.7 (older banner and channel names)", "[network]") {
+  NcclNetChoice c = parse_file("efa_ofi_1.7.log");
+  CHECK(c.network == "AWS Libfabric");
+  CHECK(c.plugin_version == "1.7.4-aws");
+  CHECK(c.provider == "efa");
+  CHECK(c.net_channels == 2);
+}
+
+TEST_CASE("NCCL fell back to sockets", "[network]") {
+  NcclNetChoice c = parse_file("socket_fallback.log");
+  CHECK(c.network == "Socket");
+  CHECK(c.over_sockets());
+  CHECK(c.plugin.empty());
+  CHECK(c.net_channels == 2);
+  CHECK_FALSE(c.gdr);
+  REQUIRE(c.warnings.size() == 1);
+  CHECK(c.warnings[0].find("message truncated") != std::string::npos);
+}
+
+TEST_CASE("EFA counters from a fake sysfs tree, and their deltas", "[network]") {
+  char tmpl[] = "/tmp/dtbench-sysfs.XXXXXX";
+  const std::string root = ::mkdtemp(tmpl);
+  fake_sysfs(root, 2, 1000);
+  std::vector<EfaDevice> before = read_efa_devices(root);
+  REQUIRE(before.size() == 2);  // mlx5_0 is not EFA
+  CHECK(before[0].name == "rdmap16s27");
+  CHECK(before[0].counters.at("tx_bytes") == 1000);
+  CHECK(before[1].counters.at("tx_bytes") == 1001);
+  fake_sysfs(root, 2, 5000);
+  nlohmann::json d = efa_counter_delta(before, read_efa_devices(root));
+  CHECK(d["tx_bytes"] == 8000);  // 4000 per device
+  CHECK(d["rx_bytes"] == 16000);
+  CHECK(d["retrans_pkts"] == 0);
+  CHECK(d["devices"].size() == 2);
+  CHECK(d["devices"][1]["tx_bytes"] == 4000);
+  CHECK(read_efa_devices(root + "/nonexistent").empty());
+  remove_tree(root);
+}
+
+TEST_CASE("network verdicts", "[network]") {
+  auto host = [](const std::string& name, int devices, int64_t tx) {
+    return nlohmann::json{{"host", name}, {"device_count", devices}, {"tx_bytes", tx}};
+  };
+  auto rank = [](int r, bool sockets) { return nlohmann::json{{"rank", r}, {"over_sockets", sockets}}; };
+  nlohmann::json net;
+
+  net = {{"nodes", 1}, {"hosts", {host("a", 32, 0)}}, {"nccl_ranks", nlohmann::json::array()}};
+  judge_network(net);
+  CHECK(net["verdict"] == "single_node");
+  CHECK(net["warning"] == "");
+
+  net = {{"nodes", 2}, {"hosts", {host("a", 32, 100), host("b", 32, 200)}}, {"nccl_ranks", {rank(0, false)}}};
+  judge_network(net);
+  CHECK(net["verdict"] == "efa");
+  CHECK(net["efa_devices"] == 64);
+  CHECK(net["warning"] == "");
+
+  net = {{"nodes", 2}, {"hosts", {host("a", 32, 100), host("b", 32, 0)}}, {"nccl_ranks", {rank(0, false)}}};
+  judge_network(net);
+  CHECK(net["verdict"] == "no_efa_traffic");
+  CHECK(net["warning"].get<std::string>().find("on b of this 2-node run") != std::string::npos);
+
+  net = {{"nodes", 2}, {"hosts", {host("a", 32, 100), host("b", 32, 100)}},
+         {"nccl_ranks", {rank(0, false), rank(9, true)}}, {"nccl_log", "runs/x/nccl.rank0.log"}};
+  judge_network(net);
+  CHECK(net["verdict"] == "sockets");
+  CHECK(net["warning"].get<std::string>().find("plain sockets") != std::string::npos);
+  CHECK(net["warning"].get<std::string>().find("rank 9") != std::string::npos);
+
+  net = {{"nodes", 4}, {"hosts", {host("a", 0, 0)}}, {"nccl_ranks", nlohmann::json::array()}};
+  judge_network(net);
+  CHECK(net["verdict"] == "no_efa");
+  CHECK(net["warning"] == "");
+}
