@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <set>
 
+#include "core/comm/fabric_version.h"
 #include "core/report/clock.h"
 #include "core/report/errors.h"
 
@@ -62,20 +62,6 @@ struct Endpoint::Contexts {
   }
 };
 
-std::vector<std::string> available_providers() {
-  fi_info* list = nullptr;
-  std::set<std::string> names;
-  if (fi_getinfo(kApi, nullptr, nullptr, 0, nullptr, &list) == 0) {
-    for (fi_info* i = list; i; i = i->next) {
-      std::string n = i->fabric_attr->prov_name;
-      // "tcp;ofi_rxm" is the tcp provider under the RxM utility layer.
-      names.insert(n.substr(0, n.find(';')));
-    }
-    fi_freeinfo(list);
-  }
-  return {names.begin(), names.end()};
-}
-
 Region::Region(fid_domain* domain, fid_ep* ep, bool need_mr, bool mr_endpoint, size_t bytes)
     : bytes_(std::max<size_t>(bytes, 1)) {
   if (!need_mr) return;
@@ -97,10 +83,10 @@ Endpoint::Endpoint(const std::string& provider, double timeout_s) : timeout_s_(t
   fi_freeinfo(hints);
   if (rc != 0 || !info_) {
     std::string have;
-    for (auto& p : available_providers()) have += (have.empty() ? "" : ", ") + p;
-    throw UsageError(fmt::format("--provider {}: libfabric {}.{} offers no RDM endpoint for it ({}); providers here: "
+    for (auto& p : libfabric_providers()) have += (have.empty() ? "" : ", ") + p;
+    throw UsageError(fmt::format("--provider {}: libfabric {} offers no RDM endpoint for it ({}); providers here: "
                                  "{}; pick one of those (for tcp over loopback set FI_TCP_IFACE=lo)",
-                                 provider, FI_MAJOR(fi_version()), FI_MINOR(fi_version()), fi_strerror(-rc),
+                                 provider, libfabric_version(), fi_strerror(-rc),
                                  have.empty() ? "none" : have));
   }
   need_mr_ = info_->domain_attr->mr_mode & FI_MR_LOCAL;

@@ -88,7 +88,4 @@ class Endpoint {
   int posted_sends_ = 0, posted_recvs_ = 0;  // outstanding, to keep within queue_depth
 };
 
-// The providers libfabric offers here ("tcp", "shm", ...), for error messages and env_check.
-std::vector<std::string> available_providers();
-
 }  // namespace dtbench::fabric

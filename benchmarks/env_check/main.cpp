@@ -1,0 +1,155 @@
+// env_check: is this node (or every node of an allocation) what we think it is? Versions,
+// devices, limits, the EFA/NCCL environment, and with --collectives a first checked NCCL run
+// across the local GPUs. A verdict per check, a table, a record; an unmet --expect or any
+// failed check exits 4 and lists them. Under mpirun or Slurm every rank checks its node and
+// rank 0 flags the values that differ between nodes.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "benchmarks/env_check/check.h"
+#include "core/app/cli.h"
+#include "core/app/main_guard.h"
+#include "core/app/run_record.h"
+#include "core/report/clock.h"
+#include "core/report/errors.h"
+#include "core/report/result.h"
+#include "core/report/system_info.h"
+
+using namespace dtbench;
+using namespace dtbench::envcheck;
+
+namespace {
+
+std::vector<Check> local_checks(const Expectations& expect, bool collectives, double timeout_s) {
+  Facts f;
+  std::vector<Check> checks;
+  probe_system(f, checks);
+  probe_fabric(f, checks);
+  probe_gpus(f, checks);
+  probe_nccl(f, checks);
+  probe_environment(f, checks);
+  if (collectives) run_gpu_collectives(f, timeout_s, checks);
+  check_expectations(expect, f, checks);
+  return checks;
+}
+
+// One "differs" check per check whose value is not the same on every rank, naming who has what.
+std::vector<Check> differences(const std::vector<std::vector<Check>>& per_rank, const std::vector<std::string>& hosts) {
+  std::vector<Check> out;
+  std::map<std::string, std::map<std::string, std::vector<int>>> seen;  // name -> value -> ranks
+  std::map<std::string, int> names;  // a check some ranks lack differs too ("absent")
+  for (const auto& checks : per_rank)
+    for (const Check& c : checks) names[c.name] = 0;
+  for (size_t r = 0; r < per_rank.size(); ++r)
+    for (const auto& [name, unused] : names) {
+      std::string v = "absent";
+      for (const Check& c : per_rank[r])
+        if (c.name == name) v = c.value.dump();
+      seen[name][v].push_back(static_cast<int>(r));
+    }
+  for (const auto& [name, values] : seen) {
+    if (values.size() < 2) continue;
+    std::string detail;
+    nlohmann::json value = nlohmann::json::object();
+    for (const auto& [v, ranks] : values) {
+      detail += fmt::format("{}{} on {} (rank {}{})", detail.empty() ? "" : "; ", v, hosts[ranks[0]], ranks[0],
+                            ranks.size() > 1 ? fmt::format(" and {} more", ranks.size() - 1) : "");
+      value[v] = ranks;
+    }
+    out.push_back(fail(name + " differs", value, detail));
+  }
+  return out;
+}
+
+void print_table(const std::vector<Check>& checks) {
+  std::printf("  %-28s %-7s %-34s %s\n", "check", "verdict", "value", "detail");
+  for (const Check& c : checks) {
+    std::string v = c.value.is_string() ? c.value.get<std::string>() : c.value.dump();
+    if (v.size() > 34) v = v.substr(0, 31) + "...";
+    std::printf("  %-28s %-7s %-34s %s\n", c.name.c_str(), c.verdict.c_str(), v.c_str(), c.detail.c_str());
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run_guarded("env_check", [&] {
+    cxxopts::Options options("env_check",
+                             "Checks this node's GPUs, NCCL and its net plugin, libfabric and EFA, MPI, limits and the "
+                             "EFA/NCCL environment. Under mpirun or srun every node is checked and differences are "
+                             "flagged. Exit 4 when a check fails or an --expect is unmet.");
+    add_common_flags(options);
+    options.add_options("env_check")
+        ("expect", "what must be found: instance=p5.48xlarge, gpus=8, efa=32 (repeatable)",
+         cxxopts::value<std::vector<std::string>>(), "K=V")
+        ("collectives", "also run a checked NCCL all_reduce, all_gather and reduce_scatter across the local GPUs");
+    auto flags = parse_flags(options, argc, argv);
+    CommonArgs common = read_common_flags(flags);
+    const Expectations expect =
+        parse_expectations(flags.count("expect") ? flags["expect"].as<std::vector<std::string>>() : std::vector<std::string>{});
+    const bool collectives = flags["collectives"].as<bool>();
+    const EnvMap env = process_env();
+    LaunchInfo launch = discover_launch(env, common.launch, LaunchContext{});
+    validate_world(launch, common.world, env);
+
+    const Stopwatch clock;
+    nlohmann::json record = new_result_record("env_check");
+    // Probes first: they touch no network, and the GPU collectives must not wait for peers.
+    const std::vector<Check> mine = local_checks(expect, collectives && launch.local_rank == 0, common.world.timeout_s);
+    auto world = init_world(launch, common.world, env);
+    fill_run_record(record, flags, common, *world);
+    nlohmann::json packed = {{"host", short_hostname()}, {"checks", nlohmann::json::array()}};
+    for (const Check& c : mine) packed["checks"].push_back(to_json(c));
+    const auto all = world->comm->control().all_gather(packed.dump());
+    const int rank = world->comm->rank();
+
+    std::vector<std::vector<Check>> per_rank;
+    std::vector<std::string> hosts;
+    for (const std::string& s : all) {
+      const nlohmann::json r = nlohmann::json::parse(s);
+      hosts.push_back(r["host"]);
+      per_rank.emplace_back();
+      for (const auto& c : r["checks"]) per_rank.back().push_back({c["name"], c["verdict"], c["value"], c["detail"]});
+    }
+    // Rank 0's view, then what differs, then any rank's failure rank 0 did not see.
+    std::vector<Check> checks = per_rank[0];
+    for (Check& d : differences(per_rank, hosts)) checks.push_back(std::move(d));
+    std::vector<std::string> failed;
+    int counts[3] = {0, 0, 0};
+    for (const Check& c : checks) {
+      counts[c.verdict == "ok" ? 0 : c.verdict == "warn" ? 1 : 2]++;
+      if (c.verdict == "fail") failed.push_back(c.name + (c.detail.empty() ? "" : " (" + c.detail + ")"));
+    }
+    for (size_t r = 1; r < per_rank.size(); ++r)
+      for (const Check& c : per_rank[r])
+        if (c.verdict == "fail" && std::none_of(checks.begin(), checks.end(), [&](const Check& x) {
+              return x.name == c.name && x.verdict == "fail";
+            }))
+          failed.push_back(fmt::format("{} on {} (rank {}): {}", c.name, hosts[r], r, c.detail));
+
+    if (rank == 0) {
+      std::printf("# dtbench env_check: %d rank(s) on %d node(s), launch %s\n", world->comm->size(),
+                  record["launch"]["nodes"].get<int>(), launch.source.c_str());
+      print_table(checks);
+      std::printf("# %d ok, %d warn, %d fail%s\n", counts[0], counts[1], counts[2],
+                  failed.empty() ? "" : " -> FAILED");
+      std::fflush(stdout);
+    }
+    record["checks"] = nlohmann::json::array();
+    for (const Check& c : checks) record["checks"].push_back(to_json(c));
+    record["metrics"] = {{"checks_ok", counts[0]}, {"checks_warn", counts[1]}, {"checks_fail", counts[2]}};
+    std::string error;
+    if (!failed.empty()) {
+      error = fmt::format("{} check(s) failed: ", failed.size());
+      for (size_t i = 0; i < failed.size(); ++i) error += (i ? "; " : "") + failed[i];
+    }
+    finish_run_record(record, common, rank, clock.elapsed_s(), error);
+    if (!error.empty()) throw CorrectnessFailure(error);
+    world.reset();
+    return 0;
+  });
+}
