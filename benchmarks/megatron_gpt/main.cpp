@@ -324,8 +324,10 @@ class Megatron final : public Strategy {
   std::unique_ptr<GradSync> wrap(Trainable&, TransformerImpl* lm, World& world, const TrainArgs& args) override {
     // lm is chunks_[0]; the trainer set its activation checkpointing from the flags.
     std::vector<TransformerImpl*> chunks;
+    const at::Device device = lm->parameters().front().device();  // the trainer moved chunk 0 there
     for (auto& c : chunks_) {
       c->activation_checkpointing = lm->activation_checkpointing;
+      c->to(device);
       initialize_parameters(*c, args.seed);  // each rank draws its block of every parameter
       chunks.push_back(c.get());
     }

@@ -55,6 +55,8 @@ void add_train_flags(cxxopts::Options& o, const std::string& default_model, bool
       ("resume", "continue from the newest complete checkpoint in --ckpt-dir (none: start at step 0)",
        cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
       ("log-every", "print the step line every N steps", cxxopts::value<int64_t>()->default_value("1"), "N")
+      ("peak-tflops", "peak TFLOP/s per device for MFU (default: the GPU's datasheet figure, else a GEMM probe)",
+       cxxopts::value<double>()->default_value("0"), "T")
       ("activation-checkpointing", "recompute each block's activations in backward (less memory, ~1/3 more compute)",
        cxxopts::value<bool>()->default_value(default_activation_checkpointing ? "true" : "false")->implicit_value("true"))
       ("dry-run", "print parameters, FLOPs/token and per-rank memory, then exit without allocating the model",
@@ -98,6 +100,8 @@ TrainArgs read_train_flags(const cxxopts::ParseResult& r, int64_t dp, BatchLayou
   a.data = r["data"].as<std::string>();
   a.log_every = r["log-every"].as<int64_t>();
   DT_USAGE(a.log_every >= 1, "--log-every {}: must be at least 1", a.log_every);
+  a.peak_tflops = r["peak-tflops"].as<double>();
+  DT_USAGE(a.peak_tflops >= 0, "--peak-tflops {}: a peak cannot be negative; give the device's TFLOP/s", a.peak_tflops);
   a.dry_run = r["dry-run"].as<bool>();
   a.activation_checkpointing = r["activation-checkpointing"].as<bool>();
   a.ckpt.dir = r.count("ckpt-dir") ? r["ckpt-dir"].as<std::string>() : "";

@@ -23,6 +23,7 @@ struct TrainArgs {
   uint64_t seed = 12345;
   std::string dtype = "fp32", data = "synthetic";
   int64_t log_every = 1;
+  double peak_tflops = 0;  // 0: table or probe
   bool dry_run = false;
   bool activation_checkpointing = false;
   CheckpointArgs ckpt;

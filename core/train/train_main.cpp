@@ -1,5 +1,7 @@
 #include "core/train/train_main.h"
 
+#include "core/train/device.h"
+
 #include <ATen/Context.h>
 #include <fmt/format.h>
 
@@ -19,13 +21,6 @@
 namespace dtbench {
 
 namespace {
-
-// Every rank measures its own GEMM rate; the slowest is the device peak.
-double cpu_peak_flops(Communicator& comm, at::ScalarType dtype) {
-  double peak = measure_cpu_gemm_flops(dtype);
-  for (auto& s : comm.control().all_gather(fmt::format("{:.17g}", peak))) peak = std::min(peak, std::stod(s));
-  return peak;
-}
 
 void print_summary(const nlohmann::json& m) {
   std::printf("# summary: loss %.5f -> %.5f, step %.3f s (median), tokens/s %.0f, TFLOP/s/dev %.3g, MFU %.1f%%, "
@@ -82,8 +77,6 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
       return 0;
     }
     validate_world(launch, common.world, env);
-    DT_USAGE(common.world.device == "cpu", "--device {}: {} runs on CPU so far; the GPU path is its own issue",
-             common.world.device, exe.name);
     DT_USAGE(!mlp || args.data == "synthetic", "--model mlp trains on synthetic MNIST-shaped data; drop --data {}",
              args.data);
     std::unique_ptr<TokenSource> data;
@@ -102,8 +95,11 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     TrainContext ctx;
     ctx.world = &comm;
     ctx.megatron_line = exe.megatron_line;
-    ctx.peak_flops_per_device = cpu_peak_flops(comm, args.dtype == "bf16" ? at::kBFloat16 : at::kFloat);
-    ctx.peak_source = fmt::format("measured: {} GEMM probe at start-up", args.dtype);
+    ctx.device = rank_device(*world);
+    const PeakFlops peak =
+        device_peak_flops(comm, ctx.device, args.dtype == "bf16" ? at::kBFloat16 : at::kFloat, args.peak_tflops);
+    ctx.peak_flops_per_device = peak.flops;
+    ctx.peak_source = peak.source;
     if (comm.rank() == 0)
       std::printf("# %s: %s (%lld parameters), %d ranks, global batch %lld (micro %lld x dp %lld x accum %lld), "
                   "seq %lld, %s data, launch %s, strategy %s\n",
@@ -118,11 +114,15 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     std::unique_ptr<Trainable> task;
     if (mlp) {
       classifier = MlpClassifier();
-      task = std::make_unique<MlpTask>(*classifier, args.seed);
+      classifier->to(ctx.device);
+      task = std::make_unique<MlpTask>(*classifier, args.seed, ctx.device);
     } else {
       lm = strategy.make_model(args.model, *world);
       lm->activation_checkpointing = args.activation_checkpointing;
-      task = std::make_unique<LanguageModelTask>(*lm, *data, args.seq);
+      // Initialised on the CPU (a pure function of seed, name and index), then moved: the
+      // strategies below build their buffers on the parameters' device.
+      lm->to(ctx.device);
+      task = std::make_unique<LanguageModelTask>(*lm, *data, args.seq, ctx.device);
     }
     std::unique_ptr<GradSync> sync = strategy.wrap(*task, mlp ? nullptr : lm.get(), *world, args);
     ctx.dp_rank = sync->dp_rank(comm);
@@ -133,7 +133,7 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     record["steps"] = out["steps"];
     record["metrics"] = out["metrics"];
     record["config"]["resumed_from"] = out["resumed_from"];
-    gather_per_rank(record, *world, "peak_mem_bytes", static_cast<double>(peak_rss_bytes()));
+    gather_per_rank(record, *world, "peak_mem_bytes", static_cast<double>(peak_memory_bytes(ctx.device)));
     gather_per_rank(record, *world, "step_time_median_s", out["step_time_median_s"].get<double>());
     gather_per_rank(record, *world, "step_time_p90_s", out["step_time_p90_s"].get<double>());
     gather_per_rank(record, *world, "comm_wait_s", sync->comm_wait_s());

@@ -29,11 +29,12 @@ class Trainable {
 // A transformer on a token source.
 class LanguageModelTask final : public Trainable {
  public:
-  LanguageModelTask(TransformerImpl& model, const TokenSource& data, int64_t seq)
-      : model_(model), data_(data), seq_(seq) {}
+  LanguageModelTask(TransformerImpl& model, const TokenSource& data, int64_t seq, at::Device device = at::kCPU)
+      : model_(model), data_(data), seq_(seq), device_(device) {}
   torch::nn::Module& module() override { return model_; }
-  at::Tensor loss_sum(int64_t first, int64_t count) override { return model_.loss_sum(data_.samples(first, count)); }
-  at::Tensor batch(int64_t first, int64_t count) override { return data_.samples(first, count); }
+  at::Tensor loss_sum(int64_t first, int64_t count) override { return model_.loss_sum(batch(first, count)); }
+  // Token rows are read on the host and copied to the model's device.
+  at::Tensor batch(int64_t first, int64_t count) override { return data_.samples(first, count).to(device_); }
   int64_t terms_per_sample() const override { return seq_; }
   double flops_per_term() const override { return flops_per_token(model_.config(), seq_); }
 
@@ -41,16 +42,18 @@ class LanguageModelTask final : public Trainable {
   TransformerImpl& model_;
   const TokenSource& data_;
   int64_t seq_;
+  at::Device device_;
 };
 
 // The MLP classifier on synthetic MNIST-shaped data.
 class MlpTask final : public Trainable {
  public:
-  MlpTask(MlpClassifierImpl& model, uint64_t seed) : model_(model), seed_(seed) {}
+  MlpTask(MlpClassifierImpl& model, uint64_t seed, at::Device device = at::kCPU)
+      : model_(model), seed_(seed), device_(device) {}
   torch::nn::Module& module() override { return model_; }
   at::Tensor loss_sum(int64_t first, int64_t count) override {
     auto [images, labels] = synthetic_mnist(seed_, first, count);
-    return at::cross_entropy_loss(model_.forward(images), labels, {}, at::Reduction::Sum);
+    return at::cross_entropy_loss(model_.forward(images.to(device_)), labels.to(device_), {}, at::Reduction::Sum);
   }
   int64_t terms_per_sample() const override { return 1; }
   double flops_per_term() const override { return MlpClassifierImpl::flops_per_sample(); }
@@ -58,6 +61,7 @@ class MlpTask final : public Trainable {
  private:
   MlpClassifierImpl& model_;
   uint64_t seed_;
+  at::Device device_;
 };
 
 }  // namespace dtbench

@@ -13,25 +13,13 @@
 #include "core/report/result.h"
 #include "core/report/stats.h"
 #include "core/report/system_info.h"
+#include "core/report/nvtx.h"
 #include "core/train/adamw.h"
+#include "core/train/device.h"
 #include "core/train/grad_clip.h"
 #include "core/train/train_state.h"
 
 namespace dtbench {
-
-double measure_cpu_gemm_flops(at::ScalarType dtype) {
-  const int64_t n = 512;
-  const auto opt = at::TensorOptions().dtype(dtype);
-  at::Tensor a = at::randn({n, n}, opt), b = at::randn({n, n}, opt), c = at::empty({n, n}, opt);
-  at::mm_out(c, a, b);  // warm up
-  int64_t reps = 0;
-  const Stopwatch clock;
-  while (clock.elapsed_s() < 0.3) {
-    at::mm_out(c, a, b);
-    ++reps;
-  }
-  return 2.0 * n * n * n * static_cast<double>(reps) / clock.elapsed_s();
-}
 
 namespace {
 
@@ -79,8 +67,10 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
   double loss_first = 0, loss_last = 0;
 
   std::vector<double> comm_shares;
+  std::unique_ptr<StepTimer> timer = make_step_timer(ctx.device);
   for (int64_t step = first_step; step < args.steps; ++step) {
-    const Stopwatch clock;
+    const NvtxRange range(fmt::format("step {}", step + 1));
+    timer->start();
     const double comm_before = sync.comm_wait_s();
     sync.zero_grads();
     double local_sum = 0;
@@ -103,10 +93,10 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
     const double lr = args.lr.at(step);
     opt.step(lr, grads);
     sync.after_step();
-    at::Tensor total = at::full({1}, local_sum, at::kDouble);
+    at::Tensor total = at::full({1}, local_sum, at::TensorOptions().dtype(at::kDouble).device(ctx.device));
     (ctx.loss_comm ? *ctx.loss_comm : world).all_reduce(total)->wait();
     const double loss = total.item<double>() / static_cast<double>(global_tokens);
-    const double dt = clock.elapsed_s();
+    const double dt = timer->stop_s();
     const double comm_wait = sync.comm_wait_s() - comm_before;
     if (!std::isfinite(loss))
       throw CorrectnessFailure(fmt::format("loss is {} at step {}; lower --lr or check the data", loss, step));
@@ -134,7 +124,7 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
         std::printf("Batch %lld Loss: %.5f, Speed: %.2f samples/sec, lr: %.6f | tokens/s %.0f | TFLOP/s/dev %.3g | "
                     "MFU %.1f%% | mem %.2f GiB | step %.3f s\n",
                     static_cast<long long>(step), loss, static_cast<double>(layout.global_batch()) / dt, lr, tps, tflops,
-                    100.0 * mfu, static_cast<double>(peak_rss_bytes()) / (1 << 30), dt);
+                    100.0 * mfu, static_cast<double>(peak_memory_bytes(ctx.device)) / (1 << 30), dt);
       std::fflush(stdout);
     }
     const int64_t done = step + 1;

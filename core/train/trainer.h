@@ -53,6 +53,7 @@ class GradSync {
 
 struct TrainContext {
   Communicator* world = nullptr;      // every rank
+  at::Device device = at::kCPU;       // where this rank computes
   Communicator* loss_comm = nullptr;  // over which the loss sums sum (the data-parallel group; null: world)
   int64_t dp_rank = 0;
   bool megatron_line = false;  // the step line in Megatron-LM's iteration format
@@ -69,8 +70,5 @@ struct TrainContext {
 nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, const BatchLayout& layout,
                      const TrainContext& ctx);
 
-// FLOP/s of this process on a GEMM in `dtype` (its intra-op threads), measured for ~0.3 s:
-// the CPU "peak" that MFU is computed against, for the run's compute dtype.
-double measure_cpu_gemm_flops(at::ScalarType dtype = at::kFloat);
 
 }  // namespace dtbench

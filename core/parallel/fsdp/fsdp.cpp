@@ -9,6 +9,7 @@
 
 #include "core/report/clock.h"
 #include "core/report/errors.h"
+#include "core/report/nvtx.h"
 
 namespace dtbench {
 
@@ -152,6 +153,7 @@ int64_t FullyShardedDataParallel::shard_bytes() const {
 
 void FullyShardedDataParallel::gather_async(Unit& u) {
   if (u.gathered || u.gather_work) return;
+  const NvtxRange range(fmt::format("fsdp all_gather unit {}", u.index));
   allocate_storage(u.full);
   u.gather_src = u.shard.scalar_type() == opt_.compute_dtype ? u.shard : u.shard.to(opt_.compute_dtype);
   u.gather_work = shard_comm_->all_gather(u.gather_src, u.full);
@@ -192,6 +194,7 @@ void FullyShardedDataParallel::reduce_async(Unit& u, at::Tensor flat) {
   // The previous unit's reduce-scatter ran while this unit's backward computed; it ends
   // now, so at most two units' unsharded gradients (this one's and the one in flight) live.
   drain_reductions();
+  const NvtxRange range(fmt::format("fsdp reduce_scatter unit {}", u.index));
   u.full_grad = flat.scalar_type() == at::kFloat ? flat : flat.to(at::kFloat);  // reductions in fp32
   u.reduced = at::empty({u.shard_numel}, u.shard.options());
   u.reduce_work = shard_comm_->reduce_scatter(u.full_grad, u.reduced, ReduceOp::kAvg);
@@ -252,6 +255,7 @@ at::Tensor FullyShardedDataParallel::run(int64_t index, torch::nn::Module& block
 at::Tensor FullyShardedDataParallel::unit_forward(void* context, int64_t unit, const at::Tensor& x) {
   auto* ctx = static_cast<AutogradContext*>(context);
   Unit& u = *units_[static_cast<std::size_t>(unit)];
+  const NvtxRange range(fmt::format("fsdp unit {} forward", unit));
   gather(u);
   const bool last = unit + 1 == static_cast<int64_t>(units_.size());
   if (opt_.prefetch && !last) gather_async(*units_[static_cast<std::size_t>(unit + 1)]);
@@ -275,6 +279,7 @@ at::Tensor FullyShardedDataParallel::unit_forward(void* context, int64_t unit, c
 at::Tensor FullyShardedDataParallel::unit_backward(void* context, int64_t unit, const at::Tensor& grad_y) {
   auto* ctx = static_cast<AutogradContext*>(context);
   Unit& u = *units_[static_cast<std::size_t>(unit)];
+  const NvtxRange range(fmt::format("fsdp unit {} backward", unit));
   gather(u);
   if (opt_.prefetch && unit > 1) gather_async(*units_[static_cast<std::size_t>(unit - 1)]);
   at::Tensor x, y;

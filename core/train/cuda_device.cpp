@@ -1,0 +1,53 @@
+#include "core/train/cuda_device.h"
+
+#include "core/report/errors.h"
+#include "core/train/device.h"
+
+#ifdef DTBENCH_WITH_NCCL
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+namespace dtbench {
+
+#ifdef DTBENCH_WITH_NCCL
+
+namespace {
+
+class CudaTimer final : public StepTimer {
+ public:
+  void start() override { begin_.record(c10::cuda::getCurrentCUDAStream()); }
+  double stop_s() override {
+    end_.record(c10::cuda::getCurrentCUDAStream());
+    end_.synchronize();
+    return static_cast<double>(begin_.elapsed_time(end_)) / 1e3;
+  }
+
+ private:
+  at::cuda::CUDAEvent begin_{cudaEventDefault}, end_{cudaEventDefault};
+};
+
+}  // namespace
+
+int64_t cuda_peak_allocated_bytes(int device) {
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device));
+  return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
+}
+
+std::unique_ptr<StepTimer> make_cuda_step_timer() { return std::make_unique<CudaTimer>(); }
+
+#else
+
+int64_t cuda_peak_allocated_bytes(int) {
+  DT_CHECK(false, "this build has no CUDA");
+  return 0;
+}
+std::unique_ptr<StepTimer> make_cuda_step_timer() {
+  DT_CHECK(false, "this build has no CUDA");
+  return nullptr;
+}
+
+#endif
+
+}  // namespace dtbench

@@ -1,0 +1,19 @@
+// The CUDA side of core/train/device.h, compiled only with a CUDA libtorch; without one
+// these throw (nothing reaches them: --device cuda exits 2 before).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace dtbench {
+
+class StepTimer;
+
+// The caching allocator's peak of allocated bytes on `device` since start.
+int64_t cuda_peak_allocated_bytes(int device);
+
+// A timer of CUDA events on the current stream: start() and stop() record events,
+// stop_s() waits for the second and returns the time between them.
+std::unique_ptr<StepTimer> make_cuda_step_timer();
+
+}  // namespace dtbench
