@@ -7,9 +7,8 @@ source "$root/scripts/env.sh"
 cd "$root"
 prefix="$("$DTBENCH_VENV/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)')" \
   || { echo "[build] torch not found in ${DTBENCH_VENV}: run scripts/setup.sh first" >&2; exit 1; }
-export CCACHE_DIR="${CCACHE_DIR:-/opt/dtbench/ccache}"
-export CCACHE_BASEDIR="$root"
-export CCACHE_SLOPPINESS="pch_defines,time_macros,include_file_mtime,include_file_ctime"
+# shellcheck source=scripts/ccache_env.sh
+source "$root/scripts/ccache_env.sh"
 if [ ! -f "$DTBENCH_BUILD_DIR/build.ninja" ]; then
   cmake -S . -B "$DTBENCH_BUILD_DIR" -G Ninja \
     -DCMAKE_BUILD_TYPE="${DTBENCH_BUILD_TYPE:-RelWithDebInfo}" \

@@ -55,8 +55,10 @@ class Llama(nn.Module):
         self.blocks = nn.ModuleList(Block(a.hidden, a.heads, a.kv_heads, a.ffn) for _ in range(a.layers))
         self.norm = nn.RMSNorm(a.hidden, eps=1e-5)
         self.head = nn.Linear(a.hidden, a.vocab, bias=False)
+        if a.tied:  # Llama 3.2 1B/3B: the output head is the embedding
+            self.head.weight = self.embed.weight
         d = a.hidden // a.heads
-        inv = 1.0 / (10000.0 ** (torch.arange(0, d, 2, dtype=torch.float64) / d))
+        inv = 1.0 / (a.rope_theta ** (torch.arange(0, d, 2, dtype=torch.float64) / d))
         ang = torch.outer(torch.arange(a.seq, dtype=torch.float64), inv)
         emb = torch.cat([ang, ang], -1)
         self.register_buffer("cos", emb.cos().float(), persistent=False)
@@ -86,13 +88,20 @@ def wrap(model, a, world):
     return fully_shard(model, mesh=mesh)
 
 
+def add_shape_args(p):
+    """The model shape and run size flags, named as dtbench's; tiny Llama by default."""
+    for name, default in [("hidden", 64), ("layers", 2), ("heads", 4), ("kv-heads", 2), ("ffn", 192), ("vocab", 256),
+                          ("seq", 128), ("micro-batch", 1), ("global-batch", 8), ("steps", 20), ("threads", 1)]:
+        p.add_argument("--" + name, type=int, default=default)
+    p.add_argument("--tied", action="store_true", help="share the embedding with the output head")
+    p.add_argument("--rope-theta", type=float, default=10000.0)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--strategy", choices=["ddp", "fsdp2"], default="ddp")
     p.add_argument("--activation-checkpointing", action="store_true")
-    for name, default in [("hidden", 64), ("layers", 2), ("heads", 4), ("kv-heads", 2), ("ffn", 192), ("vocab", 256),
-                          ("seq", 128), ("micro-batch", 1), ("global-batch", 8), ("steps", 20), ("threads", 1)]:
-        p.add_argument("--" + name, type=int, default=default)
+    add_shape_args(p)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     dist.init_process_group("gloo")

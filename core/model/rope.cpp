@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "kernels/dispatch.h"
+
 namespace dtbench {
 
 at::Tensor rope_inv_freq(const ModelConfig& c) {
@@ -25,6 +27,7 @@ RopeTables rope_tables(const ModelConfig& c, int64_t seq, const at::Device& devi
 }
 
 at::Tensor apply_rope(const at::Tensor& x, const RopeTables& t) {
+  if (kernels::use_for(x)) return kernels::fused_rope(x, t.cos, t.sin);  // the same math, one kernel
   const int64_t half = x.size(-1) / 2;
   at::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
   at::Tensor rotated = at::cat({-x2, x1}, -1);

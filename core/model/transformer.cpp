@@ -5,6 +5,7 @@
 #include "core/model/init.h"
 #include "core/model/recompute.h"
 #include "core/report/errors.h"
+#include "kernels/dispatch.h"
 
 namespace dtbench {
 
@@ -35,6 +36,16 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x_in, const RopeTables* rope
   return o->add_bias(exit_parallel_region(y, tp_));
 }
 
+namespace {
+
+// SwiGLU's product silu(gate) · up: one fused kernel on GPU.
+at::Tensor silu_times(const at::Tensor& gate, const at::Tensor& up) {
+  if (kernels::use_for(gate)) return kernels::fused_swiglu(gate, up);
+  return at::silu(gate) * up;
+}
+
+}  // namespace
+
 MlpImpl::MlpImpl(const ModelConfig& c, const TensorParallel& tp) : swiglu_(c.swiglu), tp_(tp) {
   up = register_module("up", Linear(c.hidden, c.ffn, c.bias, Split::kColumn, tp));
   if (swiglu_) gate = register_module("gate", Linear(c.hidden, c.ffn, c.bias, Split::kColumn, tp));
@@ -43,7 +54,7 @@ MlpImpl::MlpImpl(const ModelConfig& c, const TensorParallel& tp) : swiglu_(c.swi
 
 at::Tensor MlpImpl::forward(const at::Tensor& x_in) {
   const at::Tensor x = enter_parallel_region(x_in, tp_);
-  const at::Tensor y = swiglu_ ? down(at::silu(gate(x)) * up(x)) : down(at::gelu(up(x), "tanh"));
+  const at::Tensor y = swiglu_ ? down(silu_times(gate(x), up(x))) : down(at::gelu(up(x), "tanh"));
   return down->add_bias(exit_parallel_region(y, tp_));
 }
 
@@ -129,6 +140,9 @@ at::Tensor TransformerImpl::forward(const at::Tensor& ids) { return head_logits(
 
 at::Tensor TransformerImpl::head_loss_sum(const at::Tensor& x, const at::Tensor& targets) {
   const at::Tensor logits = head_logits(x);
+  // On GPU, the fused loss takes the logits in their own dtype and keeps no probabilities.
+  if (tp_.size() == 1 && logits.size(-1) == config_.vocab && kernels::use_for(logits))
+    return kernels::fused_cross_entropy_sum(logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}));
   const at::Tensor flat = logits.reshape({-1, logits.size(-1)}).to(at::kFloat);
   if (tp_.size() == 1 && logits.size(-1) == config_.vocab)
     return at::cross_entropy_loss(flat, targets.reshape({-1}), {}, at::Reduction::Sum);

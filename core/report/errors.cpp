@@ -6,6 +6,7 @@ void throw_check_failure(ExitCode code, const char* file, int line, const std::s
   std::string where = file;
   auto pos = where.rfind("core/");
   if (pos == std::string::npos) pos = where.rfind("benchmarks/");
+  if (pos == std::string::npos) pos = where.rfind("kernels/");
   if (pos != std::string::npos) where = where.substr(pos);
   throw Error(code, fmt::format("{} ({}:{})", what, where, line));
 }

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "kernels/dispatch.h"
+
 namespace dtbench {
 
 bool AdamW::decays(const std::string& name) {
@@ -25,10 +27,16 @@ void AdamW::step(double lr, const std::vector<at::Tensor>& grads) {
   ++step_;
   const double bc1 = 1.0 - std::pow(opt_.beta1, static_cast<double>(step_));
   const double bc2 = 1.0 - std::pow(opt_.beta2, static_cast<double>(step_));
+  std::vector<kernels::AdamWSlot> fused;  // GPU tensors: the same arithmetic in multi-tensor launches
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
     at::Tensor g = grads.empty() ? s.param.grad() : grads[i];
     if (!g.defined()) continue;
+    kernels::AdamWSlot k{s.param, g, s.exp_avg, s.exp_avg_sq, s.decay};
+    if (kernels::use_for_adamw(k)) {
+      fused.push_back(std::move(k));
+      continue;
+    }
     const at::Tensor g32 = g.to(s.exp_avg.scalar_type());
     // torch.optim.AdamW's arithmetic, in place, one temporary (the denominator).
     if (s.decay && opt_.weight_decay != 0.0) s.param.mul_(1.0 - lr * opt_.weight_decay);
@@ -41,6 +49,8 @@ void AdamW::step(double lr, const std::vector<at::Tensor>& grads) {
       s.param.sub_((s.exp_avg / denom).to(s.param.scalar_type()), lr / bc1);
     }
   }
+  if (!fused.empty())
+    kernels::fused_adamw_step(fused, {lr, opt_.beta1, opt_.beta2, opt_.eps, opt_.weight_decay, step_});
 }
 
 }  // namespace dtbench

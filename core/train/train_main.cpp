@@ -60,8 +60,6 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     const bool mlp = args.model.name == "mlp";
     DT_USAGE(!mlp || strategy.trains_mlp(), "--model mlp: {} trains transformer models; the MLP is ddp_train's",
              exe.name);
-    DT_USAGE(args.dtype == "fp32" || strategy.mixed_precision(),
-             "--dtype {}: {} trains in fp32; bf16 mixed precision is fsdp_llama's so far", args.dtype, exe.name);
     strategy.check(args, launch.world_size);
     DT_USAGE(strategy.checkpoints() || (args.ckpt.dir.empty() && !args.ckpt.resume),
              "--ckpt-dir: {} does not checkpoint yet; drop --ckpt-dir/--ckpt-every/--resume", exe.name);
@@ -96,6 +94,7 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     ctx.world = &comm;
     ctx.megatron_line = exe.megatron_line;
     ctx.device = rank_device(*world);
+    ctx.autocast_bf16 = args.dtype == "bf16" && !strategy.mixed_precision();
     const PeakFlops peak =
         device_peak_flops(comm, ctx.device, args.dtype == "bf16" ? at::kBFloat16 : at::kFloat, args.peak_tflops);
     ctx.peak_flops_per_device = peak.flops;

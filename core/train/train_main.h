@@ -35,7 +35,9 @@ class Strategy {
   virtual Transformer make_model(const ModelConfig& config, World& world) { return Transformer(config); }
   virtual bool checkpoints() const { return true; }  // --ckpt-dir supported
   virtual bool trains_mlp() const { return false; }  // --model mlp allowed
-  virtual bool mixed_precision() const { return false; }  // --dtype bf16 allowed
+  // --dtype bf16: true when the strategy casts to bf16 itself (FSDP); otherwise the loop runs
+  // the forward and backward under bf16 autocast with fp32 parameters.
+  virtual bool mixed_precision() const { return false; }
   // Takes the freshly built, uninitialised model: initialises it (from args.seed, as one
   // process would) and returns the loop's view of the strategy. `lm` is null for the MLP.
   virtual std::unique_ptr<GradSync> wrap(Trainable& task, TransformerImpl* lm, World& world,

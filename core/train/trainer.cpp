@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
+#include <optional>
 
 #include "core/report/clock.h"
 #include "core/report/errors.h"
@@ -15,6 +16,7 @@
 #include "core/report/system_info.h"
 #include "core/report/nvtx.h"
 #include "core/train/adamw.h"
+#include "core/train/autocast.h"
 #include "core/train/device.h"
 #include "core/train/grad_clip.h"
 #include "core/train/train_state.h"
@@ -71,6 +73,8 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
   for (int64_t step = first_step; step < args.steps; ++step) {
     const NvtxRange range(fmt::format("step {}", step + 1));
     timer->start();
+    std::optional<AutocastBf16> autocast;
+    if (ctx.autocast_bf16) autocast.emplace(ctx.device.type());
     const double comm_before = sync.comm_wait_s();
     sync.zero_grads();
     double local_sum = 0;
@@ -84,6 +88,7 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
       (part / divisor).backward();
       sync.finish_backward();
     }
+    autocast.reset();  // forward and backward are done; clipping and AdamW run in fp32
     const std::vector<at::Tensor> grads = sync.grads();
     std::vector<at::Tensor> counted;
     for (std::size_t i = 0; i < grads.size(); ++i)

@@ -54,6 +54,7 @@ class GradSync {
 struct TrainContext {
   Communicator* world = nullptr;      // every rank
   at::Device device = at::kCPU;       // where this rank computes
+  bool autocast_bf16 = false;         // run each step under bf16 autocast (core/train/autocast.h)
   Communicator* loss_comm = nullptr;  // over which the loss sums sum (the data-parallel group; null: world)
   int64_t dp_rank = 0;
   bool megatron_line = false;  // the step line in Megatron-LM's iteration format

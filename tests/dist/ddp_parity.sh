@@ -38,6 +38,9 @@ m = json.load(open(sys.argv[1]))["metrics"]
 assert m["loss_last"] < m["loss_first"], m
 PY
 
+# bf16 autocast with fp32 parameters, gradients and optimizer state.
+bf16_against_fp32 "$DDP" ddp --model tiny
+
 expect_exit 0 "--dry-run of a 70B model" -- "$DDP" --model llama2_70b --dry-run
 grep -q "parameters     68976648192" "$WORK/out" || fail "--dry-run: $(cat "$WORK/out")"
 expect_exit 2 "global batch not a multiple" -- "$MPIRUN_LOCAL" 2 "$DDP" --model tiny --global-batch 3
