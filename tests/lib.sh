@@ -69,9 +69,9 @@ bf16_against_fp32() {
   local exe="$1" label="$2"
   shift 2
   [ -f "$WORK/bf16text.bin" ] || text_dataset "$WORK/bf16text"
-  local text=(--data "$WORK/bf16text.bin" --seq 64 --global-batch 8 --steps 30 --lr 3e-3 --threads 1 "$@")
-  expect_exit 0 "$label: 2 ranks, fp32 on text" -- "$MPIRUN_LOCAL" 2 "$exe" "${text[@]}" --out "$WORK/$label-32.json"
-  expect_exit 0 "$label: 2 ranks, bf16 on text" -- "$MPIRUN_LOCAL" 2 "$exe" "${text[@]}" --dtype bf16 \
+  local run_args=(--data "$WORK/bf16text.bin" --seq 64 --global-batch 8 --steps 30 --lr 3e-3 --threads 1 "$@")
+  expect_exit 0 "$label: 2 ranks, fp32 on text" -- "$MPIRUN_LOCAL" 2 "$exe" "${run_args[@]}" --out "$WORK/$label-32.json"
+  expect_exit 0 "$label: 2 ranks, bf16 on text" -- "$MPIRUN_LOCAL" 2 "$exe" "${run_args[@]}" --dtype bf16 \
     --out "$WORK/$label-16.json"
   compare_losses "$WORK/$label-32.json" "$WORK/$label-16.json" "$label: bf16 against fp32 (bf16's precision)" --rtol 3e-2
   python3 - "$WORK/$label-16.json" <<'PY' && pass "$label: bf16 learns" || fail "$label: bf16 does not learn, or wrong record"

@@ -9,14 +9,13 @@
 namespace dtbench {
 
 double local_grad_sq(const std::vector<at::Tensor>& grads) {
-  double sq = 0;
+  // Each norm in fp64 without an fp64 copy of the gradient; summed where the gradients live,
+  // so a GPU waits for the host once per step, not once per tensor.
+  std::vector<at::Tensor> norms;
   for (const auto& g : grads)
-    if (g.defined() && g.numel() > 0) {
-      // Accumulated in fp64 without an fp64 copy of the gradient.
-      const double n = at::linalg_vector_norm(g, 2, c10::nullopt, false, at::kDouble).item<double>();
-      sq += n * n;
-    }
-  return sq;
+    if (g.defined() && g.numel() > 0) norms.push_back(at::linalg_vector_norm(g, 2, c10::nullopt, false, at::kDouble));
+  if (norms.empty()) return 0;
+  return at::stack(norms).square().sum().item<double>();
 }
 
 double global_grad_norm(double local_sq, Communicator* comm) {

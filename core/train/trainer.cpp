@@ -77,14 +77,15 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
     if (ctx.autocast_bf16) autocast.emplace(ctx.device.type());
     const double comm_before = sync.comm_wait_s();
     sync.zero_grads();
-    double local_sum = 0;
+    // This rank's summed loss, kept on the device: the host reads it once, after the step.
+    at::Tensor total = at::zeros({1}, at::TensorOptions().dtype(at::kDouble).device(ctx.device));
     // Each rank's share of the token-weighted mean; the data-parallel average completes it.
     const double divisor = static_cast<double>(layout.micro_batch * layout.accumulation * terms);
-    if (sync.schedules_micro_batches()) local_sum = sync.forward_backward(task, layout, step, ctx.dp_rank, divisor);
+    if (sync.schedules_micro_batches()) total.fill_(sync.forward_backward(task, layout, step, ctx.dp_rank, divisor));
     for (int64_t k = 0; k < layout.accumulation && !sync.schedules_micro_batches(); ++k) {
       sync.prepare_backward(k == layout.accumulation - 1);
       at::Tensor part = task.loss_sum(layout.first_sample(step, ctx.dp_rank, k), layout.micro_batch);
-      local_sum += part.item<double>();
+      total += part.detach().to(at::kDouble);
       (part / divisor).backward();
       sync.finish_backward();
     }
@@ -98,7 +99,6 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
     const double lr = args.lr.at(step);
     opt.step(lr, grads);
     sync.after_step();
-    at::Tensor total = at::full({1}, local_sum, at::TensorOptions().dtype(at::kDouble).device(ctx.device));
     (ctx.loss_comm ? *ctx.loss_comm : world).all_reduce(total)->wait();
     const double loss = total.item<double>() / static_cast<double>(global_tokens);
     const double dt = timer->stop_s();
