@@ -169,42 +169,26 @@ void Endpoint::progress() {
   }
 }
 
-void Endpoint::post_send(Region& r, size_t offset, size_t bytes, uint64_t peer) {
+void Endpoint::post(bool send, Region& r, size_t offset, size_t bytes, uint64_t peer) {
+  const char* name = send ? "fi_send" : "fi_recv";
+  int& posted = send ? posted_sends_ : posted_recvs_;
   const double deadline = now_s() + timeout_s_;
-  while (posted_sends_ >= static_cast<int>(queue_depth())) {
+  while (posted >= static_cast<int>(queue_depth())) {
     progress();
-    check_deadline(deadline, "a free send queue slot");
+    check_deadline(deadline, send ? "a free send queue slot" : "a free receive queue slot");
   }
   Contexts::Op* op = contexts_->free.back();
   contexts_->free.pop_back();
-  op->send = true;
+  op->send = send;
   for (;;) {
-    const ssize_t rc = fi_send(ep_, r.data() + offset, bytes, r.desc(), peer, &op->ctx);
+    const ssize_t rc = send ? fi_send(ep_, r.data() + offset, bytes, r.desc(), peer, &op->ctx)
+                            : fi_recv(ep_, r.data() + offset, bytes, r.desc(), peer, &op->ctx);
     if (rc == 0) break;
-    if (rc != -FI_EAGAIN) check(static_cast<int>(rc), "fi_send");
+    if (rc != -FI_EAGAIN) check(static_cast<int>(rc), name);
     progress();
-    check_deadline(deadline, "fi_send to accept");
+    check_deadline(deadline, send ? "fi_send to accept" : "fi_recv to accept");
   }
-  ++posted_sends_;
-}
-
-void Endpoint::post_recv(Region& r, size_t offset, size_t bytes, uint64_t peer) {
-  const double deadline = now_s() + timeout_s_;
-  while (posted_recvs_ >= static_cast<int>(queue_depth())) {
-    progress();
-    check_deadline(deadline, "a free recv queue slot");
-  }
-  Contexts::Op* op = contexts_->free.back();
-  contexts_->free.pop_back();
-  op->send = false;
-  for (;;) {
-    const ssize_t rc = fi_recv(ep_, r.data() + offset, bytes, r.desc(), peer, &op->ctx);
-    if (rc == 0) break;
-    if (rc != -FI_EAGAIN) check(static_cast<int>(rc), "fi_recv");
-    progress();
-    check_deadline(deadline, "fi_recv to accept");
-  }
-  ++posted_recvs_;
+  ++posted;
 }
 
 void Endpoint::check_deadline(double deadline, const char* waiting_for) const {

@@ -64,8 +64,8 @@ class Endpoint {
 
   // Posts one send or receive of `bytes` at `buf` (inside `r`); retries FI_EAGAIN while
   // progressing completions (counted into the next wait).
-  void post_send(Region& r, size_t offset, size_t bytes, uint64_t peer);
-  void post_recv(Region& r, size_t offset, size_t bytes, uint64_t peer);
+  void post_send(Region& r, size_t offset, size_t bytes, uint64_t peer) { post(true, r, offset, bytes, peer); }
+  void post_recv(Region& r, size_t offset, size_t bytes, uint64_t peer) { post(false, r, offset, bytes, peer); }
 
   // Waits until `sends` send completions and `recvs` receive completions have arrived
   // since the last wait (or until the deadline: RuntimeFailure naming what is missing).
@@ -73,6 +73,7 @@ class Endpoint {
 
  private:
   struct Contexts;  // fi_context per outstanding operation (providers with FI_CONTEXT mode)
+  void post(bool send, Region& r, size_t offset, size_t bytes, uint64_t peer);
   void progress();  // reads what completed, counting by kind
   void check_deadline(double deadline, const char* waiting_for) const;
   double timeout_s_;
