@@ -13,11 +13,11 @@ namespace {
 
 class HostTimer final : public StepTimer {
  public:
-  void start() override { t0_ = now_s(); }
-  double stop_s() override { return now_s() - t0_; }
+  void start() override { clock_.reset(); }
+  double stop_s() override { return clock_.elapsed_s(); }
 
  private:
-  double t0_ = 0;
+  Stopwatch clock_;
 };
 
 }  // namespace
