@@ -46,6 +46,10 @@ struct AdamWTensor {
 void adamw_step_cuda(DType param_dtype, DType grad_dtype, const AdamWTensor* tensors, int64_t count,
                      const AdamWHyper& hyper, Stream stream);
 
+// The CPU path (fp32 parameters and gradients): one pass, vectorised, the ATen code's order
+// of operations in fp32. Callers split large tensors across threads.
+void adamw_step_cpu(const AdamWTensor* tensors, int64_t count, const AdamWHyper& hyper);
+
 // The CPU reference (the ground truth): param and grad fp32 here; param_bf16 rounds the
 // parameter (and the update) to bf16 where a bf16 parameter would be.
 void adamw_step_ref(const AdamWTensor* tensors, int64_t count, const AdamWHyper& hyper, bool param_bf16);

@@ -79,7 +79,7 @@ constexpr double kEps = 1e-5;
 // every third one without decay; three steps with fresh gradients.
 constexpr int kAdamWSteps = 3;
 constexpr double kLr = 1e-2;
-const AdamWOptions kAdamWOptions{0.9, 0.95, 1e-8, 0.1};
+const AdamWOptions kAdamWOptions{0.9, 0.95, 1e-8, 0.1, /*fused=*/false};  // the oracle: ATen ops
 bool adamw_decays(std::size_t i) { return i % 3 != 2; }
 
 Named adamw_run(const std::vector<at::Tensor>& in, bool fused) {

@@ -3,6 +3,7 @@
 #include "kernels/tensor_ops.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 #include <c10/util/StringUtil.h>
 
@@ -65,13 +66,22 @@ at::Tensor f32(const at::Tensor& t) { return t.to(at::kFloat).contiguous(); }
 
 }  // namespace
 
-bool available() {
-#ifdef DTBENCH_WITH_CUDA_KERNELS
+namespace {
+
+// DTBENCH_FUSED_KERNELS=0 switches every fused path off (the ATen code instead).
+bool switched_on() {
   static const bool on = [] {
     const char* v = std::getenv("DTBENCH_FUSED_KERNELS");
     return v == nullptr || std::strcmp(v, "0") != 0;
   }();
   return on;
+}
+
+}  // namespace
+
+bool available() {
+#ifdef DTBENCH_WITH_CUDA_KERNELS
+  return switched_on();
 #else
   return false;
 #endif
@@ -289,9 +299,28 @@ void adamw_reference(const AdamWSlot& s, const AdamWHyper& hyper) {
   if (!p32.is_same(s.param)) s.param.copy_(p32);
 }
 
+// fp32 CPU slots, split into ranges across the intra-op threads.
+void adamw_cpu(const AdamWSlot& s, const AdamWHyper& hyper) {
+  constexpr int64_t kGrain = 1 << 15;
+  at::parallel_for(0, s.param.numel(), kGrain, [&](int64_t begin, int64_t end) {
+    const AdamWTensor t{s.param.mutable_data_ptr<float>() + begin, s.grad.const_data_ptr<float>() + begin,
+                        s.exp_avg.mutable_data_ptr<float>() + begin, s.exp_avg_sq.mutable_data_ptr<float>() + begin,
+                        end - begin, s.decay};
+    adamw_step_cpu(&t, 1, hyper);
+  });
+}
+
+bool cpu_fits(const AdamWSlot& s) {
+  return s.param.is_cpu() && s.param.scalar_type() == at::kFloat && s.grad.scalar_type() == at::kFloat &&
+         s.grad.is_contiguous();
+}
+
 }  // namespace
 
-bool use_for_adamw(const AdamWSlot& slot) { return use_for(slot.param) && slot_fits(slot); }
+bool use_for_adamw(const AdamWSlot& slot) {
+  if (!slot_fits(slot)) return false;
+  return slot.param.is_cpu() ? cpu_fits(slot) && switched_on() : use_for(slot.param);
+}
 
 void fused_adamw_step(const std::vector<AdamWSlot>& slots, const AdamWHyper& hyper) {
   at::NoGradGuard no_grad;
@@ -303,8 +332,10 @@ void fused_adamw_step(const std::vector<AdamWSlot>& slots, const AdamWHyper& hyp
              "contiguous moments, all on one device, are needed", i);
     if (s.param.is_cuda())
       groups[{s.param.device().index(), dtype_of(s.param), dtype_of(s.grad)}].push_back(i);
+    else if (cpu_fits(s))
+      adamw_cpu(s, hyper);
     else
-      adamw_reference(s, hyper);
+      adamw_reference(s, hyper);  // bf16 on the CPU: only tests get here
   }
   for (const auto& [key, members] : groups) {
     // Contiguous gradients live until the launch is queued; freed afterwards, their memory is

@@ -27,13 +27,13 @@ void AdamW::step(double lr, const std::vector<at::Tensor>& grads) {
   ++step_;
   const double bc1 = 1.0 - std::pow(opt_.beta1, static_cast<double>(step_));
   const double bc2 = 1.0 - std::pow(opt_.beta2, static_cast<double>(step_));
-  std::vector<kernels::AdamWSlot> fused;  // GPU tensors: the same arithmetic in multi-tensor launches
+  std::vector<kernels::AdamWSlot> fused;  // the same arithmetic, one pass (CPU) or multi-tensor launches (GPU)
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
     at::Tensor g = grads.empty() ? s.param.grad() : grads[i];
     if (!g.defined()) continue;
     kernels::AdamWSlot k{s.param, g, s.exp_avg, s.exp_avg_sq, s.decay};
-    if (kernels::use_for_adamw(k)) {
+    if (opt_.fused && kernels::use_for_adamw(k)) {
       fused.push_back(std::move(k));
       continue;
     }

@@ -14,6 +14,9 @@ namespace dtbench {
 
 struct AdamWOptions {
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weight_decay = 0.0;
+  // The fused step (kernels/dispatch.h) where a tensor fits it; false keeps every tensor on
+  // the ATen ops, torch.optim.AdamW's arithmetic, which the fused paths are checked against.
+  bool fused = true;
 };
 
 class AdamW {

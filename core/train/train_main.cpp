@@ -1,6 +1,7 @@
 #include "core/train/train_main.h"
 
 #include "core/train/device.h"
+#include "core/train/host_memory.h"
 
 #include <ATen/Context.h>
 #include <fmt/format.h>
@@ -94,6 +95,7 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     ctx.world = &comm;
     ctx.megatron_line = exe.megatron_line;
     ctx.device = rank_device(*world);
+    if (ctx.device.is_cpu()) keep_freed_host_memory();
     ctx.autocast_bf16 = args.dtype == "bf16" && !strategy.mixed_precision();
     const PeakFlops peak =
         device_peak_flops(comm, ctx.device, args.dtype == "bf16" ? at::kBFloat16 : at::kFloat, args.peak_tflops);

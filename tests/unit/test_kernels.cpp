@@ -123,7 +123,7 @@ TEST_CASE("cross-entropy: all rows ignored give 0 and no gradient; a target out 
 
 TEST_CASE("AdamW reference matches the model's AdamW over steps, decay on and off") {
   at::manual_seed(5);
-  const AdamWOptions o{0.9, 0.95, 1e-8, 0.1};
+  const AdamWOptions o{0.9, 0.95, 1e-8, 0.1, /*fused=*/false};
   std::vector<at::Tensor> mine, theirs, m, v;
   AdamW opt(o);
   for (int64_t n : {1, 33, 1000}) {
@@ -159,10 +159,52 @@ TEST_CASE("the autograd functions on CPU (the references) match the model's ATen
   }
 }
 
-TEST_CASE("the model's CPU path never takes the fused kernels") {
+TEST_CASE("the CPU AdamW loop matches the ATen ops and the reference, across threads and odd sizes") {
+  // Sizes around the vector widths and the threads' grain; three steps, decay on and off.
+  at::manual_seed(6);
+  const AdamWOptions aten{0.9, 0.95, 1e-8, 0.1, /*fused=*/false}, fused{0.9, 0.95, 1e-8, 0.1, /*fused=*/true};
+  const std::vector<int64_t> sizes = {1, 7, 16, 17, 33, 1000, (1 << 15) + 3, 3 * (1 << 15) + 5};
+  AdamW a(aten), b(fused);
+  std::vector<at::Tensor> pa, pb, pr, m, v;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    pa.push_back(at::randn({sizes[i]}));
+    pb.push_back(pa.back().clone());
+    pr.push_back(pa.back().clone());
+    m.push_back(at::zeros({sizes[i]}));
+    v.push_back(at::zeros({sizes[i]}));
+    a.add("t" + std::to_string(i), pa.back(), i % 2 == 0);
+    b.add("t" + std::to_string(i), pb.back(), i % 2 == 0);
+    REQUIRE(use_for_adamw({pb.back(), pb.back(), m.back(), v.back(), true}));
+  }
+  const int threads = at::get_num_threads();
+  at::set_num_threads(2);  // the loop split into ranges on more than one thread
+  for (int64_t step = 1; step <= 3; ++step) {
+    std::vector<at::Tensor> grads;
+    std::vector<AdamWTensor> list;
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      grads.push_back(0.1 * at::randn({sizes[i]}));
+      list.push_back({f(pr[i]), grads.back().data_ptr<float>(), f(m[i]), f(v[i]), sizes[i], i % 2 == 0});
+    }
+    a.step(1e-2, grads);
+    b.step(1e-2, grads);
+    adamw_step_ref(list.data(), static_cast<int64_t>(list.size()), {1e-2, 0.9, 0.95, 1e-8, 0.1, step}, false);
+  }
+  at::set_num_threads(threads);
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    INFO("size " << sizes[i]);
+    check_close(pb[i], pa[i]);
+    check_close(pb[i], pr[i]);
+    check_close(b.slots()[i].exp_avg, a.slots()[i].exp_avg);
+    check_close(b.slots()[i].exp_avg_sq, v[i]);
+  }
+}
+
+TEST_CASE("the model's CPU path takes no CUDA kernel; AdamW's fp32 CPU step is fused") {
   CHECK_FALSE(use_for(at::ones({4})));
   CHECK_FALSE(use_for(at::ones({4}, at::kBFloat16)));
-  CHECK_FALSE(use_for_adamw({at::ones({4}), at::ones({4}), at::zeros({4}), at::zeros({4}), true}));
+  CHECK(use_for_adamw({at::ones({4}), at::ones({4}), at::zeros({4}), at::zeros({4}), true}));
+  CHECK_FALSE(use_for_adamw({at::ones({4}, at::kBFloat16), at::ones({4}), at::zeros({4}), at::zeros({4}), true}));
+  CHECK_FALSE(use_for_adamw({at::ones({4}), at::ones({4}, at::kDouble), at::zeros({4}), at::zeros({4}), true}));
 }
 
 TEST_CASE("the glue refuses what the kernels cannot take, loudly") {
