@@ -5,8 +5,10 @@
 //   launch/mpirun-local 2 build/benchmarks/fsdp_llama --model tiny --steps 20 --global-batch 8
 #include <fmt/format.h>
 
+#include "core/layers/parameters.h"
 #include "core/parallel/fsdp/fsdp.h"
 #include "core/report/errors.h"
+#include "core/train/device.h"
 #include "core/train/train_main.h"
 
 using namespace dtbench;
@@ -66,11 +68,17 @@ class Fsdp final : public Strategy {
     Layout l{shard, 1, 1, true, a.micro_batch, a.seq, a.activation_checkpointing, a.dtype == "bf16"};
     return l;
   }
+  // Built on the meta device: each rank materialises only its shards (in wrap).
+  Transformer make_model(const ModelConfig& config, World&) override {
+    const MetaParameters meta;
+    return Transformer(config);
+  }
   std::unique_ptr<GradSync> wrap(Trainable& task, TransformerImpl* lm, World& world, const TrainArgs& args) override {
     std::vector<torch::nn::Module*> blocks;
     for (auto& b : *lm->blocks) blocks.push_back(b.get());
     const ModelConfig config = lm->config();
     const uint64_t seed = args.seed;
+    opt_.device = rank_device(world);
     auto fsdp = std::make_unique<FullyShardedDataParallel>(
         *lm, blocks, *world.comm, opt_, [config, seed](const std::string& name, at::Tensor values, int64_t start) {
           initialize_parameter_slice(config, seed, name, values, start);

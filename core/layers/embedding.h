@@ -8,6 +8,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include "core/layers/parameters.h"
 #include "core/layers/tensor_parallel.h"
 
 namespace dtbench {
@@ -16,7 +17,7 @@ class EmbeddingImpl : public torch::nn::Module {
  public:
   EmbeddingImpl(int64_t rows, int64_t hidden, const TensorParallel& tp = {}) : parallel_(tp.size() > 1) {
     const int64_t n = tp.size(), padded = (rows + n - 1) / n * n, local = padded / n;
-    weight = register_parameter("weight", at::empty({local, hidden}));
+    weight = register_parameter("weight", at::empty({local, hidden}, parameter_options()));
     weight_sharding = {parallel_ ? 0 : -1, {padded, hidden}, tp.rank() * local};
   }
   at::Tensor forward(const at::Tensor& ids) {

@@ -9,6 +9,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include "core/layers/parameters.h"
 #include "core/layers/tensor_parallel.h"
 #include "core/report/errors.h"
 
@@ -24,11 +25,11 @@ class LinearImpl : public torch::nn::Module {
     DT_CHECK((split != Split::kColumn || out % n == 0) && (split != Split::kRow || in % n == 0),
              "linear {}x{} does not split over {} ranks", out, in, n);
     const int64_t lout = split == Split::kColumn ? out / n : out, lin = split == Split::kRow ? in / n : in;
-    weight = register_parameter("weight", at::empty({lout, lin}));
+    weight = register_parameter("weight", at::empty({lout, lin}, parameter_options()));
     weight_sharding = {split == Split::kColumn ? 0 : split == Split::kRow ? 1 : -1, {out, in},
                        split == Split::kColumn ? r * lout : split == Split::kRow ? r * lin : 0};
     if (bias) {
-      this->bias = register_parameter("bias", at::zeros({lout}));
+      this->bias = register_parameter("bias", at::zeros({lout}, parameter_options()));
       bias_sharding = {split == Split::kColumn ? 0 : -1, {out}, split == Split::kColumn ? r * lout : 0};
     }
   }

@@ -5,6 +5,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include "core/layers/parameters.h"
 #include "kernels/dispatch.h"
 
 namespace dtbench {
@@ -12,8 +13,8 @@ namespace dtbench {
 class NormImpl : public torch::nn::Module {
  public:
   NormImpl(int64_t hidden, bool rms, double eps) : rms_(rms), eps_(eps) {
-    weight = register_parameter("weight", at::ones({hidden}));
-    if (!rms) bias = register_parameter("bias", at::zeros({hidden}));
+    weight = register_parameter("weight", at::ones({hidden}, parameter_options()));
+    if (!rms) bias = register_parameter("bias", at::zeros({hidden}, parameter_options()));
   }
   at::Tensor forward(const at::Tensor& x) {
     if (rms_ && kernels::use_for(x)) return kernels::fused_rmsnorm(x, weight, eps_);  // the same math, one kernel

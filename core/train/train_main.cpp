@@ -121,8 +121,10 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
       lm = strategy.make_model(args.model, *world);
       lm->activation_checkpointing = args.activation_checkpointing;
       // Initialised on the CPU (a pure function of seed, name and index), then moved: the
-      // strategies below build their buffers on the parameters' device.
-      lm->to(ctx.device);
+      // strategies below build their buffers on the parameters' device. A model built on the
+      // meta device (FSDP) has nothing to move: its strategy materialises the shards there.
+      const auto params = lm->parameters();
+      if (params.empty() || !params.front().is_meta()) lm->to(ctx.device);
       task = std::make_unique<LanguageModelTask>(*lm, *data, args.seq, ctx.device);
     }
     std::unique_ptr<GradSync> sync = strategy.wrap(*task, mlp ? nullptr : lm.get(), *world, args);

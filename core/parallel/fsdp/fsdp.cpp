@@ -45,10 +45,32 @@ void allocate_storage(const at::Tensor& t) {
   s->set_nbytes(nbytes);
 }
 
+// A tensor of `numel` elements whose storage has the size but no memory (a null pointer):
+// views of it can be taken now, memory comes with allocate_storage. No transient
+// allocation of a whole unit (a 70B model's root unit is 8 GiB of fp32).
+at::Tensor unallocated(int64_t numel, const at::TensorOptions& options) {
+  at::Tensor t = at::empty({0}, options);
+  c10::Allocator* allocator = t.storage().unsafeGetStorageImpl()->allocator();
+  const c10::Storage storage(c10::Storage::use_byte_size_t(), static_cast<std::size_t>(numel) * t.element_size(),
+                             c10::DataPtr(nullptr, t.device()), allocator, /*resizable=*/false);
+  return t.set_(storage, 0, {numel}, {1});
+}
+
 void free_storage(const at::Tensor& t) {
   c10::StorageImpl* s = t.storage().unsafeGetStorageImpl();
   s->set_data_ptr_noswap(c10::DataPtr(nullptr, t.device()));
   s->set_nbytes(0);
+}
+
+// Makes the module's parameter `p` a view of `view` (same TensorImpl, so the module's
+// fields, its parameter list and the optimizer's names all follow). set_data refuses a meta
+// parameter (a different backend); shallow_copy_from is what set_data does after that
+// check, and a meta and a CPU or CUDA tensor share one TensorImpl layout.
+void rebind(at::Tensor& p, const at::Tensor& view) {
+  if (p.is_meta())
+    p.unsafeGetTensorImpl()->shallow_copy_from(view.getIntrusivePtr());
+  else
+    p.set_data(view);
 }
 
 struct UnitFunction : public torch::autograd::Function<UnitFunction> {
@@ -102,9 +124,10 @@ FullyShardedDataParallel::FullyShardedDataParallel(torch::nn::Module& module,
   for (std::size_t g = 0; g < groups.size(); ++g) {
     auto u = std::make_unique<Unit>();
     u->index = static_cast<int64_t>(g);
-    at::TensorOptions master;
+    const at::TensorOptions master = at::TensorOptions().dtype(at::kFloat).device(opt_.device);
     for (auto& p : groups[g]) {
-      master = p.options().dtype(at::kFloat).requires_grad(false);
+      DT_CHECK(p.is_meta() || p.device() == opt_.device, "FSDP: parameter {} is on {}, its shards go on {}",
+               name_of.at(p.unsafeGetTensorImpl()), p.device().str(), opt_.device.str());
       u->params.push_back(p);
       u->names.push_back(name_of.at(p.unsafeGetTensorImpl()));
       u->offsets.push_back(u->numel);
@@ -118,7 +141,7 @@ FullyShardedDataParallel::FullyShardedDataParallel(torch::nn::Module& module,
     // parameter: the module's parameters view the shard itself and nothing is gathered,
     // freed or reduced (one process pays no copies for FSDP).
     u->aliased = ranks == 1 && !replica_comm_ && opt_.compute_dtype == at::kFloat;
-    u->full = u->aliased ? u->shard : at::empty({u->padded}, master.dtype(opt_.compute_dtype));
+    u->full = u->aliased ? u->shard : unallocated(u->padded, master.dtype(opt_.compute_dtype));
     u->gathered = u->aliased;
     const int64_t lo_shard = me * u->shard_numel, hi_shard = lo_shard + u->shard_numel;
     for (std::size_t k = 0; k < u->params.size(); ++k) {
@@ -131,7 +154,7 @@ FullyShardedDataParallel::FullyShardedDataParallel(torch::nn::Module& module,
         slices_.push_back(std::move(s));
       }
       // From now on the parameter is a view into the unit's flat buffer; its own memory goes.
-      p.set_data(u->full.narrow(0, u->offsets[k], p.numel()).view(p.sizes()));
+      rebind(p, u->full.narrow(0, u->offsets[k], p.numel()).view(p.sizes()));
     }
     if (!u->aliased) free_storage(u->full);
     units_.push_back(std::move(u));

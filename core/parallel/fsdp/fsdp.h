@@ -46,6 +46,9 @@ struct FsdpOptions {
   bool activation_checkpointing = false;
   int64_t shard_size = 0;                     // ranks per shard group; 0 = the whole world
   at::ScalarType compute_dtype = at::kFloat;  // of gathered parameters (bf16 on CUDA)
+  // Where the shards and the gathered buffers live. The module's parameters are either there
+  // already or on the meta device (built inside MetaParameters: never materialised whole).
+  at::Device device = at::kCPU;
 };
 
 // Fills elements [start, start + values.numel()) of parameter `name` (flattened) into the
@@ -56,6 +59,7 @@ class FullyShardedDataParallel final : public BlockRunner {
  public:
   // `blocks`: the modules the model runs through run(), in forward order. Install this
   // object as the model's BlockRunner. Collective: splits `world` for hybrid sharding.
+  // Every shard is filled by `init`; the parameters' own values are never read.
   FullyShardedDataParallel(torch::nn::Module& module, const std::vector<torch::nn::Module*>& blocks,
                            Communicator& world, FsdpOptions options, const ShardInit& init);
   ~FullyShardedDataParallel() override;
