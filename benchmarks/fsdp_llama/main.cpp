@@ -74,13 +74,11 @@ class Fsdp final : public Strategy {
     return Transformer(config);
   }
   std::unique_ptr<GradSync> wrap(Trainable& task, TransformerImpl* lm, World& world, const TrainArgs& args) override {
-    std::vector<torch::nn::Module*> blocks;
-    for (auto& b : *lm->blocks) blocks.push_back(b.get());
     const ModelConfig config = lm->config();
     const uint64_t seed = args.seed;
     opt_.device = rank_device(world);
     auto fsdp = std::make_unique<FullyShardedDataParallel>(
-        *lm, blocks, *world.comm, opt_, [config, seed](const std::string& name, at::Tensor values, int64_t start) {
+        *lm, lm->runner_units(), *world.comm, opt_, [config, seed](const std::string& name, at::Tensor values, int64_t start) {
           initialize_parameter_slice(config, seed, name, values, start);
         });
     lm->activation_checkpointing = false;  // FSDP recomputes its units itself

@@ -123,17 +123,28 @@ at::Tensor TransformerImpl::run_blocks(at::Tensor x) {
   for (std::size_t i = 0; i < blocks->size(); ++i) {
     BlockImpl* block = blocks[i]->as<BlockImpl>();
     if (block_runner)
-      x = block_runner->run(static_cast<int64_t>(i), *block,
-                            [block, rope](const at::Tensor& in) { return block->forward(in, rope); }, x);
+      x = block_runner->run(static_cast<int64_t>(i), [block, rope](const at::Tensor& in) { return block->forward(in, rope); },
+                            x);
     else
       x = recompute ? checkpointed_block(*block, x, rope) : block->forward(x, rope);
   }
   return x;
 }
 
+std::vector<RunnerUnit> TransformerImpl::runner_units() {
+  std::vector<RunnerUnit> units;
+  for (auto& b : *blocks) units.push_back({{b.get()}, true});
+  if (part_.last && head) units.push_back({{norm.get(), head.get()}, false});
+  return units;
+}
+
 at::Tensor TransformerImpl::head_logits(const at::Tensor& x) {
-  const at::Tensor y = enter_parallel_region(norm(x), tp_);  // the whole sequence, this rank's vocabulary
-  return head ? head(y) : at::linear(y, embed->weight);
+  auto logits = [this](const at::Tensor& in) {
+    const at::Tensor y = enter_parallel_region(norm(in), tp_);  // the whole sequence, this rank's vocabulary
+    return head ? head(y) : at::linear(y, embed->weight);
+  };
+  if (head_is_unit()) return block_runner->run(static_cast<int64_t>(blocks->size()), logits, x);
+  return logits(x);
 }
 
 at::Tensor TransformerImpl::forward(const at::Tensor& ids) { return head_logits(run_blocks(embed_tokens(ids))); }

@@ -93,9 +93,16 @@ class TransformerImpl : public torch::nn::Module {
 
   // Recompute each block's activations in backward instead of keeping them.
   bool activation_checkpointing = false;
-  // When set, blocks run through it (a strategy such as FSDP), which then also owns
+  // When set, the units run through it (a strategy such as FSDP), which then also owns
   // activation checkpointing.
   BlockRunner* block_runner = nullptr;
+  // The modules of each unit a BlockRunner runs, in forward order: every block, then, on the
+  // last stage of a model with an untied head, the head unit (final norm and output layer),
+  // whose index is the number of blocks. Parameters in none of them (the embeddings, a tied
+  // head) are used outside the runner.
+  std::vector<RunnerUnit> runner_units();
+  // Whether the head runs through the BlockRunner as the last unit.
+  bool head_is_unit() const { return block_runner != nullptr && head; }
 
   Embedding embed{nullptr}, pos{nullptr};  // pos: learned positions (GPT) only
   torch::nn::ModuleList blocks{nullptr};

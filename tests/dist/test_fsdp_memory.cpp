@@ -1,8 +1,9 @@
 // FSDP memory, measured, not estimated: a counting CPU allocator (c10::SetCPUAllocator)
 // sees every byte libtorch allocates on CPU. After sharding, a rank holds only its shards
 // (parameters, gradients, AdamW moments: (P + G + 2P) / n plus padding); during a training
-// step its peak is at most that plus the root unit's full parameters and gradient, two
-// blocks' full parameters and two blocks' flat gradients, plus the step's activations
+// step its peak is at most that plus the root unit's (the embedding's) full parameters and
+// gradient, two units' full parameters and two units' flat gradients (the largest of the
+// blocks and the head unit), plus the step's activations
 // (kept small here: 4 tokens). ZeRO-2 (no reshard after forward) must exceed that bound,
 // which shows the measurement can tell.
 #include <ATen/ATen.h>
@@ -89,12 +90,10 @@ Measured measure(const ModelConfig& c, bool reshard, bool checkpointing) {
       const MetaParameters meta;  // as fsdp_llama builds it
       lm = Transformer(c);
     }
-    std::vector<torch::nn::Module*> blocks;
-    for (auto& b : *lm->blocks) blocks.push_back(b.get());
     FsdpOptions opt;
     opt.reshard_after_forward = reshard;
     opt.activation_checkpointing = checkpointing;
-    FullyShardedDataParallel fsdp(*lm, blocks, w, opt, [&](const std::string& name, at::Tensor v, int64_t start) {
+    FullyShardedDataParallel fsdp(*lm, lm->runner_units(), w, opt, [&](const std::string& name, at::Tensor v, int64_t start) {
       initialize_parameter_slice(c, 1, name, v, start);
     });
     lm->block_runner = &fsdp;
@@ -131,26 +130,29 @@ TEST_CASE("FSDP holds shards only, and its step peak is bounded, measured by a c
   c.vocab = 256;
   validate_model(c);
   const int64_t total = parameter_count(c);
-  const int64_t root = 2 * c.vocab * c.hidden + c.hidden;  // embedding, head, final norm
-  const int64_t block = (total - root) / c.layers;
+  const int64_t root = c.vocab * c.hidden;              // the embedding
+  const int64_t head = c.vocab * c.hidden + c.hidden;   // the head unit: output layer, final norm
+  const int64_t block = (total - root - head) / c.layers;
+  const int64_t unit = std::max(block, head);           // the largest of the model's units
   const int64_t f = 4;  // bytes per fp32 element
+  auto padded = [&](int64_t k) { return (k + n - 1) / n; };
   // Per rank: parameter, gradient and two AdamW moment shards, each padded to n per unit.
-  const int64_t shards = 4 * f * ((root + n - 1) / n + c.layers * ((block + n - 1) / n));
+  const int64_t shards = 4 * f * (padded(root) + c.layers * padded(block) + padded(head));
   // The step's own tensors: activations of 4 tokens, logits, the optimizer's temporaries.
   // (AdamW's denominator for one parameter slice at a time; the largest is the MLP's or the head's).
   const int64_t activations =
       4 * (c.vocab + 64 * c.hidden * c.layers) * f + 2 * f * std::max(c.ffn, c.vocab) * c.hidden;
-  const int64_t bound = shards + 2 * root * f + 2 * 2 * block * f + activations;
+  const int64_t bound = shards + 2 * root * f + 2 * 2 * unit * f + activations;
 
   for (bool checkpointing : {true, false}) {
     const Measured m = measure(c, true, checkpointing);
     if (w.rank() == 0)
       std::printf("    fsdp memory, %lld ranks, checkpointing %s: peak while built %.2f MiB; held %.2f MiB (shards %.2f MiB); "
-                  "step peak %.2f MiB, bound %.2f MiB (root P+G %.2f, 2 blocks P+G %.2f, activations %.2f); "
+                  "step peak %.2f MiB, bound %.2f MiB (root P+G %.2f, 2 units P+G %.2f, activations %.2f); "
                   "whole model P+G+2P %.2f MiB\n",
                   static_cast<long long>(n), checkpointing ? "on" : "off", m.built / 1048576.0, m.held / 1048576.0,
                   shards / 1048576.0,
-                  m.peak / 1048576.0, bound / 1048576.0, 2 * root * f / 1048576.0, 4 * block * f / 1048576.0,
+                  m.peak / 1048576.0, bound / 1048576.0, 2 * root * f / 1048576.0, 4 * unit * f / 1048576.0,
                   activations / 1048576.0, 4.0 * total * f / 1048576.0);
     CHECK(m.built <= shards / 2 + 64 * 1024);  // parameter and gradient shards: never the whole model
     CHECK(m.held <= shards + 64 * 1024);        // with the AdamW moments

@@ -14,7 +14,8 @@
 namespace dtbench {
 
 struct FullyShardedDataParallel::Unit {
-  int64_t index = 0;  // 0 root, 1 + i block i
+  int64_t index = 0;  // 0 root, 1 + i the model's unit i
+  bool recompute = false;  // activation checkpointing: keep only the input, run again in backward
   std::vector<at::Tensor> params;  // the module's parameters: views into `full`
   std::vector<std::string> names;
   std::vector<int64_t> offsets;
@@ -88,7 +89,7 @@ struct UnitFunction : public torch::autograd::Function<UnitFunction> {
 }  // namespace
 
 FullyShardedDataParallel::FullyShardedDataParallel(torch::nn::Module& module,
-                                                   const std::vector<torch::nn::Module*>& blocks, Communicator& world,
+                                                   const std::vector<RunnerUnit>& units, Communicator& world,
                                                    FsdpOptions options, const ShardInit& init)
     : opt_(options), world_(world) {
   const int64_t n = world.size();
@@ -104,26 +105,30 @@ FullyShardedDataParallel::FullyShardedDataParallel(torch::nn::Module& module,
     replica_index_ = world.rank() / shard;
   }
 
-  // Units: the root (every parameter not in a block), then one per block.
+  // Units: the root (every parameter in no unit of the model's), then the model's own.
   std::unordered_map<const c10::TensorImpl*, std::string> name_of;
   for (auto& item : module.named_parameters()) name_of[item.value().unsafeGetTensorImpl()] = item.key();
-  std::unordered_map<const c10::TensorImpl*, bool> in_block;
+  std::unordered_map<const c10::TensorImpl*, bool> in_unit;
   std::vector<std::vector<at::Tensor>> groups(1);
-  for (torch::nn::Module* b : blocks) {
+  for (const RunnerUnit& unit : units) {
     groups.emplace_back();
-    for (auto& p : b->parameters()) {
-      in_block[p.unsafeGetTensorImpl()] = true;
-      groups.back().push_back(p);
-    }
+    for (torch::nn::Module* m : unit.modules)
+      for (auto& p : m->parameters()) {
+        DT_CHECK(!in_unit.count(p.unsafeGetTensorImpl()), "FSDP: parameter {} is in two units",
+                 name_of.at(p.unsafeGetTensorImpl()));
+        in_unit[p.unsafeGetTensorImpl()] = true;
+        groups.back().push_back(p);
+      }
   }
   for (auto& item : module.named_parameters())
-    if (!in_block.count(item.value().unsafeGetTensorImpl())) groups[0].push_back(item.value());
+    if (!in_unit.count(item.value().unsafeGetTensorImpl())) groups[0].push_back(item.value());
 
   const int64_t ranks = shard_comm_->size(), me = shard_comm_->rank();
   at::NoGradGuard no_grad;
   for (std::size_t g = 0; g < groups.size(); ++g) {
     auto u = std::make_unique<Unit>();
     u->index = static_cast<int64_t>(g);
+    u->recompute = g > 0 && opt_.activation_checkpointing && units[g - 1].block;
     const at::TensorOptions master = at::TensorOptions().dtype(at::kFloat).device(opt_.device);
     for (auto& p : groups[g]) {
       DT_CHECK(p.is_meta() || p.device() == opt_.device, "FSDP: parameter {} is on {}, its shards go on {}",
@@ -261,9 +266,9 @@ void FullyShardedDataParallel::finish_micro_step() {
   }
 }
 
-at::Tensor FullyShardedDataParallel::run(int64_t index, torch::nn::Module& block, const BlockCall& call,
-                                         const at::Tensor& x) {
-  DT_CHECK(index >= 0 && index + 1 < static_cast<int64_t>(units_.size()), "FSDP: block {} is not a unit", index);
+at::Tensor FullyShardedDataParallel::run(int64_t index, const BlockCall& call, const at::Tensor& x) {
+  DT_CHECK(index >= 0 && index + 1 < static_cast<int64_t>(units_.size()), "FSDP: the model's unit {} is not one of its {}",
+           index, units_.size() - 1);
   Unit& u = *units_[static_cast<std::size_t>(index + 1)];
   u.call = call;
   if (!at::GradMode::is_enabled()) {  // evaluation: gather around the call, nothing to keep
@@ -283,7 +288,7 @@ at::Tensor FullyShardedDataParallel::unit_forward(void* context, int64_t unit, c
   const bool last = unit + 1 == static_cast<int64_t>(units_.size());
   if (opt_.prefetch && !last) gather_async(*units_[static_cast<std::size_t>(unit + 1)]);
   at::Tensor y;
-  if (opt_.activation_checkpointing) {
+  if (u.recompute) {
     ctx->save_for_backward({x});
     y = u.call(x);  // no graph: autograd functions run forward without grad mode
   } else {
@@ -294,7 +299,7 @@ at::Tensor FullyShardedDataParallel::unit_forward(void* context, int64_t unit, c
     ctx->saved_data["y"] = y_inner;  // keeps the block's graph, and its activations, for backward
     y = y_inner.detach();
   }
-  // The last block stays: its backward comes first.
+  // The last unit stays: its backward comes first.
   if (opt_.reshard_after_forward && !last) release(u);
   return y;
 }
@@ -306,7 +311,7 @@ at::Tensor FullyShardedDataParallel::unit_backward(void* context, int64_t unit, 
   gather(u);
   if (opt_.prefetch && unit > 1) gather_async(*units_[static_cast<std::size_t>(unit - 1)]);
   at::Tensor x, y;
-  if (opt_.activation_checkpointing) {
+  if (u.recompute) {
     x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
     at::AutoGradMode on(true);
     y = u.call(x);

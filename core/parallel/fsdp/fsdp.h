@@ -1,8 +1,12 @@
 // Fully sharded data parallelism (ZeRO-3; DESIGN.md, "FSDP").
 //
-// Each unit (every block the model runs through its BlockRunner; the root unit holds all
-// other parameters: embeddings, final norm, head) owns one flat parameter, padded to a
-// multiple of the shard group's size. A rank keeps only its shard in fp32, its gradient
+// Each unit owns one flat parameter, padded to a multiple of the shard group's size. The
+// units are those the model runs through its BlockRunner (every block, then the head: final
+// norm and output layer, when not tied to the embedding), and the root unit, which holds all
+// other parameters (the embeddings; a tied head). The head is a unit of its own, as
+// torchtitan shards it, because it is last in forward and first in backward: its all-gather
+// is prefetched during the last block's forward and its reduce-scatter runs during the
+// blocks' backward, where in the root both would wait at the step's edges. A rank keeps only its shard in fp32, its gradient
 // shard, and (through the trainer) the optimizer state of that shard. The module's own
 // parameters become views into the unit's gathered flat buffer, whose storage exists only
 // while the unit is gathered: before a block runs forward its shard is all-gathered (in
@@ -12,15 +16,15 @@
 // is issued one unit ahead in forward and in backward (--prefetch), so communication
 // overlaps compute.
 //
-// A block unit is one autograd function around the block: forward runs the block on a
-// detached input (keeping its inner graph, or with activation checkpointing only its
-// input); backward regathers, differentiates the block (recomputing it if checkpointed)
+// A unit is one autograd function around its call: forward runs it on a detached input
+// (keeping its inner graph, or, for a block under activation checkpointing, only its
+// input); backward regathers, differentiates the unit (recomputing it if checkpointed)
 // with its parameters' .grad preset to views of one flat buffer, so autograd accumulates
 // the gradients in place where the reduce-scatter reads them. The root unit's gradients
 // accumulate the same way over the whole backward (the embedding's comes last) and are
 // reduce-scattered by finish_micro_step(). Alive at once, beyond the shards: the root's
-// full parameters and gradient, two blocks' full parameters (the one running, the one
-// prefetched) and two blocks' flat gradients (the one computing, the one being reduced).
+// full parameters and gradient, two units' full parameters (the one running, the one
+// prefetched) and two units' flat gradients (the one computing, the one being reduced).
 //
 // Hybrid sharding (shard_size < world): shards inside groups of shard_size consecutive
 // ranks, replicas across groups; gradients are reduce-scattered inside the group, then
@@ -57,11 +61,11 @@ using ShardInit = std::function<void(const std::string& name, at::Tensor values,
 
 class FullyShardedDataParallel final : public BlockRunner {
  public:
-  // `blocks`: the modules the model runs through run(), in forward order. Install this
-  // object as the model's BlockRunner. Collective: splits `world` for hybrid sharding.
+  // `units`: what the model runs through run(), in forward order (runner_units()). Install
+  // this object as the model's BlockRunner. Collective: splits `world` for hybrid sharding.
   // Every shard is filled by `init`; the parameters' own values are never read.
-  FullyShardedDataParallel(torch::nn::Module& module, const std::vector<torch::nn::Module*>& blocks,
-                           Communicator& world, FsdpOptions options, const ShardInit& init);
+  FullyShardedDataParallel(torch::nn::Module& module, const std::vector<RunnerUnit>& units, Communicator& world,
+                           FsdpOptions options, const ShardInit& init);
   ~FullyShardedDataParallel() override;
 
   // The part of parameter `name` this rank owns: elements [start, start + value.numel())
@@ -82,7 +86,7 @@ class FullyShardedDataParallel final : public BlockRunner {
   void begin_micro_step();    // before forward: gathers the root, prefetches the first block
   void finish_micro_step();   // after backward: reduces the root, waits, frees
 
-  at::Tensor run(int64_t index, torch::nn::Module& block, const BlockCall& call, const at::Tensor& x) override;
+  at::Tensor run(int64_t index, const BlockCall& call, const at::Tensor& x) override;
 
   // Called by the unit's autograd function.
   at::Tensor unit_forward(void* ctx, int64_t unit, const at::Tensor& x);
@@ -109,7 +113,7 @@ class FullyShardedDataParallel final : public BlockRunner {
   std::unique_ptr<Communicator> shard_owned_, replica_comm_;
   Communicator* shard_comm_ = nullptr;
   int64_t replica_index_ = 0;
-  std::vector<std::unique_ptr<Unit>> units_;  // [0] root, [1 + i] block i
+  std::vector<std::unique_ptr<Unit>> units_;  // [0] root, [1 + i] the model's unit i
   std::vector<Slice> slices_;
   std::vector<Unit*> reducing_;  // units whose reduce-scatter is in flight, oldest first
   at::Tensor root_grad_;         // the root unit's flat gradient during a micro-step
