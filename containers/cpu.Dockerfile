@@ -9,33 +9,14 @@ ARG DEBIAN=debian:12-slim
 # ---- build: scripts/setup.sh (Debian packages, the venv with torch), scripts/build.sh -------
 FROM ${DEBIAN} AS build
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-# nvcc: torch's CMake config (the CUDA wheel's) requires a CUDA toolkit even where no GPU is.
-ENV PATH=/usr/local/cuda/bin:${PATH}
 WORKDIR /opt/dtbench/src
 COPY scripts/env.sh scripts/setup.sh scripts/
 RUN bash scripts/setup.sh
-# The toolkit of the wheel's CUDA release, from NVIDIA's Debian 12 repository (x86_64), unless
-# one is already there; compiler and library headers only, no driver.
-RUN . scripts/env.sh \
- && cuda="$(echo "$DTBENCH_TORCH_CUDA" | tr . -)" \
- && if command -v nvcc >/dev/null; then \
-      echo "CUDA toolkit: $(command -v nvcc), $(nvcc --version | tail -1)"; \
-    else \
-      apt-get update \
-      && apt-get install -y --no-install-recommends ca-certificates curl \
-      && curl -fsSL -o /tmp/cuda-keyring.deb \
-           https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/cuda-keyring_1.1-1_all.deb \
-      && dpkg -i /tmp/cuda-keyring.deb \
-      && rm /tmp/cuda-keyring.deb \
-      && apt-get update \
-      && apt-get install -y --no-install-recommends \
-           "cuda-nvcc-$cuda" "cuda-libraries-dev-$cuda" \
-      && rm -rf /var/lib/apt/lists/*; \
-    fi
 COPY . .
-# dist/ holds what the runtime stage takes: the executables, in build/'s layout.
+# dist/ holds what the runtime stage takes: the executables, in build/'s layout. The CPU half
+# only: no CUDA toolkit is needed (cmake/torch_cpu_only.cmake), none is installed.
 RUN --mount=type=cache,target=/opt/dtbench/ccache \
-    bash scripts/build.sh -DBUILD_TESTING=OFF \
+    bash scripts/build.sh -DBUILD_TESTING=OFF -DDTBENCH_CUDA=OFF \
  && mkdir -p dist \
  && find build/benchmarks build/launch build/tools -maxdepth 1 -type f -perm -u+x -exec cp --parents -t dist {} +
 
@@ -50,10 +31,6 @@ RUN apt-get update \
 # The venv keeps its build path: the binaries' RUNPATH points into it (libtorch).
 COPY --from=build /opt/dtbench/venv /opt/dtbench/venv
 COPY --from=build /opt/dtbench/src/dist/ /opt/dtbench/
-# The binaries' libcudart.so.13 came from the toolkit, which stays behind; the wheel's copy
-# (and its neighbours) serve instead. Nothing here loads a CUDA driver unless --device cuda.
-RUN find /opt/dtbench/venv -path '*/site-packages/nvidia/cu*/lib' -type d >/etc/ld.so.conf.d/dtbench-venv.conf \
- && ldconfig
 # vader's single-copy (CMA) needs ptrace rights that containers do not get by default.
 ENV PATH=/opt/dtbench/build/benchmarks:/opt/dtbench/build/launch:/opt/dtbench/build/tools:${PATH} \
     OMPI_MCA_btl_vader_single_copy_mechanism=none \

@@ -125,8 +125,11 @@ RmsNormBackward rmsnorm_backward(const at::Tensor& dy, const at::Tensor& x, cons
   if (x.is_cuda()) {
     const at::Tensor gc = dy.to(x.scalar_type()).contiguous();
     at::Tensor dx = at::empty_like(xc);
-    at::Tensor workspace = at::empty({rmsnorm_backward_workspace(rows, cols)}, w.options());
     on_cuda(x, [&](auto stream) {
+      // Freed once the launch is queued: the caching allocator reuses it only for work
+      // ordered after it on this stream. (Inside the launch: builds without the kernels
+      // never reference them.)
+      const at::Tensor workspace = at::empty({rmsnorm_backward_workspace(rows, cols)}, w.options());
       rmsnorm_backward_cuda(dtype, gc.const_data_ptr(), xc.const_data_ptr(), wc.const_data_ptr<float>(),
                             rc.const_data_ptr<float>(), dx.mutable_data_ptr(), dw.mutable_data_ptr<float>(),
                             workspace.mutable_data_ptr<float>(), rows, cols, stream);

@@ -37,9 +37,17 @@ class MegatronGradSync final : public GradSync {
       for (auto& item : model->named_parameters()) {
         const Sharding& s = model->shardings().at(item.key());
         params_.push_back(item.value());
-        TrainTensor t{model->global_name(item.key()), item.value(), item.value().sizes().vec(), 0, false};
+        // Checkpoints hold the whole parameter: this rank's block is a range of its rows (dim
+        // 0) or a block of its columns (dim 1, row-parallel weights).
+        TrainTensor t{model->global_name(item.key()), item.value(), s.shape, 0};
+        if (s.dim == 0) t.start = s.offset * (item.value().numel() / std::max<int64_t>(1, item.value().size(0)));
+        if (s.dim == 1) t.block = {s.shape[1], s.offset, item.value().size(1)};
         // A tensor replicated over the tp group counts once in it; the head's embedding copy not at all.
         t.in_norm = (s.dim >= 0 || grid.tp_rank == 0) && !(tied_copy && item.key() == "embed.weight");
+        // Written once: by one tp rank if replicated, never from the copy; by dp rank 0, or by
+        // every dp rank for its range under the distributed optimizer (shard_over_dp).
+        tp_writer_.push_back(t.in_norm);
+        t.writer = t.in_norm && grid.dp_rank == 0;
         tensors_.push_back(t);
         if (s.dim < 0 && sp && grid.tp > 1) tp_summed_.push_back(params_.size() - 1);
         if (grid.pp > 1 && model->config().tied_embeddings && item.key() == "embed.weight") embed_ = params_.size() - 1;
@@ -193,6 +201,8 @@ class MegatronGradSync final : public GradSync {
         owned_ranges_.push_back({i, a - offset, b - a, a});
         TrainTensor t = tensors_[i];
         t.value = params_[i].view({-1}).narrow(0, a - offset, b - a);
+        t.start += a - offset;  // within the rows, or the block of columns, this rank holds
+        t.writer = tp_writer_[i];
         owned_.push_back(t);
       }
       offset += params_[i].numel();
@@ -210,6 +220,7 @@ class MegatronGradSync final : public GradSync {
   std::vector<std::unique_ptr<DistributedDataParallel>> ddp_;  // one per chunk
   std::vector<at::Tensor> params_;
   std::vector<TrainTensor> tensors_;
+  std::vector<bool> tp_writer_;  // per parameter: this tp rank's copy is the one checkpoints keep
   std::vector<std::size_t> tp_summed_;
   std::optional<std::size_t> embed_;
   std::vector<double> compute_per_micro_;
@@ -297,7 +308,6 @@ class Megatron final : public Strategy {
     return Layout{world_size / (tp_ * pp_), tp_, pp_, false, a.micro_batch, a.seq, a.activation_checkpointing,
                   a.dtype == "bf16"};
   }
-  bool checkpoints() const override { return false; }
   Transformer make_model(const ModelConfig& config, World& world) override {
     DT_USAGE(pp_ == 1 || world.backend != "store",
              "--pp {}: pipeline stages exchange activations point to point, which the store backend cannot; start "

@@ -45,6 +45,39 @@ int64_t numel_of(const std::vector<int64_t>& shape) {
 
 std::string rank_file(int rank) { return fmt::format("rank{:05d}.bin", rank); }
 
+// A tensor of `numel` elements seen as rows of `cols`; a block is columns [first, first +
+// width) of every row. The flat tensor is one block of all columns.
+struct Grid {
+  int64_t cols, first, width;
+};
+
+// The grid of a piece or a read: its own block, or every column of the `cols` the tensor's
+// other blocks use (the whole tensor as one row when none does).
+Grid grid_of(const ColumnBlock& b, int64_t cols) { return b.cols > 0 ? Grid{b.cols, b.first, b.width} : Grid{cols, 0, cols}; }
+
+ColumnBlock block_of(const json& piece) {
+  if (!piece.contains("cols")) return {};
+  return {piece.at("cols").get<int64_t>(), piece.at("first").get<int64_t>(), piece.at("width").get<int64_t>()};
+}
+
+// Calls copy(a_index, b_index, count) for every run of elements that elements [as, as + an)
+// of block `a` and [bs, bs + bn) of block `b` (on one grid) share; indices within each range.
+template <typename Copy>
+void shared_runs(const Grid& a, int64_t as, int64_t an, const Grid& b, int64_t bs, int64_t bn, Copy copy) {
+  if (an <= 0 || bn <= 0 || a.width <= 0 || b.width <= 0) return;
+  const int64_t row_lo = std::max(as / a.width, bs / b.width);
+  const int64_t row_hi = std::min((as + an - 1) / a.width, (bs + bn - 1) / b.width);
+  for (int64_t r = row_lo; r <= row_hi; ++r) {
+    // The columns of row r each range holds.
+    const int64_t a_lo = a.first + std::max(as, r * a.width) - r * a.width;
+    const int64_t a_hi = a.first + std::min(as + an, (r + 1) * a.width) - r * a.width;
+    const int64_t b_lo = b.first + std::max(bs, r * b.width) - r * b.width;
+    const int64_t b_hi = b.first + std::min(bs + bn, (r + 1) * b.width) - r * b.width;
+    const int64_t lo = std::max(a_lo, b_lo), hi = std::min(a_hi, b_hi);
+    if (lo < hi) copy(r * a.width + (lo - a.first) - as, r * b.width + (lo - b.first) - bs, hi - lo);
+  }
+}
+
 // Writes this rank's pieces to <tmp>/rank<R>.bin and fsyncs it; returns their entries.
 json write_rank_file(const std::string& tmp, int rank, const std::vector<CheckpointPiece>& mine) {
   const std::string file = rank_file(rank);
@@ -69,6 +102,11 @@ json write_rank_file(const std::string& tmp, int rank, const std::vector<Checkpo
                        {"start", p.start},
                        {"numel", t.numel()},
                        {"crc32c", crc32c(t.data_ptr(), bytes)}});
+    if (p.block.cols > 0) {
+      entries.back()["cols"] = p.block.cols;
+      entries.back()["first"] = p.block.first;
+      entries.back()["width"] = p.block.width;
+    }
     offset += static_cast<int64_t>(bytes);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0)
@@ -86,23 +124,51 @@ json merge_pieces(const std::vector<std::string>& per_rank) {
       if (t.is_null()) t = {{"dtype", e["dtype"]}, {"shape", e["shape"]}, {"pieces", json::array()}};
       if (t["dtype"] != e["dtype"] || t["shape"] != e["shape"])
         throw RuntimeFailure(fmt::format("checkpoint: ranks disagree on the dtype or shape of {}", e["name"].dump()));
-      t["pieces"].push_back(
-          {{"file", e["file"]}, {"offset", e["offset"]}, {"start", e["start"]}, {"numel", e["numel"]}, {"crc32c", e["crc32c"]}});
+      json piece = {{"file", e["file"]}, {"offset", e["offset"]}, {"start", e["start"]}, {"numel", e["numel"]},
+                    {"crc32c", e["crc32c"]}};
+      for (const char* key : {"cols", "first", "width"})
+        if (e.contains(key)) piece[key] = e[key];
+      t["pieces"].push_back(std::move(piece));
     }
   }
+  // Every tensor is covered exactly once: its blocks (one, the flat tensor, unless it was
+  // split by columns) tile its columns, and each block's pieces tile the block.
   for (auto& [name, t] : tensors.items()) {
+    const int64_t total = numel_of(t["shape"].get<std::vector<int64_t>>());
+    if (total == 0) continue;
     auto& pieces = t["pieces"];
-    std::sort(pieces.begin(), pieces.end(),
-              [](const json& a, const json& b) { return a["start"].get<int64_t>() < b["start"].get<int64_t>(); });
-    int64_t covered = 0;
+    int64_t cols = total;
+    for (const json& p : pieces)
+      if (p.contains("cols")) cols = p["cols"].get<int64_t>();
+    std::sort(pieces.begin(), pieces.end(), [&](const json& a, const json& b) {
+      const Grid ga = grid_of(block_of(a), cols), gb = grid_of(block_of(b), cols);
+      return std::make_pair(ga.first, a["start"].get<int64_t>()) < std::make_pair(gb.first, b["start"].get<int64_t>());
+    });
+    int64_t column = 0, covered = 0, in_block = 0;
+    Grid block{cols, -1, 0};
     for (const json& p : pieces) {
-      if (p["start"].get<int64_t>() != covered)
-        throw RuntimeFailure(fmt::format("checkpoint: the pieces of {} overlap or leave a gap at element {}", name, covered));
+      const Grid g = grid_of(block_of(p), cols);
+      if (g.cols != cols || cols <= 0 || total % cols != 0)
+        throw RuntimeFailure(fmt::format("checkpoint: the pieces of {} split it by columns in different ways", name));
+      if (g.first != block.first) {  // the next block of columns starts where the last ended
+        if (block.first >= 0 && in_block != total / cols * block.width)
+          throw RuntimeFailure(fmt::format("checkpoint: the pieces of {} leave a gap in columns [{}, {})", name,
+                                           block.first, block.first + block.width));
+        if (g.first != column)
+          throw RuntimeFailure(fmt::format("checkpoint: the column blocks of {} overlap or leave a gap at column {}",
+                                           name, column));
+        block = g;
+        column += g.width;
+        in_block = 0;
+      }
+      if (g.width != block.width || p["start"].get<int64_t>() != in_block)
+        throw RuntimeFailure(fmt::format("checkpoint: the pieces of {} overlap or leave a gap at element {} of columns "
+                                         "[{}, {})", name, in_block, block.first, block.first + block.width));
+      in_block += p["numel"].get<int64_t>();
       covered += p["numel"].get<int64_t>();
     }
-    if (covered != numel_of(t["shape"].get<std::vector<int64_t>>()))
-      throw RuntimeFailure(fmt::format("checkpoint: the pieces of {} cover {} elements of {}", name, covered,
-                                       numel_of(t["shape"].get<std::vector<int64_t>>())));
+    if (covered != total || column != cols || in_block != total / cols * block.width)
+      throw RuntimeFailure(fmt::format("checkpoint: the pieces of {} cover {} elements of {}", name, covered, total));
   }
   return tensors;
 }
@@ -194,20 +260,36 @@ std::vector<int64_t> CheckpointReader::shape(const std::string& name) const {
   return entry(name).at("shape").get<std::vector<int64_t>>();
 }
 
-at::Tensor CheckpointReader::read(const std::string& name, int64_t start, int64_t count) const {
+at::Tensor CheckpointReader::read(const std::string& name, int64_t start, int64_t count, const ColumnBlock& block) const {
   const json& e = entry(name);
   const auto dtype_it = dtypes().find(e.at("dtype").get<std::string>());
   if (dtype_it == dtypes().end()) throw CheckpointError(fmt::format("{} has an unknown dtype", name));
   const int64_t total = numel_of(e.at("shape").get<std::vector<int64_t>>());
-  if (count < 0) count = total - start;
-  if (start < 0 || start + count > total)
-    throw CheckpointError(fmt::format("{} has {} elements; asked for [{}, {})", name, total, start, start + count));
+  if (total == 0 && start == 0 && count <= 0) return at::empty({0}, at::TensorOptions().dtype(dtype_it->second));
+  // One grid for the request and every piece: the columns any of them is split by.
+  int64_t cols = block.cols > 0 ? block.cols : total;
+  for (const json& p : e.at("pieces"))
+    if (p.contains("cols")) cols = p.at("cols").get<int64_t>();
+  const Grid want = grid_of(block, cols);
+  if (cols <= 0 || total % cols != 0 || want.cols != cols || want.first < 0 || want.width < 0 ||
+      want.first + want.width > cols)
+    throw CheckpointError(fmt::format("{} ({} elements, stored in rows of {}) has no block of columns [{}, {}) of {}",
+                                      name, total, cols, want.first, want.first + want.width, want.cols));
+  const int64_t size = total / cols * want.width;  // elements of the block asked from
+  if (count < 0) count = size - start;
+  if (start < 0 || count < 0 || start + count > size)
+    throw CheckpointError(fmt::format("{} has {} elements there; asked for [{}, {})", name, size, start, start + count));
   at::Tensor out = at::empty({count}, at::TensorOptions().dtype(dtype_it->second));
   const int64_t esize = static_cast<int64_t>(out.element_size());
+  auto* out_bytes = static_cast<char*>(out.data_ptr());
+  int64_t filled = 0;
   for (const json& p : e.at("pieces")) {
     const int64_t p_start = p.at("start").get<int64_t>(), p_numel = p.at("numel").get<int64_t>();
-    const int64_t lo = std::max(start, p_start), hi = std::min(start + count, p_start + p_numel);
-    if (lo >= hi) continue;
+    const Grid have = grid_of(block_of(p), cols);
+    if (have.cols != cols) throw CheckpointError(fmt::format("{}: its pieces are split by columns in different ways", name));
+    int64_t shared = 0;
+    shared_runs(want, start, count, have, p_start, p_numel, [&](int64_t, int64_t, int64_t n) { shared += n; });
+    if (shared == 0) continue;
     // The whole piece is read so that its checksum can be verified.
     const std::string file = path_ + "/" + p.at("file").get<std::string>();
     at::Tensor bytes = at::empty({p_numel * esize}, at::kByte);
@@ -225,8 +307,13 @@ at::Tensor CheckpointReader::read(const std::string& name, int64_t start, int64_
     if (done != bytes.numel()) throw CheckpointError(fmt::format("{} is truncated (piece of {} at byte {})", file, name, off));
     if (crc32c(dst, static_cast<std::size_t>(done)) != p.at("crc32c").get<uint32_t>())
       throw CheckpointError(fmt::format("{}: checksum mismatch in {} (bytes {}..{})", file, name, off, off + done));
-    out.slice(0, lo - start, hi - start).copy_(bytes.view(out.scalar_type()).slice(0, lo - p_start, hi - p_start));
+    shared_runs(want, start, count, have, p_start, p_numel, [&](int64_t to, int64_t from, int64_t n) {
+      std::memcpy(out_bytes + to * esize, dst + from * esize, static_cast<std::size_t>(n * esize));
+    });
+    filled += shared;
   }
+  if (filled != count)
+    throw CheckpointError(fmt::format("{}: its pieces hold {} of the {} elements asked for", name, filled, count));
   return out;
 }
 

@@ -4,9 +4,11 @@
 // (rank00000.bin, ...: raw tensor bytes) and `.metadata`, written last: JSON naming every
 // tensor, its dtype and whole shape, and where its pieces lie (file, byte offset, the range
 // of flattened elements, CRC-32C). A rank contributes pieces: a whole replicated tensor
-// (rank 0 alone, for DDP), or a range of a flattened tensor (an FSDP shard's slice). A
-// reader asks for any range of any tensor and gets it from whichever pieces cover it, so a
-// sharded checkpoint loads on another world size or another strategy.
+// (rank 0 alone, for DDP), a range of a flattened tensor (an FSDP shard's slice, a block of
+// rows), or a range of a flattened block of columns (a row-parallel weight's block under
+// tensor parallelism). A reader asks for any such range of any tensor and gets it from
+// whichever pieces cover it, so a sharded checkpoint loads on another world size, another
+// layout (tp, pp, dp) or another strategy.
 //
 // Saving is atomic: everything goes into <ckpt-dir>/.tmp-<name>/, each file is fsynced,
 // `.metadata` last, then the folder is renamed and <ckpt-dir> fsynced. A folder without
@@ -28,13 +30,21 @@ namespace dtbench {
 
 inline constexpr const char* kCheckpointFormat = "dtbench.checkpoint/v1";
 
+// Which elements a piece holds or a read asks for: with `cols` 0, elements [start, start +
+// count) of the flattened tensor; with `cols` > 0, elements [start, start + count) of the
+// flattened block whole.view(-1, cols)[:, first : first + width] (row-major within the block).
+struct ColumnBlock {
+  int64_t cols = 0, first = 0, width = 0;
+};
+
 // What one rank writes of tensor `name` (whole shape `shape`): elements
-// [start, start + values.numel()) of its flattened value.
+// [start, start + values.numel()) of its flattened value, or of `block`.
 struct CheckpointPiece {
   std::string name;
   at::Tensor values;
   std::vector<int64_t> shape;
   int64_t start = 0;
+  ColumnBlock block;
 };
 
 // A bad, missing or incomplete piece of a checkpoint being read.
@@ -59,9 +69,9 @@ class CheckpointReader {
   const nlohmann::json& state() const { return meta_.at("state"); }
   bool has(const std::string& name) const { return meta_.at("tensors").contains(name); }
   std::vector<int64_t> shape(const std::string& name) const;
-  // Elements [start, start + count) of flattened `name` (count < 0: to the end), as a
-  // 1-D CPU tensor of its stored dtype. Throws CheckpointError.
-  at::Tensor read(const std::string& name, int64_t start = 0, int64_t count = -1) const;
+  // Elements [start, start + count) of flattened `name`, or of its `block` (count < 0: to
+  // the end), as a 1-D CPU tensor of its stored dtype. Throws CheckpointError.
+  at::Tensor read(const std::string& name, int64_t start = 0, int64_t count = -1, const ColumnBlock& block = {}) const;
 
  private:
   const nlohmann::json& entry(const std::string& name) const;

@@ -62,8 +62,6 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     DT_USAGE(!mlp || strategy.trains_mlp(), "--model mlp: {} trains transformer models; the MLP is ddp_train's",
              exe.name);
     strategy.check(args, launch.world_size);
-    DT_USAGE(strategy.checkpoints() || (args.ckpt.dir.empty() && !args.ckpt.resume),
-             "--ckpt-dir: {} does not checkpoint yet; drop --ckpt-dir/--ckpt-every/--resume", exe.name);
     const Layout plan = strategy.layout(args, launch.world_size);
     const int64_t n_params = mlp ? MlpClassifierImpl::parameter_count() : parameter_count(args.model);
     if (args.dry_run) {

@@ -33,7 +33,6 @@ class Strategy {
   virtual int64_t data_parallel_size(int world_size) const { return world_size; }
   // Builds the model (uninitialised); a strategy that splits layers builds its groups here.
   virtual Transformer make_model(const ModelConfig& config, World& world) { return Transformer(config); }
-  virtual bool checkpoints() const { return true; }  // --ckpt-dir supported
   virtual bool trains_mlp() const { return false; }  // --model mlp allowed
   // --dtype bf16: true when the strategy casts to bf16 itself (FSDP); otherwise the loop runs
   // the forward and backward under bf16 autocast with fp32 parameters.

@@ -33,9 +33,9 @@ std::string save_training_state(ControlPlane& ctl, const CheckpointArgs& args, c
     const TrainTensor& t = tensors[i];
     if (!t.writer) continue;
     const AdamW::Slot& s = opt.slots()[i];
-    mine.push_back({"model." + t.name, t.value, t.shape, t.start});
-    mine.push_back({"optim." + t.name + ".exp_avg", s.exp_avg, t.shape, t.start});
-    mine.push_back({"optim." + t.name + ".exp_avg_sq", s.exp_avg_sq, t.shape, t.start});
+    mine.push_back({"model." + t.name, t.value, t.shape, t.start, t.block});
+    mine.push_back({"optim." + t.name + ".exp_avg", s.exp_avg, t.shape, t.start, t.block});
+    mine.push_back({"optim." + t.name + ".exp_avg_sq", s.exp_avg_sq, t.shape, t.start, t.block});
   }
   at::Generator gen = at::detail::getDefaultCPUGenerator();
   at::Tensor rng;
@@ -74,9 +74,9 @@ int64_t load_training_state(ControlPlane& ctl, const CheckpointArgs& args, const
     for (const TrainTensor& t : tensors) {
       DT_USAGE(r.shape("model." + t.name) == t.shape, "checkpoint {}: {} has shape {}, the model {}", r.path(), t.name,
                nlohmann::json(r.shape("model." + t.name)).dump(), nlohmann::json(t.shape).dump());
-      values.push_back(r.read("model." + t.name, t.start, t.value.numel()));
-      avg.push_back(r.read("optim." + t.name + ".exp_avg", t.start, t.value.numel()));
-      avg_sq.push_back(r.read("optim." + t.name + ".exp_avg_sq", t.start, t.value.numel()));
+      values.push_back(r.read("model." + t.name, t.start, t.value.numel(), t.block));
+      avg.push_back(r.read("optim." + t.name + ".exp_avg", t.start, t.value.numel(), t.block));
+      avg_sq.push_back(r.read("optim." + t.name + ".exp_avg_sq", t.start, t.value.numel(), t.block));
     }
     // A run on more ranks than the checkpoint's keeps its own seeded RNG on the new ranks.
     rng = r.has(rng_name(ctl.rank())) ? r.read(rng_name(ctl.rank())) : at::Tensor();

@@ -8,7 +8,8 @@
 # between the first and last stage), interleaved pp=2 x vp=2 (tiny and tiny GPT). The
 # distributed optimizer (AdamW state sharded over
 # dp): tp=2 x dp=2, and dp=3. Bad layouts exit 2 with one line before any
-# communication.
+# communication. Checkpoints saved by tp=2 x pp=2, by tp=2 x dp=2 with the distributed
+# optimizer and by fsdp_llama continue on other layouts and strategies as the saving run did.
 source "$(dirname "$0")/../lib.sh"
 MEG="$DTBENCH_BIN/benchmarks/megatron_gpt"
 DDP="$DTBENCH_BIN/benchmarks/ddp_train"
@@ -69,5 +70,40 @@ grep -q "do not split into --pp 2 x --vp 3" "$WORK/err" || fail "message: $(tail
 expect_exit 2 "interleaving with micro-batches not a multiple of pp" -- "$MPIRUN_LOCAL" 2 "$MEG" --model tiny \
   --layers 4 --pp 2 --vp 2 --global-batch 3
 grep -q "multiple of --pp 2" "$WORK/err" || fail "message: $(tail -1 "$WORK/err")"
-expect_exit 2 "megatron_gpt --ckpt-dir" -- "$MEG" --model tiny --ckpt-dir "$WORK/ck"
+
+# Checkpoints (4 layers, batch 12): saved at step 5 by one layout, continued on another
+# layout or strategy; steps 6-10 as the first run's own. tp=2 splits the row-parallel
+# weights (attn.o, mlp.down) by columns: those pieces are blocks of columns.
+FSDP="$DTBENCH_BIN/benchmarks/fsdp_llama"
+four=(--model tiny --layers 4 "${common[@]}")
+continued() {  # continued REF LABEL NP EXE FLAGS...: resume from $WORK/ck, compare steps 6-10 with REF
+  local ref="$1" label="$2" np="$3" exe="$4"
+  shift 4
+  expect_exit 0 "$label" -- "$MPIRUN_LOCAL" "$np" "$exe" "${four[@]}" "$@" --ckpt-dir "$WORK/ck" --resume \
+    --out "$WORK/continued.json"
+  grep -q "# resume: $WORK/ck/tiny-5steps, continuing after step 5" "$WORK/out" || fail "$label: did not resume at step 5"
+  compare_losses "$ref" "$WORK/continued.json" "$label" --steps 5 9
+}
+save5() {  # save5 LABEL NP EXE FLAGS...: 10 steps, a checkpoint after step 5 alone kept in $WORK/ck
+  local label="$1" np="$2" exe="$3"
+  shift 3
+  rm -rf "$WORK/ck"
+  expect_exit 0 "$label" -- "$MPIRUN_LOCAL" "$np" "$exe" "${four[@]}" "$@" --ckpt-dir "$WORK/ck" --ckpt-every 5 \
+    --out "$WORK/saved.json"
+  rm -rf "$WORK/ck/tiny-10steps"
+}
+save5 "tiny, tp=2 x pp=2, checkpoint every 5 steps" 4 "$MEG" --tp 2 --pp 2
+cp "$WORK/saved.json" "$WORK/tp2pp2.json"
+continued "$WORK/tp2pp2.json" "tp=2 x pp=2 checkpoint continued on tp=2 x pp=2" 4 "$MEG" --tp 2 --pp 2
+continued "$WORK/tp2pp2.json" "tp=2 x pp=2 checkpoint continued on pp=2 x dp=2, distributed optimizer" 4 "$MEG" \
+  --pp 2 --distributed-optimizer
+continued "$WORK/tp2pp2.json" "tp=2 x pp=2 checkpoint continued by ddp_train, 1 process" 1 "$DDP"
+continued "$WORK/tp2pp2.json" "tp=2 x pp=2 checkpoint continued by fsdp_llama, 3 ranks" 3 "$FSDP" \
+  --activation-checkpointing=false
+save5 "tiny, tp=2 x dp=2, distributed optimizer, checkpoint every 5 steps" 4 "$MEG" --tp 2 --distributed-optimizer
+cp "$WORK/saved.json" "$WORK/tp2dp2.json"
+continued "$WORK/tp2dp2.json" "distributed-optimizer checkpoint continued on tp=2 x pp=2" 4 "$MEG" --tp 2 --pp 2
+save5 "fsdp_llama, 3 ranks, checkpoint every 5 steps" 3 "$FSDP" --activation-checkpointing=false
+cp "$WORK/saved.json" "$WORK/fsdp3.json"
+continued "$WORK/fsdp3.json" "fsdp_llama checkpoint continued on tp=2 x pp=2" 4 "$MEG" --tp 2 --pp 2
 finish
