@@ -60,4 +60,13 @@ if [ -z "$others" ]; then pass "dist holds executables only"; else fail "dist ho
 expect_exit 0 "dist fsdp_llama --model tiny --dry-run" -- "$bin/benchmarks/fsdp_llama" --model tiny --dry-run
 grep -q '^parameters' "$WORK/out" || fail "fsdp_llama --dry-run printed no parameter count"
 expect_exit 0 "dist dtbench-launch --help" -- "$bin/launch/dtbench-launch" --help
+# The CPU half only, as on a machine without the CUDA toolkit: nothing of libtorch's CUDA
+# libraries is linked, and it trains (2 ranks, a tiny Llama, FSDP).
+if readelf -d "$bin/benchmarks/fsdp_llama" | grep -qE 'NEEDED.*(torch_cuda|c10_cuda|cudart)'; then
+  fail "the CPU build links CUDA libraries: $(readelf -d "$bin/benchmarks/fsdp_llama" | grep -oE '\[lib[a-z0-9_]*cu[a-z0-9_.]*\]' | tr '\n' ' ')"
+else
+  pass "the CPU build links no CUDA library"
+fi
+expect_exit 0 "dist fsdp_llama trains on 2 ranks" -- "$MPIRUN_LOCAL" 2 "$bin/benchmarks/fsdp_llama" --model tiny --steps 3
+grep -q '^# summary: loss' "$WORK/out" || fail "no summary line: $(tail -1 "$WORK/out")"
 finish
