@@ -5,7 +5,7 @@
 # Alternates the two per repetition and prints, per case, the median tokens/s and peak RSS
 # (largest over ranks) of both with the ratios; fsdp_llama's exposed communication share
 # (time blocked on gathers and reductions / step time); and fsdp_llama's step time with and
-# without prefetch (what overlap buys); FSDP2 again with fsdp_llama's malloc settings.
+# without prefetch (what overlap buys); FSDP2 again, keeping freed memory as fsdp_llama does.
 #   benchmarks/peers/compare_fsdp.sh [REPS]
 # What the ratio measures on this machine: two ranks share two cores with their
 # communication threads, and gloo's (and MPI's) CPU collectives are copies through memory,
@@ -24,9 +24,10 @@ ours() {  # ours NP FLAGS...: prints "tokens_per_s peak_rss exposed_share step_s
     --activation-checkpointing=false --log-every 1000 --out "$out" >/dev/null
   python3 -c "import json,sys; m=json.load(open(sys.argv[1]))['metrics']; print(m['tokens_per_s'], m['peak_mem_bytes'], m['exposed_comm_share'], m['step_time_s']['median'])" "$out"
 }
-# fsdp_llama keeps freed memory in the process (core/train/host_memory.h); the same setting
-# for the peer, through glibc's tunables, shows how much of the ratio that alone explains.
-same_malloc="glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647"
+# fsdp_llama caches freed tensor buffers for reuse (core/train/host_memory.h); the nearest
+# thing for the peer, glibc's tunables keeping freed memory in its heap, shows how much of
+# the ratio that alone explains.
+keep_freed="glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647"
 theirs() {  # theirs NP FLAGS...: prints "tokens_per_s peak_rss"
   local np="$1"
   shift
@@ -41,7 +42,7 @@ run_case() {  # run_case NAME NP FLAGS...
   for _ in $(seq "$reps"); do
     a+=("$(ours "$np" "$@")")
     b+=("$(theirs "$np" "$@")")
-    b_same+=("$(GLIBC_TUNABLES="$same_malloc" theirs "$np" "$@")")
+    b_same+=("$(GLIBC_TUNABLES="$keep_freed" theirs "$np" "$@")")
     [ "$np" -gt 1 ] && noprefetch+=("$(ours "$np" "$@" --prefetch=false)")
   done
   python3 - "$name" "$np" "$(printf '%s;' "${a[@]}")" "$(printf '%s;' "${b[@]}")" "$(printf '%s;' "${noprefetch[@]}")" \
@@ -54,7 +55,7 @@ med = lambda rs, i: statistics.median(r[i] for r in rs)
 ta, tb, ma, mb, td, md = med(a, 0), med(b, 0), med(a, 1), med(b, 1), med(d, 0), med(d, 1)
 print(f"{name}, {np} rank(s): fsdp_llama {ta:.0f} tok/s {ma / 2**30:.2f} GiB | FSDP2 {tb:.0f} tok/s {mb / 2**30:.2f} GiB"
       f" | throughput x{ta / tb:.2f}, memory x{ma / mb:.2f} | fsdp_llama exposed comm {100 * med(a, 2):.0f}% of the step")
-print(f"    FSDP2 with fsdp_llama's malloc settings: {td:.0f} tok/s {md / 2**30:.2f} GiB"
+print(f"    FSDP2 keeping freed memory (glibc tunables): {td:.0f} tok/s {md / 2**30:.2f} GiB"
       f" | throughput x{ta / td:.2f}, memory x{ma / md:.2f}")
 if c:
     print(f"    prefetch on: step {med(a, 3):.3f} s; off: {med(c, 3):.3f} s (x{med(c, 3) / med(a, 3):.2f}); "

@@ -47,7 +47,7 @@ void add_train_flags(cxxopts::Options& o, const std::string& default_model, bool
        cxxopts::value<double>()->default_value("0.2"), "X")
       ("grad-clip", "global gradient-norm clip (0 = off)", cxxopts::value<double>()->default_value("1.0"), "X")
       ("seed", "initialization and synthetic-data seed", cxxopts::value<uint64_t>()->default_value("12345"), "N")
-      ("dtype", "fp32 | bf16 (bf16 compute, fp32 master weights and reductions; fsdp_llama)", cxxopts::value<std::string>()->default_value("fp32"), "T")
+      ("dtype", "fp32 | bf16 (bf16 compute, fp32 master weights, gradients and reductions)", cxxopts::value<std::string>()->default_value("fp32"), "T")
       ("data", "synthetic | a token file | an indexed dataset's .bin", cxxopts::value<std::string>()->default_value("synthetic"), "PATH")
       ("ckpt-dir", "checkpoint folder: <dir>/<model>-<N>steps/ (shared by all nodes)", cxxopts::value<std::string>(), "DIR")
       ("ckpt-every", "save a checkpoint every N steps and after the last (0 = never)",

@@ -1,11 +1,13 @@
 // LR schedules, AdamW against libtorch's own torch::optim::AdamW, gradient clipping.
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
+#include <sys/resource.h>
 #include <torch/optim/adamw.h>
 
 #include "core/report/errors.h"
 #include "core/train/adamw.h"
 #include "core/train/grad_clip.h"
+#include "core/train/host_memory.h"
 #include "core/train/lr_schedule.h"
 
 using namespace dtbench;
@@ -56,4 +58,32 @@ TEST_CASE("clipping scales every gradient by the global factor") {
   std::vector<at::Tensor> small{at::full({2}, 0.1, at::kFloat)};
   clip_grads(small, std::sqrt(local_grad_sq(small)), 1.0);
   CHECK(small[0][0].item<float>() == Approx(0.1f));
+}
+
+TEST_CASE("keep_freed_host_memory: a large buffer freed and allocated again faults in no new pages") {
+  // 64 MiB: above glibc's largest dynamic mmap threshold (32 MiB), so by default every
+  // allocation of it is a fresh mapping whose 16384 pages fault in when first written.
+  constexpr int64_t kBytes = 64 << 20;
+  auto minor_faults = [] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<long>(u.ru_minflt);
+  };
+  auto faults_of_a_cycle = [&](int64_t bytes) {
+    const long before = minor_faults();
+    { at::empty({bytes}, at::kByte).fill_(1); }  // allocated, every page written, freed
+    return minor_faults() - before;
+  };
+  faults_of_a_cycle(kBytes);
+  CHECK(faults_of_a_cycle(kBytes) > 8192);  // libtorch's allocator: the pages come and go every time
+  dtbench::keep_freed_host_memory();
+  CHECK(dtbench::cached_host_bytes() == 0);
+  faults_of_a_cycle(kBytes);  // the first one after the switch still faults its pages in
+  CHECK(dtbench::cached_host_bytes() == static_cast<std::size_t>(kBytes));
+  CHECK(faults_of_a_cycle(kBytes) < 1024);  // then they are reused
+  // Another size is not served from the cache, and small buffers never enter it.
+  CHECK(faults_of_a_cycle(kBytes + 4096) > 8192);
+  CHECK(dtbench::cached_host_bytes() == static_cast<std::size_t>(2 * kBytes + 4096));
+  { at::empty({1000}, at::kByte).fill_(1); }
+  CHECK(dtbench::cached_host_bytes() == static_cast<std::size_t>(2 * kBytes + 4096));
 }
