@@ -34,10 +34,19 @@ expect_exit() {
 # A free TCP port on loopback.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# The pid of the process of `rank` among the children whose command line matches `pattern`.
+# The pid of the process of `rank` among the processes whose command line matches `pattern`
+# and, given `ancestor`, that descend from it (a job's own ranks, not a previous job's that
+# are still exiting).
 pid_of_rank() {
-  local pattern="$1" rank="$2" pid
+  local pattern="$1" rank="$2" ancestor="${3:-}" pid up
   for pid in $(pgrep -f "$pattern"); do
+    if [ -n "$ancestor" ]; then
+      up="$pid"
+      while [ -n "$up" ] && [ "$up" -gt 1 ] && [ "$up" != "$ancestor" ]; do
+        up=$(awk '{print $4}' "/proc/$up/stat" 2>/dev/null)
+      done
+      [ "$up" = "$ancestor" ] || continue
+    fi
     if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx -e "OMPI_COMM_WORLD_RANK=$rank" -e "RANK=$rank"; then
       echo "$pid"; return 0
     fi

@@ -40,7 +40,7 @@ expect_exit 2 "-e beyond the node's memory" -- "$MPIRUN_LOCAL" 2 "$FABRIC" --pro
 job=$!
 cleanup_hooks+=("kill -KILL $job 2>/dev/null; pkill -KILL -f '$FABRIC' 2>/dev/null")
 for _ in $(seq 300); do grep -q '(B)' "$WORK/hang.out" 2>/dev/null && break; sleep 0.1; done
-victim=$(pid_of_rank "$FABRIC" 1) || fail "hang: rank 1 not found"
+victim=$(pid_of_rank "$FABRIC" 1 "$job") || fail "hang: rank 1 not found"
 kill -STOP "$victim"
 rc=124
 for _ in $(seq 200); do

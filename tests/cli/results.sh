@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Result records and their comparison: the schema validator accepts real records and rejects
 # malformed ones; the compare rule on synthetic samples (compare_stats.py); and end to end,
-# a planted slowdown (the same fsdp_llama config with --threads 1 against a 2-thread
-# baseline) is a regression (exit 5) while a second run of the baseline config is not, and a
+# a planted slowdown (the same fsdp_llama config with --threads 1 on a core a busy loop
+# shares, against a 2-thread baseline) is a regression (exit 5) while a second run of the baseline config is not, and a
 # record of another key is reported, not compared.
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=scripts/env.sh
@@ -10,9 +10,11 @@ source "$DTBENCH_SRC/scripts/env.sh"
 VALIDATE="$DTBENCH_SRC/tools/dtbench-validate"
 COMPARE="$DTBENCH_SRC/tools/dtbench-compare"
 FSDP="$DTBENCH_BIN/benchmarks/fsdp_llama"
-run() {  # run OUT THREADS: one process, a shape where GEMMs dominate (2 threads ~2x faster here)
-  "$FSDP" --model small --hidden 512 --ffn 1408 --heads 8 --kv-heads 4 --seq 256 --global-batch 4 --steps 12 \
-    --threads "$2" --activation-checkpointing=false --log-every 100 --out "$1" >/dev/null 2>&1
+run() {  # run OUT THREADS [PREFIX...]: one process, a shape where GEMMs dominate
+  local out="$1" threads="$2"
+  shift 2
+  "$@" "$FSDP" --model small --hidden 512 --ffn 1408 --heads 8 --kv-heads 4 --seq 256 --global-batch 4 --steps 12 \
+    --threads "$threads" --activation-checkpointing=false --log-every 100 --out "$out" >/dev/null 2>&1
 }
 run "$WORK/base.json" 2
 "$MPIRUN_LOCAL" 2 "$DTBENCH_BIN/benchmarks/collectives_perf" -b 8 -e 64K -f 8 -n 5 --out "$WORK/coll.json" >/dev/null 2>&1
@@ -42,7 +44,14 @@ expect_exit 0 "baseline written" -- "$COMPARE" --baselines "$WORK/baselines/cpu-
 # settings would make this assert the VM's timing noise (seen: +9.5% on a busy 2-core host);
 # the rule's false-positive rate on equal distributions is the synthetic check above (0/100).
 cp "$WORK/base.json" "$WORK/again.json"
-run "$WORK/slow.json" 1
+# The planted slowdown: one thread on one core that a busy loop shares, several times slower
+# than the 2-thread baseline however busy the host is (--threads 1 alone measured 1.08x to 2x).
+core=$(taskset -pc $$ | sed 's/.*: //; s/[,-].*//')
+taskset -c "$core" bash -c 'while :; do :; done' &
+hog=$!
+cleanup_hooks+=("kill $hog 2>/dev/null")
+run "$WORK/slow.json" 1 taskset -c "$core"
+kill "$hog"
 rc=0
 "$COMPARE" --baselines "$WORK/baselines/cpu-2core" "$WORK/again.json" >"$WORK/again.md" || rc=$?
 if [ "$rc" -eq 0 ] && ! grep -q "| regression |" "$WORK/again.md"; then pass "the baseline record compared again is not a regression"
@@ -50,7 +59,7 @@ else fail "the baseline record compared again: exit $rc"; cat "$WORK/again.md"; 
 sed 's/^/    /' "$WORK/again.md" | grep -E 'step_time_s' || true
 rc=0
 "$COMPARE" --baselines "$WORK/baselines/cpu-2core" "$WORK/slow.json" >"$WORK/slow.md" || rc=$?
-if [ "$rc" -eq 5 ] && grep -q "| step_time_s | .* | regression |" "$WORK/slow.md"; then pass "--threads 1 against the 2-thread baseline: regression (exit 5)"
+if [ "$rc" -eq 5 ] && grep -q "| step_time_s | .* | regression |" "$WORK/slow.md"; then pass "--threads 1 on a shared core against the 2-thread baseline: regression (exit 5)"
 else fail "planted slowdown: exit $rc"; cat "$WORK/slow.md"; fi
 sed 's/^/    /' "$WORK/slow.md" | grep -E 'step_time_s|tokens_per_s' || true
 expect_exit 0 "another key is reported, not compared" -- "$COMPARE" --baselines "$WORK/baselines/cpu-2core" "$WORK/coll.json"

@@ -12,7 +12,7 @@ start_job() {  # start_job NAME: 3 ranks of all_reduce until stopped
   cleanup_hooks+=("kill -KILL $job 2>/dev/null; pkill -KILL -f '$COLLPERF' 2>/dev/null")
   for _ in $(seq 300); do grep -q '(B)' "$WORK/$1.out" 2>/dev/null && break; sleep 0.1; done
   sleep 1
-  victim=$(pid_of_rank "$COLLPERF" 1) || { fail "$1: rank 1 not found"; return 1; }
+  victim=$(pid_of_rank "$COLLPERF" 1 "$job") || { fail "$1: rank 1 not found"; return 1; }
 }
 
 # wait_job NAME: waits up to $limit s for mpirun; sets rc (124 when it still runs).
