@@ -64,10 +64,6 @@ void on_cuda(const at::Tensor& t, Launch&& launch) {
 // What the references take: fp32, contiguous (the tensor itself when it already is).
 at::Tensor f32(const at::Tensor& t) { return t.to(at::kFloat).contiguous(); }
 
-}  // namespace
-
-namespace {
-
 // DTBENCH_FUSED_KERNELS=0 switches every fused path off (the ATen code instead).
 bool switched_on() {
   static const bool on = [] {

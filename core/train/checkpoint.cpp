@@ -55,6 +55,13 @@ struct Grid {
 // other blocks use (the whole tensor as one row when none does).
 Grid grid_of(const ColumnBlock& b, int64_t cols) { return b.cols > 0 ? Grid{b.cols, b.first, b.width} : Grid{cols, 0, cols}; }
 
+// The column count a tensor's pieces are split by, or `fallback` when none is split.
+int64_t columns_of(const json& pieces, int64_t fallback) {
+  for (const json& p : pieces)
+    if (p.contains("cols")) return p.at("cols").get<int64_t>();
+  return fallback;
+}
+
 ColumnBlock block_of(const json& piece) {
   if (!piece.contains("cols")) return {};
   return {piece.at("cols").get<int64_t>(), piece.at("first").get<int64_t>(), piece.at("width").get<int64_t>()};
@@ -137,9 +144,9 @@ json merge_pieces(const std::vector<std::string>& per_rank) {
     const int64_t total = numel_of(t["shape"].get<std::vector<int64_t>>());
     if (total == 0) continue;
     auto& pieces = t["pieces"];
-    int64_t cols = total;
-    for (const json& p : pieces)
-      if (p.contains("cols")) cols = p["cols"].get<int64_t>();
+    const int64_t cols = columns_of(pieces, total);
+    if (cols <= 0 || total % cols != 0)
+      throw RuntimeFailure(fmt::format("checkpoint: {} ({} elements) does not split into rows of {}", name, total, cols));
     std::sort(pieces.begin(), pieces.end(), [&](const json& a, const json& b) {
       const Grid ga = grid_of(block_of(a), cols), gb = grid_of(block_of(b), cols);
       return std::make_pair(ga.first, a["start"].get<int64_t>()) < std::make_pair(gb.first, b["start"].get<int64_t>());
@@ -148,7 +155,7 @@ json merge_pieces(const std::vector<std::string>& per_rank) {
     Grid block{cols, -1, 0};
     for (const json& p : pieces) {
       const Grid g = grid_of(block_of(p), cols);
-      if (g.cols != cols || cols <= 0 || total % cols != 0)
+      if (g.cols != cols)
         throw RuntimeFailure(fmt::format("checkpoint: the pieces of {} split it by columns in different ways", name));
       if (g.first != block.first) {  // the next block of columns starts where the last ended
         if (block.first >= 0 && in_block != total / cols * block.width)
@@ -260,6 +267,26 @@ std::vector<int64_t> CheckpointReader::shape(const std::string& name) const {
   return entry(name).at("shape").get<std::vector<int64_t>>();
 }
 
+at::Tensor CheckpointReader::read_piece(const json& piece, int64_t nbytes, const std::string& name) const {
+  const std::string file = path_ + "/" + piece.at("file").get<std::string>();
+  at::Tensor bytes = at::empty({nbytes}, at::kByte);
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw CheckpointError(fmt::format("cannot open {}: {}", file, std::strerror(errno)));
+  auto* dst = static_cast<char*>(bytes.data_ptr());
+  int64_t done = 0, off = piece.at("offset").get<int64_t>();
+  while (done < nbytes) {
+    const ssize_t n = ::pread(fd, dst + done, static_cast<std::size_t>(nbytes - done), off + done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += n;
+  }
+  ::close(fd);
+  if (done != nbytes) throw CheckpointError(fmt::format("{} is truncated (piece of {} at byte {})", file, name, off));
+  if (crc32c(dst, static_cast<std::size_t>(done)) != piece.at("crc32c").get<uint32_t>())
+    throw CheckpointError(fmt::format("{}: checksum mismatch in {} (bytes {}..{})", file, name, off, off + done));
+  return bytes;
+}
+
 at::Tensor CheckpointReader::read(const std::string& name, int64_t start, int64_t count, const ColumnBlock& block) const {
   const json& e = entry(name);
   const auto dtype_it = dtypes().find(e.at("dtype").get<std::string>());
@@ -267,9 +294,7 @@ at::Tensor CheckpointReader::read(const std::string& name, int64_t start, int64_
   const int64_t total = numel_of(e.at("shape").get<std::vector<int64_t>>());
   if (total == 0 && start == 0 && count <= 0) return at::empty({0}, at::TensorOptions().dtype(dtype_it->second));
   // One grid for the request and every piece: the columns any of them is split by.
-  int64_t cols = block.cols > 0 ? block.cols : total;
-  for (const json& p : e.at("pieces"))
-    if (p.contains("cols")) cols = p.at("cols").get<int64_t>();
+  const int64_t cols = columns_of(e.at("pieces"), block.cols > 0 ? block.cols : total);
   const Grid want = grid_of(block, cols);
   if (cols <= 0 || total % cols != 0 || want.cols != cols || want.first < 0 || want.width < 0 ||
       want.first + want.width > cols)
@@ -287,30 +312,14 @@ at::Tensor CheckpointReader::read(const std::string& name, int64_t start, int64_
     const int64_t p_start = p.at("start").get<int64_t>(), p_numel = p.at("numel").get<int64_t>();
     const Grid have = grid_of(block_of(p), cols);
     if (have.cols != cols) throw CheckpointError(fmt::format("{}: its pieces are split by columns in different ways", name));
-    int64_t shared = 0;
-    shared_runs(want, start, count, have, p_start, p_numel, [&](int64_t, int64_t, int64_t n) { shared += n; });
-    if (shared == 0) continue;
-    // The whole piece is read so that its checksum can be verified.
-    const std::string file = path_ + "/" + p.at("file").get<std::string>();
-    at::Tensor bytes = at::empty({p_numel * esize}, at::kByte);
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw CheckpointError(fmt::format("cannot open {}: {}", file, std::strerror(errno)));
-    auto* dst = static_cast<char*>(bytes.data_ptr());
-    int64_t done = 0, off = p.at("offset").get<int64_t>();
-    while (done < bytes.numel()) {
-      const ssize_t n = ::pread(fd, dst + done, static_cast<std::size_t>(bytes.numel() - done), off + done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      done += n;
-    }
-    ::close(fd);
-    if (done != bytes.numel()) throw CheckpointError(fmt::format("{} is truncated (piece of {} at byte {})", file, name, off));
-    if (crc32c(dst, static_cast<std::size_t>(done)) != p.at("crc32c").get<uint32_t>())
-      throw CheckpointError(fmt::format("{}: checksum mismatch in {} (bytes {}..{})", file, name, off, off + done));
+    // A piece is read whole, once, when it holds something asked for: its checksum covers it all.
+    at::Tensor bytes;
     shared_runs(want, start, count, have, p_start, p_numel, [&](int64_t to, int64_t from, int64_t n) {
-      std::memcpy(out_bytes + to * esize, dst + from * esize, static_cast<std::size_t>(n * esize));
+      if (!bytes.defined()) bytes = read_piece(p, p_numel * esize, name);
+      std::memcpy(out_bytes + to * esize, static_cast<const char*>(bytes.data_ptr()) + from * esize,
+                  static_cast<std::size_t>(n * esize));
+      filled += n;
     });
-    filled += shared;
   }
   if (filled != count)
     throw CheckpointError(fmt::format("{}: its pieces hold {} of the {} elements asked for", name, filled, count));

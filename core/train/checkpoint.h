@@ -75,6 +75,8 @@ class CheckpointReader {
 
  private:
   const nlohmann::json& entry(const std::string& name) const;
+  // A piece's `nbytes` bytes from its file, checked against its CRC-32C.
+  at::Tensor read_piece(const nlohmann::json& piece, int64_t nbytes, const std::string& name) const;
   std::string path_;
   nlohmann::json meta_;
 };

@@ -100,7 +100,6 @@ class HostCache final : public c10::Allocator {
   std::size_t cached_ = 0;
 };
 
-
 }  // namespace
 
 void keep_freed_host_memory() {

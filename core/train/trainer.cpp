@@ -60,11 +60,11 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
                                      : "# resume: %s, continuing after step %lld\n",
                 resumed_from.empty() ? args.ckpt.dir.c_str() : resumed_from.c_str(),
                 static_cast<long long>(first_step));
+  DT_USAGE(first_step < args.steps, "--steps {}: checkpoint {} is already {} steps in; ask for more steps",
+           args.steps, resumed_from, first_step);
   // What each rank loaded is what it updates; anything it holds beyond that (the distributed
   // optimizer's ranges of other ranks) comes from them, as after a step.
   if (first_step > 0) sync.after_step();
-  DT_USAGE(first_step < args.steps, "--steps {}: checkpoint {} is already {} steps in; ask for more steps",
-           args.steps, resumed_from, first_step);
   const int64_t kill_after = kill_after_step();
   const double flops_per_token = task.flops_per_term();
   nlohmann::json steps = nlohmann::json::array();
