@@ -8,7 +8,7 @@
 //   dtbench-launch [--nproc-per-node N|auto] [--nnodes N --node-rank R] [--master-addr A]
 //                  [--master-port P] [--grace S] [--no-prefix] [--] PROGRAM [ARGS...]
 //
-// The node's place comes from the flags, else from the environment as DESIGN.md's launch
+// The node's place comes from the flags, else from the environment as docs/ARCHITECTURE.md's launch
 // discovery reads it (Kubeflow PET_*, Indexed Job, AWS Batch, or a Slurm step with one
 // task per node), else this node alone.
 #include <dirent.h>

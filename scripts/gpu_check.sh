@@ -250,7 +250,7 @@ steps+=("preflight:$(($(date +%s) - started)):0")
 
 # ---- configure and build: only what the checks run ------------------------------------------
 targets=(benchmarks/fsdp_llama benchmarks/collectives_perf)  # as paths in the build folder
-[ ! -f "$root/kernels/CMakeLists.txt" ] || targets=(kernels/kernel_check "${targets[@]}")
+[ ! -f "$root/tools/kernel_check/main.cpp" ] || targets=(tools/kernel_check "${targets[@]}")
 step configure 120 quiet cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${DTBENCH_BUILD_TYPE:-Release}" \
   -DCMAKE_PREFIX_PATH="$torch_prefix" -DDTBENCH_WITH_MPI=OFF -DDTBENCH_WITH_LIBFABRIC=OFF \
   -DTORCH_CUDA_ARCH_LIST=9.0 -DBUILD_TESTING=OFF || summary
@@ -265,10 +265,10 @@ for exe in "${targets[@]}"; do
 done
 
 # ---- the checks: each runs whatever the others did ----------------------------------------
-if [ -x "$bin/kernels/kernel_check" ]; then
-  step kernel_check 90 loud "$bin/kernels/kernel_check" --device "$device" || true
+if [ -x "$bin/tools/kernel_check" ]; then
+  step kernel_check 90 loud "$bin/tools/kernel_check" --device "$device" || true
 else
-  echo "=== kernel_check: not in this tree (no kernels/), skipped"
+  echo "=== kernel_check: not in this tree (no tools/kernel_check/), skipped"
 fi
 # shellcheck disable=SC2046  # single's words are flags
 step fsdp_llama 180 loud "$bin/benchmarks/fsdp_llama" --device "$device" --model "$model" "${shape[@]}" "${run[@]}" \

@@ -11,7 +11,7 @@ bash scripts/build.sh >/tmp/dtbench-build.log 2>&1 || { tail -30 /tmp/dtbench-bu
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 mkdir -p runs
-cat README.md core/*/*.h >runs/quickstart-text.txt
+cat README.md docs/ARCHITECTURE.md core/*/*.h >runs/quickstart-text.txt
 "$DTBENCH_BUILD_DIR/tools/make_dataset" --input runs/quickstart-text.txt --output runs/quickstart-text >/dev/null
 exec launch/mpirun-local 2 "$DTBENCH_BUILD_DIR/benchmarks/fsdp_llama" --model tiny --data runs/quickstart-text.bin \
   --seq 64 --global-batch 8 --steps 60 --lr 3e-3 --min-lr 3e-4 --warmup-steps 5 --log-every 5 --threads 1 \

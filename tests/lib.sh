@@ -58,11 +58,11 @@ pid_of_rank() {
 compare_losses() { python3 "$DTBENCH_SRC/tests/compare_losses.py" "$@" || fail "$3: losses differ"; }
 
 # text_dataset PREFIX [make_dataset options]: byte-level tokens of this repository's own text
-# (README and headers) at PREFIX.bin: real text with no tokenizer download.
+# (README, architecture document and headers) at PREFIX.bin: real text with no tokenizer download.
 text_dataset() {
   local prefix="$1"
   shift
-  cat "$DTBENCH_SRC/README.md" "$DTBENCH_SRC"/core/*/*.h >"$prefix.txt"
+  cat "$DTBENCH_SRC/README.md" "$DTBENCH_SRC/docs/ARCHITECTURE.md" "$DTBENCH_SRC"/core/*/*.h >"$prefix.txt"
   "$DTBENCH_BIN/tools/make_dataset" --input "$prefix.txt" --output "$prefix" "$@" >/dev/null
 }
 

@@ -104,4 +104,19 @@ nlohmann::json flags_json(const cxxopts::ParseResult& r) {
   return cfg;
 }
 
+std::vector<int64_t> parse_count_list(const std::string& flag, const std::string& text) {
+  std::vector<int64_t> out;
+  if (text.empty()) return out;
+  std::size_t pos = 0;
+  while (true) {
+    const std::size_t comma = text.find(',', pos);
+    const std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    DT_USAGE(!item.empty() && item.size() <= 9 && item.find_first_not_of("0123456789") == std::string::npos,
+             "{} {}: a comma-separated list of counts, e.g. 3,3,2", flag, text);
+    out.push_back(std::stoll(item));
+    if (comma == std::string::npos) return out;
+    pos = comma + 1;
+  }
+}
+
 }  // namespace dtbench

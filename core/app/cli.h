@@ -1,4 +1,4 @@
-// The flags every executable shares (DESIGN.md, "CLI"), on cxxopts.
+// The flags every executable shares (docs/ARCHITECTURE.md, "CLI"), on cxxopts.
 //
 // Boolean flags read --name (on) and --name=false (off). Parse errors become usage errors
 // (exit 2) naming the flag; --help prints and exits 0.
@@ -37,6 +37,9 @@ CommonArgs read_common_flags(const cxxopts::ParseResult& r);
 
 // Sets at::set_num_threads from --threads (default max(1, cores / local ranks)); returns it.
 int apply_threads(const CommonArgs& args, const LaunchInfo& launch);
+
+// "3,3,2" as counts (each at least 0); "" as none. UsageError naming `flag` otherwise.
+std::vector<int64_t> parse_count_list(const std::string& flag, const std::string& text);
 
 // Every flag's resolved value, for the record's "config".
 nlohmann::json flags_json(const cxxopts::ParseResult& r);

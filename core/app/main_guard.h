@@ -1,4 +1,4 @@
-// The one place where errors become exit codes (DESIGN.md, "Exit codes").
+// The one place where errors become exit codes (docs/ARCHITECTURE.md, "Exit codes").
 //
 // Runs `body`; an Error prints one line "<program>: error: <message>" and exits with its
 // code. Once communication has started (abort hooks exist), the exit goes through the

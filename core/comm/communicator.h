@@ -1,4 +1,4 @@
-// The Communicator (DESIGN.md, "Communicator").
+// The Communicator (docs/ARCHITECTURE.md, "Communicator").
 //
 // Ops are asynchronous and return a Work; every rank issues them in the same order, and
 // each carries this communicator's sequence number. Ops on one communicator complete in

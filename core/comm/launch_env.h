@@ -1,4 +1,4 @@
-// Launch-environment discovery (DESIGN.md, "Launch environment").
+// Launch-environment discovery (docs/ARCHITECTURE.md, "Launch environment").
 //
 // A pure function of the environment and the launch flags, so every launcher's variable
 // set can be tested without that launcher. Process-level sources (flags, torchrun and our

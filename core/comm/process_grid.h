@@ -1,4 +1,4 @@
-// The tp x pp x dp process grid (DESIGN.md, "Megatron-style"): tensor-parallel ranks are
+// The tp x pp x dp process grid (docs/ARCHITECTURE.md, "Megatron-style"): tensor-parallel ranks are
 // adjacent (tp innermost, so a group shares a node), then data-parallel, then pipeline
 // stages: rank = (pp_rank * dp + dp_rank) * tp + tp_rank.
 #pragma once

@@ -1,4 +1,4 @@
-// The watchdog (DESIGN.md, "Communicator"): no rank waits forever.
+// The watchdog (docs/ARCHITECTURE.md, "Communicator"): no rank waits forever.
 //
 // It knows every op in flight (communicator, sequence number, op, peers, issue time) and
 // the rank's last 64 ops. Past --comm-timeout, or when a backend reports an asynchronous

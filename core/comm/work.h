@@ -1,4 +1,4 @@
-// Work: the handle of an asynchronous op (DESIGN.md, "Communicator").
+// Work: the handle of an asynchronous op (docs/ARCHITECTURE.md, "Communicator").
 //
 // On CPU, wait() blocks the calling thread until the op is done and rethrows its error.
 // On GPU, wait() makes the current CUDA stream wait for the op (the host does not block);

@@ -1,4 +1,4 @@
-// Which global samples a rank trains on (DESIGN.md, "Data and initialization").
+// Which global samples a rank trains on (docs/ARCHITECTURE.md, "Data and initialization").
 //
 // Step s has a global batch of B = micro_batch x dp x accumulation samples, global indices
 // s*B .. s*B + B - 1. Data-parallel rank r takes [r*b, (r+1)*b) of them, b = micro_batch x

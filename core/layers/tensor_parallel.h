@@ -1,4 +1,4 @@
-// Tensor (and sequence) parallelism for layers (Megatron-LM's scheme; DESIGN.md
+// Tensor (and sequence) parallelism for layers (Megatron-LM's scheme; docs/ARCHITECTURE.md
 // "Megatron-style"). A column-parallel linear holds a block of its weight's rows (output
 // features), a row-parallel linear a block of its columns (input features), a
 // vocabulary-parallel embedding a block of the vocabulary; at size 1 all of them are the

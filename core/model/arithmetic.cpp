@@ -26,7 +26,7 @@ double flops_per_token(const ModelConfig& c, int64_t seq) {
   return 3.0 * (L * per_layer + 2 * h * V);
 }
 
-MemoryEstimate memory_per_rank(const ModelConfig& c, const Layout& l) {
+MemoryEstimate memory_per_rank(const ModelConfig& c, const ParallelLayout& l) {
   MemoryEstimate m;
   const double model_split = static_cast<double>(l.tp * l.pp);
   const double state_split = model_split * (l.shard_params ? static_cast<double>(l.dp) : 1.0);

@@ -36,13 +36,14 @@ void validate_model(const ModelConfig& c);
 // Parameters of the whole model (embeddings, blocks, final norm, head unless tied).
 int64_t parameter_count(const ModelConfig& c);
 
-// Pinned model FLOPs per token (DESIGN.md): forward + backward, every GEMM, GQA-aware,
+// Pinned model FLOPs per token (docs/ARCHITECTURE.md): forward + backward, every GEMM, GQA-aware,
 // SwiGLU = 3 matrices, the logits layer included, causal attention counted at half:
 //   3 * [ L * (2h(h + 2*n_kv*d_head) + 2h^2 + 2*T*h + 2*m*h*ffn) + 2*h*V ],  m = 3 SwiGLU, 2 GELU.
 double flops_per_token(const ModelConfig& c, int64_t seq);
 
-// A parallel layout, as far as memory goes.
-struct Layout {
+// A parallel layout as far as memory goes: how a rank holds the model (dp, tp, pp, sharded or
+// not) and its share of a micro-batch. Built with designated initialisers.
+struct ParallelLayout {
   int64_t dp = 1, tp = 1, pp = 1;
   bool shard_params = false;  // ZeRO-3 / FSDP: parameters, gradients and optimizer state split over dp
   int64_t micro_batch = 1, seq = 0;
@@ -60,6 +61,6 @@ struct MemoryEstimate {
   int64_t params = 0, grads = 0, optimizer = 0, activations = 0;
   int64_t total() const { return params + grads + optimizer + activations; }
 };
-MemoryEstimate memory_per_rank(const ModelConfig& c, const Layout& layout);
+MemoryEstimate memory_per_rank(const ModelConfig& c, const ParallelLayout& layout);
 
 }  // namespace dtbench

@@ -10,7 +10,7 @@ namespace {
 std::string gib(int64_t bytes) { return fmt::format("{:.2f} GiB", static_cast<double>(bytes) / (1LL << 30)); }
 }  // namespace
 
-void validate_layout(const ModelConfig& c, const Layout& l) {
+void validate_layout(const ModelConfig& c, const ParallelLayout& l) {
   DT_USAGE(l.dp >= 1 && l.tp >= 1 && l.pp >= 1, "--dp {} --tp {} --pp {}: each must be at least 1", l.dp, l.tp, l.pp);
   DT_USAGE(c.heads % l.tp == 0 && c.kv_heads % l.tp == 0,
            "--tp {}: must divide the {} attention heads and {} kv heads of {}", l.tp, c.heads, c.kv_heads, c.name);
@@ -21,7 +21,7 @@ void validate_layout(const ModelConfig& c, const Layout& l) {
   DT_USAGE(c.rope || l.seq <= c.seq, "--seq {}: {} has learned positions for at most {} tokens", l.seq, c.name, c.seq);
 }
 
-nlohmann::json plan_json(const ModelConfig& c, const Layout& l) {
+nlohmann::json plan_json(const ModelConfig& c, const ParallelLayout& l) {
   const MemoryEstimate m = memory_per_rank(c, l);
   return {{"model", c.name},
           {"parameters", parameter_count(c)},
@@ -34,7 +34,7 @@ nlohmann::json plan_json(const ModelConfig& c, const Layout& l) {
             {"total", m.total()}}}};
 }
 
-std::string describe_plan(const ModelConfig& c, const Layout& l) {
+std::string describe_plan(const ModelConfig& c, const ParallelLayout& l) {
   const MemoryEstimate m = memory_per_rank(c, l);
   std::string out;
   out += fmt::format("model          {} ({}; {})\n", c.name, c.family, c.source);

@@ -12,12 +12,12 @@ namespace dtbench {
 
 // Throws UsageError when the layout cannot hold the model (tp not dividing the heads, pp
 // not dividing the layers, and the like).
-void validate_layout(const ModelConfig& c, const Layout& l);
+void validate_layout(const ModelConfig& c, const ParallelLayout& l);
 
 // Human-readable lines, one figure each.
-std::string describe_plan(const ModelConfig& c, const Layout& l);
+std::string describe_plan(const ModelConfig& c, const ParallelLayout& l);
 
 // The same figures for a record.
-nlohmann::json plan_json(const ModelConfig& c, const Layout& l);
+nlohmann::json plan_json(const ModelConfig& c, const ParallelLayout& l);
 
 }  // namespace dtbench

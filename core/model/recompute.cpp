@@ -3,18 +3,12 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "core/layers/recompute_scope.h"
 #include "core/model/transformer.h"
 
 namespace dtbench {
 
 namespace {
-
-thread_local int t_recompute_depth = 0;
-
-struct RecomputeDepth {
-  RecomputeDepth() { ++t_recompute_depth; }
-  ~RecomputeDepth() { --t_recompute_depth; }
-};
 
 struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
   // `params` are inputs only so that their gradients flow out of backward.
@@ -42,7 +36,7 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
     inputs.insert(inputs.end(), params.begin(), params.end());
     torch::autograd::variable_list grads;
     {
-      RecomputeDepth inside;
+      RecomputeScope inside;
       grads = torch::autograd::grad({y}, inputs, {grad_out[0]}, /*retain_graph=*/false, /*create_graph=*/false,
                                     /*allow_unused=*/true);
     }
@@ -53,8 +47,6 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
 };
 
 }  // namespace
-
-bool in_recompute() { return t_recompute_depth > 0; }
 
 at::Tensor checkpointed_block(BlockImpl& block, const at::Tensor& x, const RopeTables* rope) {
   std::vector<at::Tensor> params = block.parameters();

@@ -3,9 +3,8 @@
 // again under grad mode and differentiates it (torch::autograd::grad), returning the
 // gradients of the input and of every parameter of the block to the outer graph.
 //
-// Gradient hooks on parameters also fire inside that inner differentiation; in_recompute()
-// is true there, and hooks that act on gradients (DDP, FSDP) must ignore those calls: the
-// same gradients reach them again when the outer graph delivers them.
+// The differentiation runs inside a RecomputeScope (core/layers/recompute_scope.h), so
+// gradient hooks can tell it from the outer graph's.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -17,7 +16,5 @@ namespace dtbench {
 class BlockImpl;
 
 at::Tensor checkpointed_block(BlockImpl& block, const at::Tensor& x, const RopeTables* rope);
-
-bool in_recompute();
 
 }  // namespace dtbench

@@ -16,7 +16,7 @@
 #include "core/layers/linear.h"
 #include "core/layers/norm.h"
 #include "core/layers/tensor_parallel.h"
-#include "core/model/block_runner.h"
+#include "core/layers/block_runner.h"
 #include "core/model/config.h"
 #include "core/model/rope.h"
 

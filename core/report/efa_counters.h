@@ -1,5 +1,5 @@
 // EFA devices and their hardware counters, read from sysfs: the proof that a run's bytes
-// went over the fabric (DESIGN.md goal 4: "is EFA really used").
+// went over the fabric (docs/ARCHITECTURE.md, goal 4: "is EFA really used").
 //
 // An EFA device is an RDMA device under <sysfs>/class/infiniband whose driver is "efa";
 // its counters are files in ports/<P>/hw_counters (tx_bytes, rx_bytes, retrans_pkts, ...).

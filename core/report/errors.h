@@ -1,4 +1,4 @@
-// Exit codes and the errors that carry them (DESIGN.md, "Exit codes").
+// Exit codes and the errors that carry them (docs/ARCHITECTURE.md, "Exit codes").
 //
 // Code below main() throws; the one catch in app/main_guard turns the error into its
 // exit code and one line on stderr. Usage errors say what was wrong and what would be

@@ -1,4 +1,4 @@
-// The result record (DESIGN.md, "Result record", schema dtbench.result/v1).
+// The result record (docs/ARCHITECTURE.md, "Result record", schema dtbench.result/v1).
 //
 // One JSON object per run, written by rank 0 atomically: a temp file in the target's
 // folder, fsync, rename. A failed run writes a record with status "failed" and the error;

@@ -1,4 +1,4 @@
-// Checkpoints (DESIGN.md, "CLI": --ckpt-dir --ckpt-every --resume).
+// Checkpoints (--ckpt-dir --ckpt-every --resume).
 //
 // A checkpoint is a folder <ckpt-dir>/<model>-<N>steps/ holding one file per rank
 // (rank00000.bin, ...: raw tensor bytes) and `.metadata`, written last: JSON naming every
@@ -25,17 +25,11 @@
 #include <vector>
 
 #include "core/comm/control_plane.h"
+#include "core/parallel/train_tensor.h"  // ColumnBlock: which elements a piece holds or a read asks for
 
 namespace dtbench {
 
 inline constexpr const char* kCheckpointFormat = "dtbench.checkpoint/v1";
-
-// Which elements a piece holds or a read asks for: with `cols` 0, elements [start, start +
-// count) of the flattened tensor; with `cols` > 0, elements [start, start + count) of the
-// flattened block whole.view(-1, cols)[:, first : first + width] (row-major within the block).
-struct ColumnBlock {
-  int64_t cols = 0, first = 0, width = 0;
-};
 
 // What one rank writes of tensor `name` (whole shape `shape`): elements
 // [start, start + values.numel()) of its flattened value, or of `block`.

@@ -1,4 +1,4 @@
-// The flags every training executable shares (DESIGN.md, "CLI"), resolved into a model
+// The flags every training executable shares (docs/ARCHITECTURE.md, "CLI"), resolved into a model
 // config, a batch layout and an optimizer setup. Checked before any communication.
 #pragma once
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/parallel/train_tensor.h"
 #include "core/train/checkpoint.h"
 
 namespace dtbench {
@@ -21,24 +22,6 @@ struct CheckpointArgs {
   std::string dir;
   int64_t every = 0;  // 0: never save
   bool resume = false;
-};
-
-// A tensor the optimizer updates, as this rank holds it: a whole parameter (one process,
-// DDP), elements [start, start + numel) of its flattened value (a slice of an FSDP shard, a
-// tensor-parallel block of rows), or of its flattened `block` of columns (a row-parallel
-// weight's block, or a distributed optimizer's range of one). Checkpoints store it under the
-// parameter's name with the whole shape, so they load under any strategy, layout and world
-// size.
-struct TrainTensor {
-  std::string name;            // the module's parameter name
-  at::Tensor value;            // updated in place by the optimizer
-  std::vector<int64_t> shape;  // the whole parameter's shape
-  int64_t start = 0;
-  bool writer = true;  // this rank writes it to checkpoints (replicas: rank 0 alone)
-  // Counts in the global gradient norm on this rank (a tensor replicated over the norm's
-  // communicator counts on one of its ranks only).
-  bool in_norm = true;
-  ColumnBlock block;  // cols 0: start indexes the flattened parameter
 };
 
 // Saves the state after `steps_done` steps as <dir>/<prefix>-<steps_done>steps. `opt`

@@ -38,12 +38,22 @@ nlohmann::json model_identity(const ModelConfig& m) {
 
 }  // namespace
 
-nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, const BatchLayout& layout,
+std::string aws_step_line(const StepFigures& f) {
+  return fmt::format(
+      "Batch {} Loss: {:.5f}, Speed: {:.2f} samples/sec, lr: {:.6f} | tokens/s {:.0f} | TFLOP/s/dev {:.3g} | "
+      "MFU {:.1f}% | mem {:.2f} GiB | step {:.3f} s",
+      f.step, f.loss, static_cast<double>(f.global_batch) / f.time_s, f.lr, f.tokens_per_s, f.tflops_per_device,
+      100.0 * f.mfu, static_cast<double>(f.mem_bytes) / (1 << 30), f.time_s);
+}
+
+nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, const BatchLayout& layout,
                      const TrainContext& ctx) {
   Communicator& world = *ctx.world;
   const int rank = world.rank();
   AdamW opt(args.adamw);
-  const std::vector<TrainTensor> tensors = sync.tensors();
+  GradientReducer& reducer = *run.reducer;
+  OptimizerShard& shard = *run.shard;
+  const std::vector<TrainTensor> tensors = shard.tensors();
   for (const TrainTensor& t : tensors) opt.add(t.name, t.value, AdamW::decays(t.name));
   const int64_t terms = task.terms_per_sample();
   const int64_t global_tokens = layout.global_batch() * terms;
@@ -64,7 +74,7 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
            args.steps, resumed_from, first_step);
   // What each rank loaded is what it updates; anything it holds beyond that (the distributed
   // optimizer's ranges of other ranks) comes from them, as after a step.
-  if (first_step > 0) sync.after_step();
+  if (first_step > 0) shard.after_update();
   const int64_t kill_after = kill_after_step();
   const double flops_per_token = task.flops_per_term();
   nlohmann::json steps = nlohmann::json::array();
@@ -78,34 +88,40 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
     timer->start();
     std::optional<AutocastBf16> autocast;
     if (ctx.autocast_bf16) autocast.emplace(ctx.device.type());
-    const double comm_before = sync.comm_wait_s();
-    sync.zero_grads();
+    const double comm_before = reducer.exposed_comm_s();
+    reducer.zero_grads();
     // This rank's summed loss, kept on the device: the host reads it once, after the step.
     at::Tensor total = at::zeros({1}, at::TensorOptions().dtype(at::kDouble).device(ctx.device));
     // Each rank's share of the token-weighted mean; the data-parallel average completes it.
     const double divisor = static_cast<double>(layout.micro_batch * layout.accumulation * terms);
-    if (sync.schedules_micro_batches()) total.fill_(sync.forward_backward(task, layout, step, ctx.dp_rank, divisor));
-    for (int64_t k = 0; k < layout.accumulation && !sync.schedules_micro_batches(); ++k) {
-      sync.prepare_backward(k == layout.accumulation - 1);
-      at::Tensor part = task.loss_sum(layout.first_sample(step, ctx.dp_rank, k), layout.micro_batch);
+    const int64_t dp_rank = run.data.rank;
+    if (run.schedule) {
+      const MicroBatchSchedule::Tokens tokens = [&](int64_t micro) {
+        return task.batch(layout.first_sample(step, dp_rank, micro), layout.micro_batch);
+      };
+      total.fill_(run.schedule->forward_backward(layout.accumulation, tokens, divisor));
+    }
+    for (int64_t k = 0; k < layout.accumulation && !run.schedule; ++k) {
+      reducer.before_backward(k == layout.accumulation - 1);
+      at::Tensor part = task.loss_sum(layout.first_sample(step, dp_rank, k), layout.micro_batch);
       total += part.detach().to(at::kDouble);
       (part / divisor).backward();
-      sync.finish_backward();
+      reducer.after_backward();
     }
     autocast.reset();  // forward and backward are done; clipping and AdamW run in fp32
-    const std::vector<at::Tensor> grads = sync.grads();
+    const std::vector<at::Tensor> grads = shard.grads();
     std::vector<at::Tensor> counted;
     for (std::size_t i = 0; i < grads.size(); ++i)
       if (tensors[i].in_norm) counted.push_back(grads[i]);
-    const double norm = global_grad_norm(local_grad_sq(counted), sync.norm_comm());
+    const double norm = global_grad_norm(local_grad_sq(counted), shard.norm_comm());
     clip_grads(grads, norm, args.grad_clip);
     const double lr = args.lr.at(step);
     opt.step(lr, grads);
-    sync.after_step();
-    (ctx.loss_comm ? *ctx.loss_comm : world).all_reduce(total)->wait();
+    shard.after_update();
+    (run.data.loss_comm ? *run.data.loss_comm : world).all_reduce(total)->wait();
     const double loss = total.item<double>() / static_cast<double>(global_tokens);
     const double dt = timer->stop_s();
-    const double comm_wait = sync.comm_wait_s() - comm_before;
+    const double comm_wait = reducer.exposed_comm_s() - comm_before;
     if (!std::isfinite(loss))
       throw CorrectnessFailure(fmt::format("loss is {} at step {}; lower --lr or check the data", loss, step));
     if (step == first_step) loss_first = loss;
@@ -119,20 +135,19 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
                      {"grad_norm", norm}, {"comm_wait_s", comm_wait}});
     if (rank == 0 && ((step + 1) % args.log_every == 0 || step + 1 == args.steps)) {
       const double per_dev = tps / world.size();
-      const double tflops = flops_per_token * per_dev / 1e12;
-      const double mfu = ctx.peak_flops_per_device > 0 ? flops_per_token * per_dev / ctx.peak_flops_per_device : 0;
-      if (ctx.megatron_line)  // Megatron-LM's iteration line, which its users' parsers read
-        std::printf(" iteration %8lld/%8lld | consumed samples: %12lld | elapsed time per iteration (ms): %.1f | "
-                    "learning rate: %.6E | global batch size: %5lld | lm loss: %.6E | grad norm: %.3f | "
-                    "TFLOP/s/GPU: %.2f | MFU %.1f%%\n",
-                    static_cast<long long>(step + 1), static_cast<long long>(args.steps),
-                    static_cast<long long>((step + 1) * layout.global_batch()), 1000.0 * dt, lr,
-                    static_cast<long long>(layout.global_batch()), loss, norm, tflops, 100.0 * mfu);
-      else
-        std::printf("Batch %lld Loss: %.5f, Speed: %.2f samples/sec, lr: %.6f | tokens/s %.0f | TFLOP/s/dev %.3g | "
-                    "MFU %.1f%% | mem %.2f GiB | step %.3f s\n",
-                    static_cast<long long>(step), loss, static_cast<double>(layout.global_batch()) / dt, lr, tps, tflops,
-                    100.0 * mfu, static_cast<double>(peak_memory_bytes(ctx.device)) / (1 << 30), dt);
+      StepFigures f;
+      f.step = step;
+      f.steps = args.steps;
+      f.global_batch = layout.global_batch();
+      f.loss = loss;
+      f.lr = lr;
+      f.grad_norm = norm;
+      f.time_s = dt;
+      f.tokens_per_s = tps;
+      f.tflops_per_device = flops_per_token * per_dev / 1e12;
+      f.mfu = ctx.peak_flops_per_device > 0 ? flops_per_token * per_dev / ctx.peak_flops_per_device : 0;
+      f.mem_bytes = peak_memory_bytes(ctx.device);
+      std::printf("%s\n", ctx.step_line(f).c_str());
       std::fflush(stdout);
     }
     const int64_t done = step + 1;
@@ -161,7 +176,7 @@ nlohmann::json train(Trainable& task, GradSync& sync, const TrainArgs& args, con
       {"loss_first", loss_first},
       {"loss_last", loss_last},
   };
-  metrics.update(sync.metrics(st.median));
+  if (run.schedule) metrics.update(run.schedule->metrics(st.median));
   return {{"steps", steps},
           {"metrics", metrics},
           {"step_time_median_s", st.median},

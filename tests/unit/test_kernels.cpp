@@ -12,7 +12,7 @@
 #include "kernels/adamw.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/dispatch.h"
-#include "kernels/kernel_cases.h"
+#include "tools/kernel_check/kernel_cases.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
 #include "kernels/swiglu.h"

@@ -52,23 +52,23 @@ TEST_CASE("the registry holds what the issues name, and bad shapes are usage err
 
 TEST_CASE("memory per rank: sharding divides the state, checkpointing shrinks activations") {
   const ModelConfig c = find_model("llama2_7b");
-  Layout one;
+  ParallelLayout one;
   one.seq = 4096;
   const MemoryEstimate m1 = memory_per_rank(c, one);
   const double p = static_cast<double>(parameter_count(c));
   CHECK(m1.params == static_cast<int64_t>(4 * p));
   CHECK(m1.optimizer == static_cast<int64_t>(8 * p));
-  Layout fsdp = one;
+  ParallelLayout fsdp = one;
   fsdp.dp = 8;
   fsdp.shard_params = true;
   const MemoryEstimate m8 = memory_per_rank(c, fsdp);
   CHECK(m8.grads == static_cast<int64_t>(4 * p / 8));
   CHECK(m8.optimizer == static_cast<int64_t>(8 * p / 8));
   CHECK(m8.activations == m1.activations);  // data parallelism does not split a micro-batch
-  Layout ckpt = fsdp;
+  ParallelLayout ckpt = fsdp;
   ckpt.activation_checkpointing = true;
   CHECK(memory_per_rank(c, ckpt).activations < m8.activations / 4);
-  Layout tp = one;
+  ParallelLayout tp = one;
   tp.tp = 8;
   CHECK(memory_per_rank(c, tp).params == static_cast<int64_t>(4 * p / 8));
 }

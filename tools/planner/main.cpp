@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     const ModelConfig c = read_model_flags(r);
-    Layout l;
+    ParallelLayout l;
     l.seq = r.count("seq") ? r["seq"].as<int64_t>() : c.seq;
     l.micro_batch = r["micro-batch"].as<int64_t>();
     l.dp = r["dp"].as<int64_t>();

@@ -2,7 +2,7 @@
 
     dtbench-compare --baselines DIR [--history DIR] [--update-baseline] [--threshold M=X ...] RUN.json ...
 
-Records are compared only under the same key (DESIGN.md, "Performance method"): benchmark,
+Records are compared only under the same key (docs/ARCHITECTURE.md, "Performance method"): benchmark,
 model shape, world size, layout (strategy), dtype, device and system; threads, steps and
 tags are recorded but are not part of the key. The baseline of a key is
 <baselines>/<benchmark>-<key hash>.json (a record). For each metric:

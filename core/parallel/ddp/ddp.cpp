@@ -2,7 +2,7 @@
 
 #include <ATen/ATen.h>
 
-#include "core/model/recompute.h"
+#include "core/layers/recompute_scope.h"
 #include "core/report/errors.h"
 
 namespace dtbench {
@@ -59,6 +59,10 @@ DistributedDataParallel::~DistributedDataParallel() {
 void DistributedDataParallel::broadcast_parameters() {
   at::NoGradGuard no_grad;
   for (auto& p : params_) comm_.broadcast(p.data(), 0)->wait();
+}
+
+void DistributedDataParallel::zero_grads() {
+  for (auto& p : params_) p.mutable_grad() = at::Tensor();
 }
 
 void DistributedDataParallel::prepare_backward(bool sync) {

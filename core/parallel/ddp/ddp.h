@@ -1,4 +1,4 @@
-// Data parallelism (DESIGN.md, "DDP"): every rank holds the whole model; gradients are
+// Data parallelism (docs/ARCHITECTURE.md, "DDP"): every rank holds the whole model; gradients are
 // averaged across ranks in buckets while backward still runs.
 //
 // Parameters go into buckets in reverse registration order (roughly the order backward
@@ -35,6 +35,9 @@ class DistributedDataParallel {
 
   // Makes every rank start from rank 0's parameters.
   void broadcast_parameters();
+
+  // Before a step's first micro-step: clears .grad (a view of the bucket after a step).
+  void zero_grads();
 
   // Before a micro-step's backward; `sync` on the last micro-step of an optimizer step.
   void prepare_backward(bool sync);

@@ -1,4 +1,4 @@
-// Fully sharded data parallelism (ZeRO-3; DESIGN.md, "FSDP").
+// Fully sharded data parallelism (ZeRO-3; docs/ARCHITECTURE.md, "FSDP").
 //
 // Each unit owns one flat parameter, padded to a multiple of the shard group's size. The
 // units are those the model runs through its BlockRunner (every block, then the head: final
@@ -40,7 +40,7 @@
 #include <vector>
 
 #include "core/comm/communicator.h"
-#include "core/model/block_runner.h"
+#include "core/layers/block_runner.h"
 
 namespace dtbench {
 

@@ -1,4 +1,4 @@
-// Pipeline schedules as pure functions (DESIGN.md, "Megatron-style"): what one stage does,
+// Pipeline schedules as pure functions (docs/ARCHITECTURE.md, "Megatron-style"): what one stage does,
 // in order, for one optimizer step over `micro` micro-batches. Point-to-point transfers
 // that must happen together are one action (send this stage's output forward and receive
 // a gradient back; send a gradient back and receive the next input), so that neighbouring

@@ -1,7 +1,4 @@
-#include "core/train/train_main.h"
-
-#include "core/train/device.h"
-#include "core/train/host_memory.h"
+#include "core/app/train_run.h"
 
 #include <ATen/Context.h>
 #include <fmt/format.h>
@@ -18,6 +15,8 @@
 #include "core/report/errors.h"
 #include "core/report/result.h"
 #include "core/report/system_info.h"
+#include "core/train/device.h"
+#include "core/train/host_memory.h"
 
 namespace dtbench {
 
@@ -42,12 +41,12 @@ std::string settings_line(const nlohmann::json& settings) {
 
 }  // namespace
 
-int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy& strategy) {
+int training_main(int argc, char** argv, const TrainingExecutable& exe, StrategyFlags& strategy_flags) {
   return run_guarded(exe.name.c_str(), [&] {
     cxxopts::Options options(exe.name, exe.description);
     add_common_flags(options);
     add_train_flags(options, exe.default_model, exe.default_activation_checkpointing);
-    strategy.add_flags(options);
+    strategy_flags.add(options);
     auto flags = parse_flags(options, argc, argv);
     CommonArgs common = read_common_flags(flags);
     const EnvMap env = process_env();
@@ -56,13 +55,20 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     LaunchInfo launch = discover_launch(env, common.launch, lctx);
     BatchLayout batch;
     // The strategy's flags first: they decide how many data-parallel replicas there are.
-    strategy.read_flags(flags, launch.world_size);
+    const std::unique_ptr<Strategy> made = strategy_flags.make(flags, launch.world_size);
+    Strategy& strategy = *made;
     TrainArgs args = read_train_flags(flags, strategy.data_parallel_size(launch.world_size), &batch);
     const bool mlp = args.model.name == "mlp";
     DT_USAGE(!mlp || strategy.trains_mlp(), "--model mlp: {} trains transformer models; the MLP is ddp_train's",
              exe.name);
-    strategy.check(args, launch.world_size);
-    const Layout plan = strategy.layout(args, launch.world_size);
+    const RunShape shape{.model = args.model,
+                         .seq = args.seq,
+                         .micro_batch = args.micro_batch,
+                         .global_batch = args.global_batch,
+                         .activation_checkpointing = args.activation_checkpointing,
+                         .bf16 = args.dtype == "bf16"};
+    strategy.check(shape, launch.world_size);
+    const ParallelLayout plan = strategy.layout(shape, launch.world_size);
     const int64_t n_params = mlp ? MlpClassifierImpl::parameter_count() : parameter_count(args.model);
     if (args.dry_run) {
       if (mlp)
@@ -91,7 +97,7 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     record["flops_convention"] = "causal_half";
     TrainContext ctx;
     ctx.world = &comm;
-    ctx.megatron_line = exe.megatron_line;
+    ctx.step_line = exe.step_line;
     ctx.device = rank_device(*world);
     if (ctx.device.is_cpu()) keep_freed_host_memory();
     ctx.autocast_bf16 = args.dtype == "bf16" && !strategy.mixed_precision();
@@ -125,11 +131,9 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
       if (params.empty() || !params.front().is_meta()) lm->to(ctx.device);
       task = std::make_unique<LanguageModelTask>(*lm, *data, args.seq, ctx.device);
     }
-    std::unique_ptr<GradSync> sync = strategy.wrap(*task, mlp ? nullptr : lm.get(), *world, args);
-    ctx.dp_rank = sync->dp_rank(comm);
-    ctx.loss_comm = sync->dp_comm();
+    ParallelRun run = strategy.wrap(task->module(), mlp ? nullptr : lm.get(), {*world, ctx.device, args.seed});
     NetworkProof proof(*world);
-    nlohmann::json out = train(*task, *sync, args, batch, ctx);
+    nlohmann::json out = train(*task, run, args, batch, ctx);
     proof.finish(record, *world);
     record["steps"] = out["steps"];
     record["metrics"] = out["metrics"];
@@ -137,7 +141,7 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     gather_per_rank(record, *world, "peak_mem_bytes", static_cast<double>(peak_memory_bytes(ctx.device)));
     gather_per_rank(record, *world, "step_time_median_s", out["step_time_median_s"].get<double>());
     gather_per_rank(record, *world, "step_time_p90_s", out["step_time_p90_s"].get<double>());
-    gather_per_rank(record, *world, "comm_wait_s", sync->comm_wait_s());
+    gather_per_rank(record, *world, "comm_wait_s", run.reducer->exposed_comm_s());
     int64_t peak_mem = 0;
     double slowest = 0, fastest = 1e300;
     for (auto& pr : record["per_rank"]) {

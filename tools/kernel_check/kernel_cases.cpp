@@ -1,4 +1,4 @@
-#include "kernels/kernel_cases.h"
+#include "tools/kernel_check/kernel_cases.h"
 
 #include <ATen/ATen.h>
 

@@ -1,5 +1,5 @@
 // kernel_check: every fused kernel against its oracle, forward and backward, fp32 and bf16
-// (kernels/kernel_cases.h), printed as a table.
+// (kernel_cases.h), printed as a table.
 //   kernel_check --device cpu    the CPU references, through the model's glue and autograd
 //                                functions, against the model's ATen code (runs anywhere)
 //   kernel_check --device cuda   the CUDA kernels against the CPU references
@@ -13,7 +13,7 @@
 #include "core/app/main_guard.h"
 #include "core/report/errors.h"
 #include "kernels/dispatch.h"
-#include "kernels/kernel_cases.h"
+#include "tools/kernel_check/kernel_cases.h"
 
 using namespace dtbench;
 
