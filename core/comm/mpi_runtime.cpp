@@ -93,8 +93,6 @@ void mpi_start() {
   Watchdog::instance().add_abort_hook([](int code) { MPI_Abort(MPI_COMM_WORLD, code); });
 }
 
-bool mpi_started() { return g_started; }
-
 void mpi_finish() {
   if (!g_started) return;
   int finalized = 0;

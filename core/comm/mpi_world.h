@@ -13,7 +13,6 @@ namespace dtbench {
 // control plane call MPI concurrently; a library without it is a usage error, exit 2).
 // Registers MPI_Abort as the watchdog's abort hook and records the library version.
 void mpi_start();
-bool mpi_started();
 void mpi_finish();  // MPI_Finalize, after every communicator is gone
 int mpi_world_rank();
 int mpi_world_size();

@@ -11,7 +11,6 @@ std::atomic<int> g_rank{-1};
 }
 
 void set_log_rank(int rank) { g_rank = rank; }
-int log_rank() { return g_rank; }
 
 void log_line(const std::string& message) {
   const int r = g_rank;

@@ -10,7 +10,6 @@ namespace dtbench {
 
 // Called once the launch environment is known; before that lines say "rank ?".
 void set_log_rank(int rank);
-int log_rank();
 
 // One line to stderr: "[dtbench rank R] message".
 void log_line(const std::string& message);
