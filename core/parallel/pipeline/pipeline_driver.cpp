@@ -23,19 +23,14 @@ double PipelineDriver::forward_backward(int64_t micro_batches, const Tokens& tok
   auto forward = [&](int64_t chunk, int64_t micro, const at::Tensor& input) {
     const Stopwatch clock;
     TransformerImpl& model = *chunks_[static_cast<std::size_t>(chunk)];
-    at::Tensor x = input;
-    if (model.part().first || model.part().last) {
-      const at::Tensor batch = tokens(micro);
-      const int64_t t = batch.size(1) - 1;
-      if (model.part().first) x = model.embed_tokens(batch.narrow(1, 0, t));
-      x = model.run_blocks(x);
-      if (model.part().last) {
-        const at::Tensor loss = model.head_loss_sum(x, batch.narrow(1, 1, t));
-        loss_sum += loss.item<double>();
-        x = loss / divisor;
-      }
-    } else {
-      x = model.run_blocks(x);
+    // Token rows are read only where the chunk starts or ends the model.
+    const at::Tensor batch = model.part().first || model.part().last ? tokens(micro) : at::Tensor();
+    const int64_t t = batch.defined() ? batch.size(1) - 1 : 0;
+    at::Tensor x = model.run_blocks(model.part().first ? model.embed_tokens(batch.narrow(1, 0, t)) : input);
+    if (model.part().last) {
+      const at::Tensor loss = model.head_loss_sum(x, batch.narrow(1, 1, t));
+      loss_sum += loss.item<double>();
+      x = loss / divisor;
     }
     compute_s += clock.elapsed_s();
     return x;
