@@ -25,9 +25,13 @@ struct AdamWScalars {
 inline AdamWScalars adamw_scalars(const AdamWHyper& h) {
   const double bc1 = 1.0 - std::pow(h.beta1, static_cast<double>(h.step));
   const double bc2 = 1.0 - std::pow(h.beta2, static_cast<double>(h.step));
-  return {static_cast<float>(1.0 - h.lr * h.weight_decay), static_cast<float>(1.0 - h.beta1),
-          static_cast<float>(h.beta2), static_cast<float>(1.0 - h.beta2), static_cast<float>(std::sqrt(bc2)),
-          static_cast<float>(h.eps), static_cast<float>(h.lr / bc1)};
+  return {static_cast<float>(1.0 - h.lr * h.weight_decay),
+          static_cast<float>(1.0 - h.beta1),
+          static_cast<float>(h.beta2),
+          static_cast<float>(1.0 - h.beta2),
+          static_cast<float>(std::sqrt(bc2)),
+          static_cast<float>(h.eps),
+          static_cast<float>(h.lr / bc1)};
 }
 
 // One tensor: param of the launch's param dtype, grad of its grad dtype, moments fp32; all

@@ -12,13 +12,15 @@ namespace dtbench::kernels {
 
 namespace {
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void step_range(
-    float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v, int64_t n,
-    float decay_factor, AdamWScalars k) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void step_range(float* __restrict p,
+                                                                             const float* __restrict g,
+                                                                             float* __restrict m, float* __restrict v,
+                                                                             int64_t n, float decay_factor,
+                                                                             AdamWScalars k) {
   const float neg_step = -k.step_size;
   for (int64_t i = 0; i < n; ++i) {
     const float gi = g[i];
-    const float mi = m[i] + k.lerp_weight * (gi - m[i]);      // lerp_(g, 1 − β1), weight < 0.5
+    const float mi = m[i] + k.lerp_weight * (gi - m[i]);            // lerp_(g, 1 − β1), weight < 0.5
     const float vi = v[i] * k.beta2 + k.one_minus_beta2 * gi * gi;  // mul_(β2).addcmul_(g, g, 1 − β2)
     m[i] = mi;
     v[i] = vi;

@@ -32,12 +32,14 @@ void adamw_step_ref(const AdamWTensor* tensors, int64_t count, const AdamWHyper&
     for (int64_t i = 0; i < a.numel; ++i) {
       if (a.decay && decaying) p[i] = as_param(static_cast<double>(p[i]) * k.decay_factor);
       const double m = a.exp_avg[i] + static_cast<double>(k.lerp_weight) * (g[i] - static_cast<double>(a.exp_avg[i]));
-      const double v = static_cast<double>(k.beta2) * a.exp_avg_sq[i] + static_cast<double>(k.one_minus_beta2) * g[i] * g[i];
+      const double v =
+          static_cast<double>(k.beta2) * a.exp_avg_sq[i] + static_cast<double>(k.one_minus_beta2) * g[i] * g[i];
       a.exp_avg[i] = static_cast<float>(m);
       a.exp_avg_sq[i] = static_cast<float>(v);
       // From the stored fp32 moments, as the next step will see them.
       const double update = a.exp_avg[i] / (std::sqrt(static_cast<double>(a.exp_avg_sq[i])) / k.sqrt_bc2 + k.eps);
-      p[i] = as_param(p[i] - static_cast<double>(k.step_size) * (param_bf16 ? round_bf16(static_cast<float>(update)) : update));
+      p[i] = as_param(p[i] - static_cast<double>(k.step_size) *
+                                 (param_bf16 ? round_bf16(static_cast<float>(update)) : update));
     }
   }
 }

@@ -24,7 +24,8 @@ void fail_check(const char* what, const char* file, int line) {
 }
 
 void fail_cuda(const char* name, const char* text, const char* call, const char* file, int line) {
-  throw_check_failure(ExitCode::kRuntime, short_path(file), line, fmt::format("CUDA error {} ({}) in {}", name, text, call));
+  throw_check_failure(ExitCode::kRuntime, short_path(file), line,
+                      fmt::format("CUDA error {} ({}) in {}", name, text, call));
 }
 
 }  // namespace dtbench::kernels

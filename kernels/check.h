@@ -10,7 +10,7 @@ namespace dtbench::kernels {
 
 }  // namespace dtbench::kernels
 
-#define KERNEL_CHECK(cond, what)                                                        \
-  do {                                                                                  \
+#define KERNEL_CHECK(cond, what)                                                                       \
+  do {                                                                                                 \
     if (!(cond)) ::dtbench::kernels::fail_check("check failed: " #cond ": " what, __FILE__, __LINE__); \
   } while (0)

@@ -45,7 +45,7 @@ void cross_entropy_forward_cuda(DType dtype, const void* logits, const int64_t* 
   with_element_type(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     cross_entropy_forward_kernel<T><<<row_blocks(rows), kThreads, 0, stream>>>(static_cast<const T*>(logits), targets,
-                                                                                loss, lse, vocab, ignore_index);
+                                                                               loss, lse, vocab, ignore_index);
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -6,10 +6,10 @@
 
 #include "kernels/check.h"
 
-#define CUDA_CHECK(call)                                                                               \
-  do {                                                                                                 \
-    const cudaError_t err_ = (call);                                                                   \
-    if (err_ != cudaSuccess)                                                                           \
+#define CUDA_CHECK(call)                                                                                          \
+  do {                                                                                                            \
+    const cudaError_t err_ = (call);                                                                              \
+    if (err_ != cudaSuccess)                                                                                      \
       ::dtbench::kernels::fail_cuda(cudaGetErrorName(err_), cudaGetErrorString(err_), #call, __FILE__, __LINE__); \
   } while (0)
 

@@ -59,14 +59,14 @@ int64_t backward_blocks(int64_t rows) { return rows < kBackwardBlocks ? rows : k
 
 }  // namespace
 
-void rmsnorm_forward_cuda(DType dtype, const void* x, const float* w, void* y, float* rstd, int64_t rows,
-                          int64_t cols, float eps, Stream stream) {
+void rmsnorm_forward_cuda(DType dtype, const void* x, const float* w, void* y, float* rstd, int64_t rows, int64_t cols,
+                          float eps, Stream stream) {
   if (rows == 0) return;
   KERNEL_CHECK(cols > 0, "RMSNorm over an empty dimension");
   with_element_type(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    rmsnorm_forward_kernel<T><<<row_blocks(rows), kThreads, 0, stream>>>(static_cast<const T*>(x), w,
-                                                                          static_cast<T*>(y), rstd, cols, eps);
+    rmsnorm_forward_kernel<T>
+        <<<row_blocks(rows), kThreads, 0, stream>>>(static_cast<const T*>(x), w, static_cast<T*>(y), rstd, cols, eps);
   });
   CUDA_CHECK_LAUNCH();
 }
@@ -88,7 +88,7 @@ void rmsnorm_backward_cuda(DType dtype, const void* dy, const void* x, const flo
   });
   CUDA_CHECK_LAUNCH();
   sum_partials_kernel<<<static_cast<unsigned>((cols + kThreads - 1) / kThreads), kThreads, 0, stream>>>(workspace, dw,
-                                                                                                      blocks, cols);
+                                                                                                        blocks, cols);
   CUDA_CHECK_LAUNCH();
 }
 

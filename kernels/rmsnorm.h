@@ -8,8 +8,8 @@ namespace dtbench::kernels {
 
 // x, y, dy, dx: [rows, cols] of `dtype`, contiguous. w, dw: [cols] fp32. rstd: [rows] fp32,
 // written by forward for backward.
-void rmsnorm_forward_cuda(DType dtype, const void* x, const float* w, void* y, float* rstd, int64_t rows,
-                          int64_t cols, float eps, Stream stream);
+void rmsnorm_forward_cuda(DType dtype, const void* x, const float* w, void* y, float* rstd, int64_t rows, int64_t cols,
+                          float eps, Stream stream);
 
 // Floats of scratch rmsnorm_backward_cuda needs: partial dw sums of a fixed number of blocks,
 // added in a fixed order afterwards, so that dw is the same every run (no atomics).

@@ -8,8 +8,7 @@
 
 namespace dtbench::kernels {
 
-void rmsnorm_forward_ref(const float* x, const float* w, float* y, float* rstd, int64_t rows, int64_t cols,
-                         float eps) {
+void rmsnorm_forward_ref(const float* x, const float* w, float* y, float* rstd, int64_t rows, int64_t cols, float eps) {
   for (int64_t i = 0; i < rows; ++i) {
     const float* xr = x + i * cols;
     double ss = 0.0;

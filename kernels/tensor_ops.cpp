@@ -34,9 +34,7 @@ namespace {
 // Vocabulary entries per step of the reference's online logsumexp.
 constexpr int64_t kReferenceChunk = 4096;
 
-bool supported_dtype(const at::Tensor& t) {
-  return t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16;
-}
+bool supported_dtype(const at::Tensor& t) { return t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16; }
 
 DType dtype_of(const at::Tensor& t) {
   DT_CHECK(supported_dtype(t), "the fused kernels take fp32 or bf16 tensors, not {}", c10::toString(t.scalar_type()));
@@ -292,8 +290,12 @@ bool slot_fits(const AdamWSlot& s) {
 void adamw_reference(const AdamWSlot& s, const AdamWHyper& hyper) {
   at::Tensor p32 = f32(s.param);  // the parameter itself when it is fp32
   const at::Tensor g32 = f32(s.grad);
-  const AdamWTensor t{p32.mutable_data_ptr(), g32.const_data_ptr(), s.exp_avg.mutable_data_ptr<float>(),
-                      s.exp_avg_sq.mutable_data_ptr<float>(), s.param.numel(), s.decay};
+  const AdamWTensor t{p32.mutable_data_ptr(),
+                      g32.const_data_ptr(),
+                      s.exp_avg.mutable_data_ptr<float>(),
+                      s.exp_avg_sq.mutable_data_ptr<float>(),
+                      s.param.numel(),
+                      s.decay};
   adamw_step_ref(&t, 1, hyper, s.param.scalar_type() == at::kBFloat16);
   if (!p32.is_same(s.param)) s.param.copy_(p32);
 }
@@ -302,9 +304,12 @@ void adamw_reference(const AdamWSlot& s, const AdamWHyper& hyper) {
 void adamw_cpu(const AdamWSlot& s, const AdamWHyper& hyper) {
   constexpr int64_t kGrain = 1 << 15;
   at::parallel_for(0, s.param.numel(), kGrain, [&](int64_t begin, int64_t end) {
-    const AdamWTensor t{s.param.mutable_data_ptr<float>() + begin, s.grad.const_data_ptr<float>() + begin,
-                        s.exp_avg.mutable_data_ptr<float>() + begin, s.exp_avg_sq.mutable_data_ptr<float>() + begin,
-                        end - begin, s.decay};
+    const AdamWTensor t{s.param.mutable_data_ptr<float>() + begin,
+                        s.grad.const_data_ptr<float>() + begin,
+                        s.exp_avg.mutable_data_ptr<float>() + begin,
+                        s.exp_avg_sq.mutable_data_ptr<float>() + begin,
+                        end - begin,
+                        s.decay};
     adamw_step_cpu(&t, 1, hyper);
   });
 }
@@ -327,8 +332,10 @@ void fused_adamw_step(const std::vector<AdamWSlot>& slots, const AdamWHyper& hyp
   std::map<std::tuple<c10::DeviceIndex, DType, DType>, std::vector<std::size_t>> groups;
   for (std::size_t i = 0; i < slots.size(); ++i) {
     const AdamWSlot& s = slots[i];
-    DT_CHECK(slot_fits(s), "AdamW slot {}: a contiguous fp32/bf16 parameter, a gradient of its size and fp32 "
-             "contiguous moments, all on one device, are needed", i);
+    DT_CHECK(slot_fits(s),
+             "AdamW slot {}: a contiguous fp32/bf16 parameter, a gradient of its size and fp32 "
+             "contiguous moments, all on one device, are needed",
+             i);
     if (s.param.is_cuda())
       groups[{s.param.device().index(), dtype_of(s.param), dtype_of(s.grad)}].push_back(i);
     else if (cpu_fits(s))

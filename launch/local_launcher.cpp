@@ -104,14 +104,22 @@ Plan read_plan(int argc, char** argv) {
       std::exit(0);
     }
     if (a.rfind("--", 0) != 0) break;
-    if (a == "--nproc-per-node") nproc = value();
-    else if (a == "--nnodes") nnodes = parse_int(a, value());
-    else if (a == "--node-rank") node_rank = parse_int(a, value());
-    else if (a == "--master-addr") addr = value();
-    else if (a == "--master-port") port = parse_int(a, value());
-    else if (a == "--grace") p.grace_s = std::atof(value().c_str());
-    else if (a == "--no-prefix") p.prefix = false;
-    else throw UsageError(fmt::format("{}: unknown flag (see dtbench-launch --help)", a));
+    if (a == "--nproc-per-node")
+      nproc = value();
+    else if (a == "--nnodes")
+      nnodes = parse_int(a, value());
+    else if (a == "--node-rank")
+      node_rank = parse_int(a, value());
+    else if (a == "--master-addr")
+      addr = value();
+    else if (a == "--master-port")
+      port = parse_int(a, value());
+    else if (a == "--grace")
+      p.grace_s = std::atof(value().c_str());
+    else if (a == "--no-prefix")
+      p.prefix = false;
+    else
+      throw UsageError(fmt::format("{}: unknown flag (see dtbench-launch --help)", a));
   }
   for (; i < argc; ++i) p.argv.push_back(argv[i]);
   DT_USAGE(!p.argv.empty(), "no program to launch: dtbench-launch [flags] -- PROGRAM [ARGS...]");
@@ -142,7 +150,8 @@ Plan read_plan(int argc, char** argv) {
     p.source = info.source == "single" ? p.source : info.source;
     p.master_addr = info.master_addr;
     p.master_port = info.master_port;
-    if (info.source == "single" && env.count("MASTER_PORT")) p.master_port = parse_int("MASTER_PORT", env.at("MASTER_PORT"));
+    if (info.source == "single" && env.count("MASTER_PORT"))
+      p.master_port = parse_int("MASTER_PORT", env.at("MASTER_PORT"));
     if (info.source == "single" && env.count("MASTER_ADDR")) p.master_addr = env.at("MASTER_ADDR");
   }
   if (addr) p.master_addr = *addr;
@@ -213,15 +222,16 @@ int run(const Plan& p) {
   sa.sa_flags = SA_RESTART;
   for (int s : {SIGINT, SIGTERM, SIGCHLD}) ::sigaction(s, &sa, nullptr);
 
-  std::fprintf(stderr, "[dtbench-launch] node %d of %d (%s): ranks %d-%d of %d, master %s:%d\n", p.node_rank,
-               p.nnodes, p.source.c_str(), p.node_rank * p.nproc, p.node_rank * p.nproc + p.nproc - 1,
-               p.nnodes * p.nproc, p.master_addr.c_str(), p.master_port);
+  std::fprintf(stderr, "[dtbench-launch] node %d of %d (%s): ranks %d-%d of %d, master %s:%d\n", p.node_rank, p.nnodes,
+               p.source.c_str(), p.node_rank * p.nproc, p.node_rank * p.nproc + p.nproc - 1, p.nnodes * p.nproc,
+               p.master_addr.c_str(), p.master_port);
   std::vector<Child> kids(static_cast<std::size_t>(p.nproc));
   for (int l = 0; l < p.nproc; ++l) {
     Child& c = kids[static_cast<std::size_t>(l)];
     c.rank = p.node_rank * p.nproc + l;
     int out[2], err[2];
-    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw RuntimeFailure("dtbench-launch: pipe failed");
+    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
+      throw RuntimeFailure("dtbench-launch: pipe failed");
     c.pid = start_child(p, l, out[1], err[1]);
     ::close(out[1]);
     ::close(err[1]);
@@ -236,8 +246,8 @@ int run(const Plan& p) {
     for (auto& c : kids)
       if (c.running) ::kill(c.pid, sig);
     if (!stopping)
-      deadline = std::chrono::steady_clock::now() +
-                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(p.grace_s));
+      deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                        std::chrono::duration<double>(p.grace_s));
     stopping = true;
   };
   for (;;) {

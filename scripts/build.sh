@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Configures (once) and builds dtbench into $DTBENCH_BUILD_DIR (default build/), with ccache.
+# Arguments go to the first configure; DTBENCH_TARGETS (space-separated) builds only those.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/env.sh
@@ -17,4 +18,6 @@ if [ ! -f "$DTBENCH_BUILD_DIR/build.ninja" ]; then
     "$@"
 fi
 jobs="${DTBENCH_JOBS:-$(nproc)}"
-cmake --build "$DTBENCH_BUILD_DIR" -j "$jobs"
+targets=()
+for t in ${DTBENCH_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$DTBENCH_BUILD_DIR" -j "$jobs" "${targets[@]}"

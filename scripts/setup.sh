@@ -24,7 +24,8 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config git
       libopenmpi-dev openmpi-bin libfabric-dev libfabric-bin
       libcxxopts-dev nlohmann-json3-dev catch2
       gnuplot-nox slurm-wlm munge prometheus-pushgateway
-      python3-venv python3-pip python3-dev shellcheck jq procps util-linux)
+      python3-venv python3-pip python3-dev shellcheck jq procps util-linux
+      clang-format-14 clang-tidy-14 clang-14)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,8 +11,11 @@ void add_bench_flags(cxxopts::Options& o) {
   std::string ops;
   for (const Collective* c : all_collectives()) ops += (ops.empty() ? "" : "|") + std::string(c->name);
   const std::string group = "collectives_perf (nccl-tests' flags)";
+  // clang-format off
   o.add_options(group)("op", ops, cxxopts::value<std::string>()->default_value("all_reduce"), "NAME");
+  // clang-format on
   add_size_flags(o, group, SizeSweep{});
+  // clang-format off
   o.add_options(group)
       ("m,agg_iters", "ops per timed iteration", cxxopts::value<int>()->default_value("1"), "N")
       ("c,check", "check every result (0 = off)", cxxopts::value<int>()->default_value("1"), "0|1")
@@ -20,6 +23,7 @@ void add_bench_flags(cxxopts::Options& o) {
       ("o,redop", "sum|prod|max|min|avg|all", cxxopts::value<std::string>()->default_value("sum"), "OP")
       ("r,root", "root of broadcast and reduce; -1 = every rank in turn", cxxopts::value<int>()->default_value("0"), "R")
       ("a,average", "time reported: 0 rank 0, 1 mean, 2 min, 3 max over ranks", cxxopts::value<int>()->default_value("1"), "0-3");
+  // clang-format on
 }
 
 BenchArgs read_bench_flags(const cxxopts::ParseResult& r) {
@@ -45,8 +49,8 @@ BenchArgs read_bench_flags(const cxxopts::ParseResult& r) {
     a.dtypes = {c10::kFloat, c10::kDouble, c10::kHalf, c10::kBFloat16, c10::kInt, c10::kLong};
   } else {
     auto t = parse_dtype(dt);
-    DT_USAGE(t.has_value(), "-d {}: unknown or unsupported datatype; use float, double, half, bfloat16, int32, int64 or all",
-             dt);
+    DT_USAGE(t.has_value(),
+             "-d {}: unknown or unsupported datatype; use float, double, half, bfloat16, int32, int64 or all", dt);
     a.dtypes = {*t};
   }
   const std::string ro = r["redop"].as<std::string>();

@@ -15,9 +15,9 @@ namespace dtbench::collperf {
 struct BenchArgs : SizeSweep {
   std::string op = "all_reduce";  // --op: the collective
   int agg = 1;
-  int check = 1;                   // -c: check results (0 = off)
-  int root = 0;                    // -r: -1 = every root in turn
-  int average = 1;                 // -a: 0 rank 0, 1 mean, 2 min, 3 max over ranks
+  int check = 1;    // -c: check results (0 = off)
+  int root = 0;     // -r: -1 = every root in turn
+  int average = 1;  // -a: 0 rank 0, 1 mean, 2 min, 3 max over ranks
   std::vector<c10::ScalarType> dtypes{c10::kFloat};
   std::vector<ReduceOp> reduce_ops{ReduceOp::kSum};
 };

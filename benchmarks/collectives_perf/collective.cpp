@@ -24,10 +24,18 @@ at::Tensor reduce_inputs(const InputFn& input, int nranks, ReduceOp op, int64_t 
     at::Tensor x = input(r, count);
     switch (op) {
       case ReduceOp::kSum:
-      case ReduceOp::kAvg: acc.add_(x); break;
-      case ReduceOp::kProd: acc.mul_(x); break;
-      case ReduceOp::kMax: acc = at::maximum(acc, x); break;
-      case ReduceOp::kMin: acc = at::minimum(acc, x); break;
+      case ReduceOp::kAvg:
+        acc.add_(x);
+        break;
+      case ReduceOp::kProd:
+        acc.mul_(x);
+        break;
+      case ReduceOp::kMax:
+        acc = at::maximum(acc, x);
+        break;
+      case ReduceOp::kMin:
+        acc = at::minimum(acc, x);
+        break;
     }
   }
   if (op == ReduceOp::kAvg) acc = input.integral ? acc.div(nranks, "trunc") : acc.div(nranks);

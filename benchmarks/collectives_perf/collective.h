@@ -40,7 +40,8 @@ struct Collective {
   double (*busbw_factor)(int nranks);
   // This rank's expected receive buffer (float64); undefined where nothing is checked.
   at::Tensor (*expected)(const InputFn& input, int rank, int nranks, ReduceOp op, int root, int64_t send, int64_t recv);
-  std::shared_ptr<Work> (*run)(Communicator& comm, const at::Tensor& send, const at::Tensor& recv, ReduceOp op, int root);
+  std::shared_ptr<Work> (*run)(Communicator& comm, const at::Tensor& send, const at::Tensor& recv, ReduceOp op,
+                               int root);
 };
 
 // Every collective, in the order of --op's help.

@@ -24,11 +24,16 @@ at::Tensor input_values(int r, int64_t count, ReduceOp op) {
 // Relative tolerance of a checked element; exact for integers.
 double tolerance(c10::ScalarType t) {
   switch (t) {
-    case c10::kDouble: return 1e-12;
-    case c10::kFloat: return 1e-6;
-    case c10::kHalf: return 1e-3;
-    case c10::kBFloat16: return 8e-3;
-    default: return 0.0;
+    case c10::kDouble:
+      return 1e-12;
+    case c10::kFloat:
+      return 1e-6;
+    case c10::kHalf:
+      return 1e-3;
+    case c10::kBFloat16:
+      return 8e-3;
+    default:
+      return 0.0;
   }
 }
 
@@ -45,7 +50,9 @@ Buffers make_buffers(const Collective& c, bool in_place, int rank, int64_t send_
     return b;
   }
   switch (c.in_place) {
-    case InPlace::kSame: b.send = b.recv = at::empty({recv_n}, opt); break;
+    case InPlace::kSame:
+      b.send = b.recv = at::empty({recv_n}, opt);
+      break;
     case InPlace::kSendIsRecvChunk:
       b.recv = at::empty({recv_n}, opt);
       b.send = b.recv.narrow(0, rank * send_n, send_n);
@@ -54,7 +61,8 @@ Buffers make_buffers(const Collective& c, bool in_place, int rank, int64_t send_
       b.send = at::empty({send_n}, opt);
       b.recv = b.send.narrow(0, rank * recv_n, recv_n);
       break;
-    case InPlace::kNone: break;
+    case InPlace::kNone:
+      break;
   }
   return b;
 }
@@ -95,8 +103,8 @@ struct Placement {
   double rank_min_us = 0, rank_max_us = 0;
 };
 
-Placement measure(Communicator& comm, const Collective& c, const BenchArgs& a, const Buffers& b, ReduceOp op,
-                  int root, int64_t bytes, const InputFn& inputs, c10::ScalarType t, bool in_place) {
+Placement measure(Communicator& comm, const Collective& c, const BenchArgs& a, const Buffers& b, ReduceOp op, int root,
+                  int64_t bytes, const InputFn& inputs, c10::ScalarType t, bool in_place) {
   Placement p;
   const int rank = comm.rank(), n = comm.size();
   init_data(b, rank, op, in_place);
@@ -133,8 +141,12 @@ Placement measure(Communicator& comm, const Collective& c, const BenchArgs& a, c
 std::string cell_time(double us) { return us >= 1e4 ? fmt::format("{:.0f}", us) : fmt::format("{:.2f}", us); }
 
 nlohmann::json placement_json(const Placement& p) {
-  return {{"time_us", p.time_us}, {"algbw_gbps", p.algbw}, {"busbw_gbps", p.busbw}, {"wrong", p.wrong},
-          {"time_us_rank_min", p.rank_min_us}, {"time_us_rank_max", p.rank_max_us},
+  return {{"time_us", p.time_us},
+          {"algbw_gbps", p.algbw},
+          {"busbw_gbps", p.busbw},
+          {"wrong", p.wrong},
+          {"time_us_rank_min", p.rank_min_us},
+          {"time_us_rank_max", p.rank_max_us},
           {"samples_us", to_json(p.samples_us)}};
 }
 
@@ -151,10 +163,10 @@ int64_t run_checked(Communicator& comm, const Collective& coll, c10::ScalarType 
 
 void print_table_header() {
   std::printf("#%57s out-of-place                       in-place\n", "");
-  std::printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s\n", "size", "count", "type",
-              "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong");
-  std::printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s\n", "(B)", "(elements)", "", "",
-              "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
+  std::printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s\n", "size", "count", "type", "redop",
+              "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong");
+  std::printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s\n", "(B)", "(elements)", "", "", "",
+              "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
   std::fflush(stdout);
 }
 
@@ -162,9 +174,12 @@ EngineResult run_engine(Communicator& comm, const Collective& c, const BenchArgs
   EngineResult res;
   const int rank = comm.rank(), n = comm.size();
   std::vector<int> roots;
-  if (!c.uses_root) roots = {-1};
-  else if (a.root < 0) for (int r = 0; r < n; ++r) roots.push_back(r);
-  else roots = {a.root};
+  if (!c.uses_root)
+    roots = {-1};
+  else if (a.root < 0)
+    for (int r = 0; r < n; ++r) roots.push_back(r);
+  else
+    roots = {a.root};
   std::vector<ReduceOp> ops = c.uses_reduce_op ? a.reduce_ops : std::vector<ReduceOp>{ReduceOp::kSum};
 
   for (c10::ScalarType t : a.dtypes) {
@@ -200,8 +215,13 @@ EngineResult run_engine(Communicator& comm, const Collective& c, const BenchArgs
           res.wrong += oop.wrong + (ip ? ip->wrong : 0);
           res.busbw_sum += oop.busbw + (ip ? ip->busbw : 0);
           res.busbw_n += ip ? 2 : 1;
-          res.rows.push_back({{"op", c.name}, {"size_bytes", bytes}, {"count", bytes / es}, {"type", dtype_name(t)},
-                              {"redop", redop}, {"root", root}, {"out_of_place", placement_json(oop)},
+          res.rows.push_back({{"op", c.name},
+                              {"size_bytes", bytes},
+                              {"count", bytes / es},
+                              {"type", dtype_name(t)},
+                              {"redop", redop},
+                              {"root", root},
+                              {"out_of_place", placement_json(oop)},
                               {"in_place", ip ? placement_json(*ip) : nlohmann::json(nullptr)}});
         }
       }

@@ -12,8 +12,8 @@ namespace dtbench::collperf {
 
 struct EngineResult {
   nlohmann::json rows = nlohmann::json::array();
-  int64_t wrong = 0;          // wrong elements over every row, rank and placement
-  double busbw_sum = 0;       // for the average bus bandwidth
+  int64_t wrong = 0;     // wrong elements over every row, rank and placement
+  double busbw_sum = 0;  // for the average bus bandwidth
   int busbw_n = 0;
 };
 

@@ -44,12 +44,17 @@ int main(int argc, char** argv) {
     fill_run_record(record, flags, common, *world);
     const int rank = world->comm->rank();
     if (rank == 0) {
-      std::printf("# dtbench collectives_perf: %s, %d ranks on %d node(s), backend %s (control plane %s), device %s, "
-                  "launch %s\n",
-                  coll.name, world->comm->size(), record["launch"]["nodes"].get<int>(), world->backend.c_str(),
-                  world->control_kind.c_str(), common.world.device.c_str(), launch.source.c_str());
+      std::printf(
+          "# dtbench collectives_perf: %s, %d ranks on %d node(s), backend %s (control plane %s), device %s, "
+          "launch %s\n",
+          coll.name, world->comm->size(), record["launch"]["nodes"].get<int>(), world->backend.c_str(),
+          world->control_kind.c_str(), common.world.device.c_str(), launch.source.c_str());
       std::printf("# iters %d, warmup %d, agg %d, check %d, time: %s over ranks\n", bench.iters, bench.warmup,
-                  bench.agg, bench.check, bench.average == 0 ? "rank 0" : bench.average == 1 ? "mean" : bench.average == 2 ? "min" : "max");
+                  bench.agg, bench.check,
+                  bench.average == 0   ? "rank 0"
+                  : bench.average == 1 ? "mean"
+                  : bench.average == 2 ? "min"
+                                       : "max");
       collperf::print_table_header();
     }
     NetworkProof proof(*world);
@@ -65,7 +70,8 @@ int main(int argc, char** argv) {
     record["metrics"] = {{"busbw_avg_gbps", avg_busbw}, {"wrong", res.wrong}};
     gather_per_rank(record, *world, "peak_mem_bytes", static_cast<double>(peak_rss_bytes()));
     std::string error;
-    if (res.wrong > 0) error = fmt::format("{} wrong elements in {} results; see the #wrong columns", res.wrong, coll.name);
+    if (res.wrong > 0)
+      error = fmt::format("{} wrong elements in {} results; see the #wrong columns", res.wrong, coll.name);
     finish_run_record(record, common, rank, clock.elapsed_s(), error);
     if (!error.empty()) throw CorrectnessFailure(error);
     world.reset();  // MPI_Finalize on every rank

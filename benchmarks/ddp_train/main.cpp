@@ -18,7 +18,6 @@ class DdpFlags final : public StrategyFlags {
 
 int main(int argc, char** argv) {
   DdpFlags flags;
-  return training_main(argc, argv,
-                       {"ddp_train", "Data-parallel training of a registry model, one process per device.", "tiny"},
-                       flags);
+  return training_main(
+      argc, argv, {"ddp_train", "Data-parallel training of a registry model, one process per device.", "tiny"}, flags);
 }

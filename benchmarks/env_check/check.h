@@ -10,10 +10,10 @@
 namespace dtbench::envcheck {
 
 struct Check {
-  std::string name;     // "gpus", "efa_devices", "env NCCL_PROTO", ...
-  std::string verdict;  // ok | warn | fail
-  nlohmann::json value; // what was found; compared across nodes
-  std::string detail;   // one line: what it means and, when not ok, the fix
+  std::string name;      // "gpus", "efa_devices", "env NCCL_PROTO", ...
+  std::string verdict;   // ok | warn | fail
+  nlohmann::json value;  // what was found; compared across nodes
+  std::string detail;    // one line: what it means and, when not ok, the fix
 };
 
 inline Check ok(std::string name, nlohmann::json value, std::string detail = "") {
@@ -42,10 +42,10 @@ bool instance_shape(const std::string& type, int* gpus, int* efa);
 
 // What the probes learn once and several checks need.
 struct Facts {
-  std::string instance;          // from DMI ("" off EC2)
-  int gpus = 0;                  // visible CUDA devices
-  int efa = 0;                   // EFA devices in sysfs
-  std::string libfabric;         // "1.22" or "" when not built with libfabric
+  std::string instance;   // from DMI ("" off EC2)
+  int gpus = 0;           // visible CUDA devices
+  int efa = 0;            // EFA devices in sysfs
+  std::string libfabric;  // "1.22" or "" when not built with libfabric
   std::vector<std::string> providers;
   std::string ofi_plugin_version;  // aws-ofi-nccl, when found
 };

@@ -59,13 +59,17 @@ Expectations parse_expectations(const std::vector<std::string>& items) {
     std::string kv;
     while (words >> kv) {
       const auto eq = kv.find('=');
-      DT_USAGE(eq != std::string::npos && eq > 0, "--expect {}: write key=value, e.g. instance=p5.48xlarge or gpus=8 efa=32",
-               kv);
+      DT_USAGE(eq != std::string::npos && eq > 0,
+               "--expect {}: write key=value, e.g. instance=p5.48xlarge or gpus=8 efa=32", kv);
       const std::string key = kv.substr(0, eq), v = kv.substr(eq + 1);
-      if (key == "instance") e.instance = v;
-      else if (key == "gpus") gpus = parse_count(key, v);
-      else if (key == "efa") efa = parse_count(key, v);
-      else throw UsageError(fmt::format("--expect {}: unknown key '{}'; use instance, gpus or efa", kv, key));
+      if (key == "instance")
+        e.instance = v;
+      else if (key == "gpus")
+        gpus = parse_count(key, v);
+      else if (key == "efa")
+        efa = parse_count(key, v);
+      else
+        throw UsageError(fmt::format("--expect {}: unknown key '{}'; use instance, gpus or efa", kv, key));
     }
   }
   if (!e.instance.empty()) {
@@ -82,16 +86,22 @@ Expectations parse_expectations(const std::vector<std::string>& items) {
 void check_expectations(const Expectations& e, const Facts& f, std::vector<Check>& out) {
   if (!e.instance.empty()) {
     const std::string have = f.instance.empty() ? "unknown (no EC2 instance type in DMI)" : f.instance;
-    if (f.instance == e.instance) out.push_back(ok("expect instance", have));
-    else out.push_back(fail("expect instance", have, fmt::format("expected {}", e.instance)));
+    if (f.instance == e.instance)
+      out.push_back(ok("expect instance", have));
+    else
+      out.push_back(fail("expect instance", have, fmt::format("expected {}", e.instance)));
   }
   if (e.gpus >= 0) {
-    if (f.gpus == e.gpus) out.push_back(ok("expect gpus", f.gpus));
-    else out.push_back(fail("expect gpus", f.gpus, fmt::format("expected {} GPUs, {} visible", e.gpus, f.gpus)));
+    if (f.gpus == e.gpus)
+      out.push_back(ok("expect gpus", f.gpus));
+    else
+      out.push_back(fail("expect gpus", f.gpus, fmt::format("expected {} GPUs, {} visible", e.gpus, f.gpus)));
   }
   if (e.efa >= 0) {
-    if (f.efa == e.efa) out.push_back(ok("expect efa", f.efa));
-    else out.push_back(fail("expect efa", f.efa, fmt::format("expected {} EFA devices, {} found", e.efa, f.efa)));
+    if (f.efa == e.efa)
+      out.push_back(ok("expect efa", f.efa));
+    else
+      out.push_back(fail("expect efa", f.efa, fmt::format("expected {} EFA devices, {} found", e.efa, f.efa)));
   }
 }
 

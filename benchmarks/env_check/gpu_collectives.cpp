@@ -144,7 +144,8 @@ void run_gpu_collectives(const Facts& f, double timeout_s, std::vector<Check>& o
   const int n = g.n;
   const size_t chunk = kCount / n;
   const Op ops[] = {
-      {"all_reduce", kCount, kCount, 2.0 * (n - 1) / n, all_reduce, [](int nn, int, size_t j) { return sum_of(nn, j); }},
+      {"all_reduce", kCount, kCount, 2.0 * (n - 1) / n, all_reduce,
+       [](int nn, int, size_t j) { return sum_of(nn, j); }},
       {"all_gather", chunk, chunk * n, static_cast<double>(n - 1) / n, all_gather,
        [](int nn, int, size_t j) { return pattern(static_cast<int>(j / (kCount / nn)), j % (kCount / nn)); }},
       {"reduce_scatter", chunk * n, chunk, static_cast<double>(n - 1) / n, reduce_scatter,

@@ -43,9 +43,11 @@ void probe_gpus(Facts& f, std::vector<Check>& out) {
   for (int a = 0; a < f.gpus; ++a)
     for (int b = 0; b < f.gpus; ++b) {
       int can = 0;
-      if (a != b && cudaDeviceCanAccessPeer(&can, a, b) == cudaSuccess && !can) blocked.push_back(fmt::format("{}->{}", a, b));
+      if (a != b && cudaDeviceCanAccessPeer(&can, a, b) == cudaSuccess && !can)
+        blocked.push_back(fmt::format("{}->{}", a, b));
     }
-  if (blocked.empty()) out.push_back(ok("gpu_peer_access", "all pairs"));
+  if (blocked.empty())
+    out.push_back(ok("gpu_peer_access", "all pairs"));
   else
     out.push_back(warn("gpu_peer_access", blocked,
                        fmt::format("{} GPU pairs cannot access each other directly: traffic between them goes "

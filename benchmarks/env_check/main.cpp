@@ -83,14 +83,16 @@ int main(int argc, char** argv) {
                              "EFA/NCCL environment. Under mpirun or srun every node is checked and differences are "
                              "flagged. Exit 4 when a check fails or an --expect is unmet.");
     add_common_flags(options);
+    // clang-format off
     options.add_options("env_check")
         ("expect", "what must be found: instance=p5.48xlarge, gpus=8, efa=32 (repeatable)",
          cxxopts::value<std::vector<std::string>>(), "K=V")
         ("collectives", "also run a checked NCCL all_reduce, all_gather and reduce_scatter across the local GPUs");
+    // clang-format on
     auto flags = parse_flags(options, argc, argv);
     CommonArgs common = read_common_flags(flags);
-    const Expectations expect =
-        parse_expectations(flags.count("expect") ? flags["expect"].as<std::vector<std::string>>() : std::vector<std::string>{});
+    const Expectations expect = parse_expectations(
+        flags.count("expect") ? flags["expect"].as<std::vector<std::string>>() : std::vector<std::string>{});
     const bool collectives = flags["collectives"].as<bool>();
     const EnvMap env = process_env();
     LaunchInfo launch = discover_launch(env, common.launch, LaunchContext{});
@@ -135,8 +137,7 @@ int main(int argc, char** argv) {
       std::printf("# dtbench env_check: %d rank(s) on %d node(s), launch %s\n", world->comm->size(),
                   record["launch"]["nodes"].get<int>(), launch.source.c_str());
       print_table(checks);
-      std::printf("# %d ok, %d warn, %d fail%s\n", counts[0], counts[1], counts[2],
-                  failed.empty() ? "" : " -> FAILED");
+      std::printf("# %d ok, %d warn, %d fail%s\n", counts[0], counts[1], counts[2], failed.empty() ? "" : " -> FAILED");
       std::fflush(stdout);
     }
     record["checks"] = nlohmann::json::array();

@@ -55,8 +55,8 @@ PluginInfo find_nccl_plugin() {
 void probe_nccl_plugin(Facts& f, std::vector<Check>& out) {
   const PluginInfo p = find_nccl_plugin();
   f.ofi_plugin_version = p.version;
-  nlohmann::json value = {{"tried", p.tried}, {"found", p.found}, {"path", p.path}, {"api", p.api},
-                          {"aws_ofi_nccl", p.version}};
+  nlohmann::json value = {
+      {"tried", p.tried}, {"found", p.found}, {"path", p.path}, {"api", p.api}, {"aws_ofi_nccl", p.version}};
   if (!p.found.empty()) {
     out.push_back(ok("nccl_net_plugin", value,
                      p.version.empty() ? p.path : fmt::format("aws-ofi-nccl {} at {}", p.version, p.path)));

@@ -107,8 +107,10 @@ void probe_fabric(Facts& f, std::vector<Check>& out) {
   f.efa = static_cast<int>(devices.size());
   std::vector<std::string> names;
   for (const auto& d : devices) names.push_back(d.name);
-  if (f.efa > 0) out.push_back(ok("efa_devices", f.efa, fmt::format("first {}", names.front())));
-  else out.push_back(ok("efa_devices", 0, "no EFA device in " + sysfs_root() + "/class/infiniband"));
+  if (f.efa > 0)
+    out.push_back(ok("efa_devices", f.efa, fmt::format("first {}", names.front())));
+  else
+    out.push_back(ok("efa_devices", 0, "no EFA device in " + sysfs_root() + "/class/infiniband"));
 
   // Locked memory: EFA registers memory; a limited memlock shows up as "Cannot allocate
   // memory" from fi_mr_reg long after start-up.
@@ -118,10 +120,11 @@ void probe_fabric(Facts& f, std::vector<Check>& out) {
   const nlohmann::json memlock = unlimited ? nlohmann::json("unlimited") : nlohmann::json(lim.rlim_cur / 1024);
   const std::string memlock_fix =
       "raise it: 'ulimit -l unlimited', Slurm PropagateResourceLimitsExcept=MEMLOCK, Docker --ulimit memlock=-1";
-  if (unlimited) out.push_back(ok("memlock_kib", memlock));
+  if (unlimited)
+    out.push_back(ok("memlock_kib", memlock));
   else if (f.efa > 0)
-    out.push_back(fail("memlock_kib", memlock, "EFA needs an unlimited locked-memory limit ('Cannot allocate memory'); " +
-                                                   memlock_fix));
+    out.push_back(fail("memlock_kib", memlock,
+                       "EFA needs an unlimited locked-memory limit ('Cannot allocate memory'); " + memlock_fix));
   else
     out.push_back(warn("memlock_kib", memlock, "limited; harmless without EFA, fatal with it; " + memlock_fix));
 
@@ -154,18 +157,22 @@ void probe_environment(const Facts& f, std::vector<Check>& out) {
                                    f.libfabric)));
   for (const char* name : {"FI_EFA_FORK_SAFE", "RDMAV_FORK_SAFE"})
     if (const char* v = env(name); v && at_least("1.13"))
-      out.push_back(warn(std::string("env ") + name, v,
-                         fmt::format("obsolete with libfabric {} (>= 1.13 handles fork itself); remove it", f.libfabric)));
+      out.push_back(
+          warn(std::string("env ") + name, v,
+               fmt::format("obsolete with libfabric {} (>= 1.13 handles fork itself); remove it", f.libfabric)));
   if (const char* v = env("FI_PROVIDER")) {
     if (efa && std::string(v) != "efa")
-      out.push_back(fail("env FI_PROVIDER", v, "EFA devices here, but libfabric is told to use another provider: set "
-                                               "FI_PROVIDER=efa or unset it"));
+      out.push_back(fail("env FI_PROVIDER", v,
+                         "EFA devices here, but libfabric is told to use another provider: set "
+                         "FI_PROVIDER=efa or unset it"));
     else if (!efa && std::string(v) == "efa")
-      out.push_back(fail("env FI_PROVIDER", v, "no EFA device here: the OFI plugin will find no provider and NCCL "
-                                               "falls back to sockets; unset it on this machine"));
+      out.push_back(fail("env FI_PROVIDER", v,
+                         "no EFA device here: the OFI plugin will find no provider and NCCL "
+                         "falls back to sockets; unset it on this machine"));
   } else if (efa) {
-    out.push_back(warn("env FI_PROVIDER", nullptr, "unset: set FI_PROVIDER=efa so a broken EFA fails loudly instead "
-                                                   "of silently using another provider"));
+    out.push_back(warn("env FI_PROVIDER", nullptr,
+                       "unset: set FI_PROVIDER=efa so a broken EFA fails loudly instead "
+                       "of silently using another provider"));
   }
   if (const char* v = env("NCCL_NET"); v && efa && std::string(v).find("Libfabric") == std::string::npos)
     out.push_back(fail("env NCCL_NET", v, "forces NCCL off the aws-ofi-nccl plugin on an EFA machine; unset it"));
@@ -180,8 +187,9 @@ void probe_environment(const Facts& f, std::vector<Check>& out) {
     if (const char* v = env(name); v && std::string(v) == "1")
       out.push_back(warn(std::string("env ") + name, v, "slows every transfer between local GPUs; unset it"));
   if (const char* v = env("NCCL_DEBUG"); v && (std::string(v) == "INFO" || std::string(v) == "TRACE"))
-    out.push_back(warn("env NCCL_DEBUG", v, "verbose: slows start-up and floods logs; dtbench reads NCCL's choice "
-                                            "itself when NCCL_DEBUG is unset"));
+    out.push_back(warn("env NCCL_DEBUG", v,
+                       "verbose: slows start-up and floods logs; dtbench reads NCCL's choice "
+                       "itself when NCCL_DEBUG is unset"));
   if (const char* v = env("NCCL_SOCKET_IFNAME"); v && v[0] != '^') {
     // NCCL matches interface-name prefixes ("=name" exactly); one must exist.
     std::string list = v, missing;
@@ -196,9 +204,9 @@ void probe_environment(const Facts& f, std::vector<Check>& out) {
       if (!found) missing += (missing.empty() ? "" : ", ") + part;
     }
     if (!missing.empty())
-      out.push_back(fail("env NCCL_SOCKET_IFNAME", v,
-                         fmt::format("no interface here matches {}; NCCL cannot bootstrap (ip -br link lists them)",
-                                     missing)));
+      out.push_back(
+          fail("env NCCL_SOCKET_IFNAME", v,
+               fmt::format("no interface here matches {}; NCCL cannot bootstrap (ip -br link lists them)", missing)));
   }
 }
 

@@ -84,10 +84,10 @@ Endpoint::Endpoint(const std::string& provider, double timeout_s) : timeout_s_(t
   if (rc != 0 || !info_) {
     std::string have;
     for (auto& p : libfabric_providers()) have += (have.empty() ? "" : ", ") + p;
-    throw UsageError(fmt::format("--provider {}: libfabric {} offers no RDM endpoint for it ({}); providers here: "
-                                 "{}; pick one of those (for tcp over loopback set FI_TCP_IFACE=lo)",
-                                 provider, libfabric_version(), fi_strerror(-rc),
-                                 have.empty() ? "none" : have));
+    throw UsageError(
+        fmt::format("--provider {}: libfabric {} offers no RDM endpoint for it ({}); providers here: "
+                    "{}; pick one of those (for tcp over loopback set FI_TCP_IFACE=lo)",
+                    provider, libfabric_version(), fi_strerror(-rc), have.empty() ? "none" : have));
   }
   need_mr_ = info_->domain_attr->mr_mode & FI_MR_LOCAL;
   mr_endpoint_ = info_->domain_attr->mr_mode & FI_MR_ENDPOINT;
@@ -193,9 +193,10 @@ void Endpoint::post(bool send, Region& r, size_t offset, size_t bytes, uint64_t 
 
 void Endpoint::check_deadline(double deadline, const char* waiting_for) const {
   if (now_s() > deadline)
-    throw RuntimeFailure(fmt::format("libfabric: waited --comm-timeout {} s for {}; the peer died or the fabric is "
-                                     "stuck",
-                                     timeout_s_, waiting_for));
+    throw RuntimeFailure(
+        fmt::format("libfabric: waited --comm-timeout {} s for {}; the peer died or the fabric is "
+                    "stuck",
+                    timeout_s_, waiting_for));
 }
 
 void Endpoint::wait(int sends, int recvs) {
@@ -203,9 +204,10 @@ void Endpoint::wait(int sends, int recvs) {
   while (done_sends_ < sends || done_recvs_ < recvs) {
     progress();
     if (now_s() > deadline)
-      throw RuntimeFailure(fmt::format("libfabric: {} of {} sends and {} of {} receives completed within "
-                                       "--comm-timeout {} s; the peer died or the fabric is stuck",
-                                       done_sends_, sends, done_recvs_, recvs, timeout_s_));
+      throw RuntimeFailure(
+          fmt::format("libfabric: {} of {} sends and {} of {} receives completed within "
+                      "--comm-timeout {} s; the peer died or the fabric is stuck",
+                      done_sends_, sends, done_recvs_, recvs, timeout_s_));
   }
   done_sends_ -= sends;
   done_recvs_ -= recvs;

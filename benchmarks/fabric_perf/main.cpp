@@ -72,10 +72,12 @@ int main(int argc, char** argv) {
     defaults.iters = 50;
     defaults.warmup = 5;
     add_size_flags(options, "fabric_perf", defaults);
+    // clang-format off
     options.add_options("fabric_perf")
         ("provider", "libfabric provider: efa, tcp, shm, sockets (tcp over loopback wants FI_TCP_IFACE=lo)",
          cxxopts::value<std::string>()->default_value("efa"), "NAME")
         ("window", "messages in flight per bandwidth iteration", cxxopts::value<int>()->default_value("64"), "N");
+    // clang-format on
     auto flags = parse_flags(options, argc, argv);
     CommonArgs common = read_common_flags(flags);
     const SizeSweep sweep = read_size_flags(flags, defaults);
@@ -89,8 +91,9 @@ int main(int argc, char** argv) {
     const EnvMap env = process_env();
     LaunchInfo launch = discover_launch(env, common.launch, LaunchContext{});
     validate_world(launch, common.world, env);
-    DT_USAGE(launch.world_size == 2, "fabric_perf measures one pair of ranks, this launch has {}; run mpirun -np 2 "
-                                     "(one rank per node for the fabric between nodes)",
+    DT_USAGE(launch.world_size == 2,
+             "fabric_perf measures one pair of ranks, this launch has {}; run mpirun -np 2 "
+             "(one rank per node for the fabric between nodes)",
              launch.world_size);
 
     // Opening the endpoint is local: a missing provider or a message too large for it is
@@ -168,8 +171,8 @@ int main(int argc, char** argv) {
                          {"bw_gbps_peak", peak_bw},
                          {"bibw_gbps_peak", peak_bibw},
                          {"wrong", wrong_total}};
-    record["system"]["fabric"] = {{"provider", ep.provider_name()}, {"fabric", ep.fabric_name()},
-                                  {"domain", ep.domain_name()}};
+    record["system"]["fabric"] = {
+        {"provider", ep.provider_name()}, {"fabric", ep.fabric_name()}, {"domain", ep.domain_name()}};
     gather_per_rank(record, *world, "peak_mem_bytes", static_cast<double>(peak_rss_bytes()));
     std::string error;
     if (wrong_total > 0) error = fmt::format("{} bytes arrived wrong; see the #wrong column", wrong_total);

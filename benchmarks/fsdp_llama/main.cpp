@@ -13,6 +13,7 @@ namespace {
 class FsdpFlags final : public StrategyFlags {
  public:
   void add(cxxopts::Options& o) override {
+    // clang-format off
     o.add_options("fsdp")
         ("reshard-after-forward", "free each block's gathered parameters after its forward (off: ZeRO-2)",
          cxxopts::value<bool>()->default_value("true")->implicit_value("true"))
@@ -20,6 +21,7 @@ class FsdpFlags final : public StrategyFlags {
          cxxopts::value<bool>()->default_value("true")->implicit_value("true"))
         ("hsdp-shard-size", "hybrid sharding: shard inside groups of N consecutive ranks, replicate across (0 = all)",
          cxxopts::value<int64_t>()->default_value("0"), "N");
+    // clang-format on
   }
   std::unique_ptr<Strategy> make(const cxxopts::ParseResult& r, int world_size) override {
     FsdpSettings s;

@@ -18,6 +18,7 @@ namespace {
 class MegatronFlags final : public StrategyFlags {
  public:
   void add(cxxopts::Options& o) override {
+    // clang-format off
     o.add_options("megatron")
         ("tp", "tensor-parallel size (adjacent ranks; divides heads, kv-heads and ffn)",
          cxxopts::value<int64_t>()->default_value("1"), "N")
@@ -31,6 +32,7 @@ class MegatronFlags final : public StrategyFlags {
          cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
         ("sp", "sequence parallelism in the tensor-parallel group (norms and residuals on 1/tp of the sequence)",
          cxxopts::value<bool>()->default_value("false")->implicit_value("true"));
+    // clang-format on
   }
   std::unique_ptr<Strategy> make(const cxxopts::ParseResult& r, int world_size) override {
     MegatronSettings s;
@@ -50,8 +52,8 @@ std::string megatron_step_line(const StepFigures& f) {
       " iteration {:8d}/{:8d} | consumed samples: {:12d} | elapsed time per iteration (ms): {:.1f} | "
       "learning rate: {:.6E} | global batch size: {:5d} | lm loss: {:.6E} | grad norm: {:.3f} | "
       "TFLOP/s/GPU: {:.2f} | MFU {:.1f}%",
-      f.step + 1, f.steps, (f.step + 1) * f.global_batch, 1000.0 * f.time_s, f.lr, f.global_batch, f.loss,
-      f.grad_norm, f.tflops_per_device, 100.0 * f.mfu);
+      f.step + 1, f.steps, (f.step + 1) * f.global_batch, 1000.0 * f.time_s, f.lr, f.global_batch, f.loss, f.grad_norm,
+      f.tflops_per_device, 100.0 * f.mfu);
 }
 
 }  // namespace

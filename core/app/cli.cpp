@@ -11,6 +11,7 @@
 namespace dtbench {
 
 void add_common_flags(cxxopts::Options& o) {
+  // clang-format off
   o.add_options("common")
       ("h,help", "print this help and exit")
       ("out", "write the result record (JSON, dtbench.result/v1) to FILE", cxxopts::value<std::string>(), "FILE")
@@ -25,6 +26,8 @@ void add_common_flags(cxxopts::Options& o) {
       ("backend", "mpi | nccl (CUDA) | store (CPU, no mpirun) | auto (cuda: nccl; cpu: mpi under mpirun, else store)",
        cxxopts::value<std::string>()->default_value("auto"), "NAME")
       ("device", "cpu | cuda", cxxopts::value<std::string>()->default_value("cpu"), "DEV");
+  // clang-format on
+  // clang-format off
   o.add_options("launch (normally read from the launcher's environment)")
       ("rank", "this process's rank", cxxopts::value<int>(), "R")
       ("world-size", "number of processes", cxxopts::value<int>(), "N")
@@ -32,6 +35,7 @@ void add_common_flags(cxxopts::Options& o) {
       ("local-world-size", "processes on this node", cxxopts::value<int>(), "N")
       ("master-addr", "address of rank 0's TCP store", cxxopts::value<std::string>(), "HOST")
       ("master-port", "port of rank 0's TCP store", cxxopts::value<int>(), "PORT");
+  // clang-format on
 }
 
 cxxopts::ParseResult parse_flags(cxxopts::Options& options, int argc, char** argv) {

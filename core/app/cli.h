@@ -16,10 +16,10 @@
 namespace dtbench {
 
 struct CommonArgs {
-  std::string out;       // result record path; "" for none
-  std::string run_dir;   // traces and other run files
+  std::string out;      // result record path; "" for none
+  std::string run_dir;  // traces and other run files
   std::vector<std::pair<std::string, std::string>> tags;
-  int threads = 0;       // intra-op threads; 0 = max(1, cores / local ranks)
+  int threads = 0;  // intra-op threads; 0 = max(1, cores / local ranks)
   LaunchFlags launch;
   WorldOptions world;
 };

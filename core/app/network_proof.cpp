@@ -73,20 +73,22 @@ void judge_network(nlohmann::json& net) {
   if (multi_node) {
     if (!socket_ranks.empty()) {
       verdict = "sockets";
-      warning = fmt::format("NCCL used plain sockets, not EFA, on {} rank(s) (first: rank {}) of this {}-node run: "
-                            "the aws-ofi-nccl plugin was not loaded or found no provider; these figures are not EFA "
-                            "figures. Run env_check, and see {}",
-                            socket_ranks.size(), socket_ranks.front(), net.value("nodes", 1),
-                            net.value("nccl_log", std::string("NCCL's log (NCCL_DEBUG=INFO)")));
+      warning = fmt::format(
+          "NCCL used plain sockets, not EFA, on {} rank(s) (first: rank {}) of this {}-node run: "
+          "the aws-ofi-nccl plugin was not loaded or found no provider; these figures are not EFA "
+          "figures. Run env_check, and see {}",
+          socket_ranks.size(), socket_ranks.front(), net.value("nodes", 1),
+          net.value("nccl_log", std::string("NCCL's log (NCCL_DEBUG=INFO)")));
     } else if (efa_devices == 0) {
       verdict = "no_efa";
     } else if (!silent_hosts.empty()) {
       verdict = "no_efa_traffic";
       std::string hosts;
       for (const auto& h : silent_hosts) hosts += (hosts.empty() ? "" : ", ") + h;
-      warning = fmt::format("no bytes went over EFA on {} of this {}-node run (the devices' tx_bytes did not move): "
-                            "the traffic took another path; check FI_PROVIDER, NCCL_NET and env_check",
-                            hosts, net.value("nodes", 1));
+      warning = fmt::format(
+          "no bytes went over EFA on {} of this {}-node run (the devices' tx_bytes did not move): "
+          "the traffic took another path; check FI_PROVIDER, NCCL_NET and env_check",
+          hosts, net.value("nodes", 1));
     } else {
       verdict = "efa";
     }

@@ -17,10 +17,12 @@ void fill_run_record(nlohmann::json& record, const cxxopts::ParseResult& flags, 
   record["config"]["tags"] = tags;
   const LaunchInfo& l = world.launch;
   // Who is who: every rank's host and local rank, gathered once.
-  auto rows = world.comm->control().all_gather(
-      nlohmann::json{{"rank", l.rank}, {"host", short_hostname()}, {"local_rank", l.local_rank},
-                     {"device", world.device_index < 0 ? std::string("cpu") : fmt::format("cuda:{}", world.device_index)}}
-          .dump());
+  auto rows = world.comm->control().all_gather(nlohmann::json{
+      {"rank", l.rank},
+      {"host", short_hostname()},
+      {"local_rank", l.local_rank},
+      {"device", world.device_index < 0 ? std::string("cpu") : fmt::format("cuda:{}", world.device_index)}}
+                                                   .dump());
   nlohmann::json per_rank = nlohmann::json::array();
   std::set<std::string> hosts;
   for (auto& s : rows) {
@@ -29,9 +31,12 @@ void fill_run_record(nlohmann::json& record, const cxxopts::ParseResult& flags, 
     per_rank.push_back(j);
   }
   record["per_rank"] = per_rank;
-  record["launch"] = {{"source", l.source},           {"job_id", l.job_id},
-                      {"world_size", l.world_size},   {"nodes", static_cast<int>(hosts.size())},
-                      {"local_world_size", l.local_world_size}, {"backend", world.backend},
+  record["launch"] = {{"source", l.source},
+                      {"job_id", l.job_id},
+                      {"world_size", l.world_size},
+                      {"nodes", static_cast<int>(hosts.size())},
+                      {"local_world_size", l.local_world_size},
+                      {"backend", world.backend},
                       {"control_plane", world.control_kind}};
   record["system"] = system_info();
   record["system"]["hosts"] = std::vector<std::string>(hosts.begin(), hosts.end());

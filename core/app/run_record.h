@@ -13,8 +13,7 @@ namespace dtbench {
 
 // Fills config (every resolved flag plus tags), launch and system; collective over the world's
 // control plane (hosts, per-rank entries).
-void fill_run_record(nlohmann::json& record, const cxxopts::ParseResult& flags, const CommonArgs& common,
-                     World& world);
+void fill_run_record(nlohmann::json& record, const cxxopts::ParseResult& flags, const CommonArgs& common, World& world);
 
 // Sets record["per_rank"][r][key] to every rank's `value`; collective.
 void gather_per_rank(nlohmann::json& record, World& world, const std::string& key, double value);

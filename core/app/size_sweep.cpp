@@ -16,6 +16,7 @@ std::string size_text(int64_t bytes) {
 }  // namespace
 
 void add_size_flags(cxxopts::Options& o, const std::string& group, const SizeSweep& d) {
+  // clang-format off
   o.add_options(group)
       ("b,minbytes", "smallest message, bytes (K, M, G suffixes)", cxxopts::value<std::string>()->default_value(size_text(d.min_bytes)), "SIZE")
       ("e,maxbytes", "largest message, bytes", cxxopts::value<std::string>()->default_value(size_text(d.max_bytes)), "SIZE")
@@ -27,6 +28,7 @@ void add_size_flags(cxxopts::Options& o, const std::string& group, const SizeSwe
        cxxopts::value<int64_t>(), "F")
       ("n,iters", "timed iterations per size", cxxopts::value<int>()->default_value(std::to_string(d.iters)), "N")
       ("w,warmup_iters", "untimed iterations first", cxxopts::value<int>()->default_value(std::to_string(d.warmup)), "N");
+  // clang-format on
 }
 
 int64_t parse_size(const std::string& flag, const std::string& text) {
@@ -39,10 +41,14 @@ int64_t parse_size(const std::string& flag, const std::string& text) {
   }
   int64_t mult = 1;
   std::string rest = text.substr(used);
-  if (rest == "K" || rest == "k") mult = 1LL << 10;
-  else if (rest == "M" || rest == "m") mult = 1LL << 20;
-  else if (rest == "G" || rest == "g") mult = 1LL << 30;
-  else if (!rest.empty()) used = 0;
+  if (rest == "K" || rest == "k")
+    mult = 1LL << 10;
+  else if (rest == "M" || rest == "m")
+    mult = 1LL << 20;
+  else if (rest == "G" || rest == "g")
+    mult = 1LL << 30;
+  else if (!rest.empty())
+    used = 0;
   DT_USAGE(used > 0, "{} {}: not a size; write bytes with an optional K, M or G suffix (e.g. 8, 64K, 1G)", flag, text);
   return v * mult;
 }
@@ -51,16 +57,15 @@ SizeSweep read_size_flags(const cxxopts::ParseResult& r, const SizeSweep& defaul
   SizeSweep a = defaults;
   a.min_bytes = parse_size("-b", r["minbytes"].as<std::string>());
   a.max_bytes = parse_size("-e", r["maxbytes"].as<std::string>());
-  DT_USAGE(a.min_bytes > 0 && a.max_bytes > 0, "-b {} -e {}: sizes must be positive; e.g. -b 8 -e 64M",
-           a.min_bytes, a.max_bytes);
+  DT_USAGE(a.min_bytes > 0 && a.max_bytes > 0, "-b {} -e {}: sizes must be positive; e.g. -b 8 -e 64M", a.min_bytes,
+           a.max_bytes);
   DT_USAGE(a.min_bytes <= a.max_bytes, "-b {} is above -e {}: the sizes are reversed; swap them", a.min_bytes,
            a.max_bytes);
   const bool has_i = r.count("stepbytes") > 0, has_f = r.count("stepfactor") > 0;
   DT_USAGE(!(has_i && has_f), "-i and -f both given: step sizes either by bytes (-i) or by a factor (-f), not both");
   if (has_f) {
     a.step_factor = r["stepfactor"].as<int64_t>();
-    DT_USAGE(a.step_factor >= 2, "-f {}: a step factor below 2 never grows the size; use -f 2 or more",
-             a.step_factor);
+    DT_USAGE(a.step_factor >= 2, "-f {}: a step factor below 2 never grows the size; use -f 2 or more", a.step_factor);
   }
   if (has_i) {
     a.step_bytes = parse_size("-i", r["stepbytes"].as<std::string>());

@@ -23,11 +23,12 @@ namespace dtbench {
 namespace {
 
 void print_summary(const nlohmann::json& m) {
-  std::printf("# summary: loss %.5f -> %.5f, step %.3f s (median), tokens/s %.0f, TFLOP/s/dev %.3g, MFU %.1f%%, "
-              "peak mem %.2f GiB\n",
-              m["loss_first"].get<double>(), m["loss_last"].get<double>(), m["step_time_s"]["median"].get<double>(),
-              m["tokens_per_s"].get<double>(), m["tflops_per_device"].get<double>(), 100 * m["mfu"].get<double>(),
-              static_cast<double>(m["peak_mem_bytes"].get<int64_t>()) / (1 << 30));
+  std::printf(
+      "# summary: loss %.5f -> %.5f, step %.3f s (median), tokens/s %.0f, TFLOP/s/dev %.3g, MFU %.1f%%, "
+      "peak mem %.2f GiB\n",
+      m["loss_first"].get<double>(), m["loss_last"].get<double>(), m["step_time_s"]["median"].get<double>(),
+      m["tokens_per_s"].get<double>(), m["tflops_per_device"].get<double>(), 100 * m["mfu"].get<double>(),
+      static_cast<double>(m["peak_mem_bytes"].get<int64_t>()) / (1 << 30));
 }
 
 // "fsdp (key value, ...)" of the strategy's settings, for the header line.
@@ -35,7 +36,8 @@ std::string settings_line(const nlohmann::json& settings) {
   std::string rest;
   for (const auto& [key, value] : settings.items())
     if (key != "name")
-      rest += fmt::format("{}{} {}", rest.empty() ? "" : ", ", key, value.is_string() ? value.get<std::string>() : value.dump());
+      rest += fmt::format("{}{} {}", rest.empty() ? "" : ", ", key,
+                          value.is_string() ? value.get<std::string>() : value.dump());
   return settings.value("name", "?") + (rest.empty() ? "" : " (" + rest + ")");
 }
 
@@ -72,9 +74,10 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     const int64_t n_params = mlp ? MlpClassifierImpl::parameter_count() : parameter_count(args.model);
     if (args.dry_run) {
       if (mlp)
-        std::printf("model          mlp (784-512-512-10 MLP, AWS's DDP test case)\nparameters     %lld\n"
-                    "flops/sample   %.4e (forward + backward)\n",
-                    static_cast<long long>(n_params), MlpClassifierImpl::flops_per_sample());
+        std::printf(
+            "model          mlp (784-512-512-10 MLP, AWS's DDP test case)\nparameters     %lld\n"
+            "flops/sample   %.4e (forward + backward)\n",
+            static_cast<long long>(n_params), MlpClassifierImpl::flops_per_sample());
       else
         std::fputs(describe_plan(args.model, plan).c_str(), stdout);
       return 0;
@@ -106,13 +109,14 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     ctx.peak_flops_per_device = peak.flops;
     ctx.peak_source = peak.source;
     if (comm.rank() == 0)
-      std::printf("# %s: %s (%lld parameters), %d ranks, global batch %lld (micro %lld x dp %lld x accum %lld), "
-                  "seq %lld, %s data, launch %s, strategy %s\n",
-                  exe.name.c_str(), args.model.name.c_str(), static_cast<long long>(n_params), comm.size(),
-                  static_cast<long long>(batch.global_batch()), static_cast<long long>(batch.micro_batch),
-                  static_cast<long long>(batch.dp), static_cast<long long>(batch.accumulation),
-                  static_cast<long long>(args.seq), mlp ? "synthetic MNIST-shaped" : data->describe().c_str(),
-                  launch.source.c_str(), settings_line(strategy.describe()).c_str());
+      std::printf(
+          "# %s: %s (%lld parameters), %d ranks, global batch %lld (micro %lld x dp %lld x accum %lld), "
+          "seq %lld, %s data, launch %s, strategy %s\n",
+          exe.name.c_str(), args.model.name.c_str(), static_cast<long long>(n_params), comm.size(),
+          static_cast<long long>(batch.global_batch()), static_cast<long long>(batch.micro_batch),
+          static_cast<long long>(batch.dp), static_cast<long long>(batch.accumulation),
+          static_cast<long long>(args.seq), mlp ? "synthetic MNIST-shaped" : data->describe().c_str(),
+          launch.source.c_str(), settings_line(strategy.describe()).c_str());
 
     Transformer lm{nullptr};
     MlpClassifier classifier{nullptr};

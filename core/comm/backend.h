@@ -17,9 +17,9 @@ struct OpArgs {
   OpType type = OpType::kBarrier;
   ReduceOp reduce = ReduceOp::kSum;
   at::Tensor in, out;
-  int root = 0;   // broadcast, reduce
-  int dst = -1;   // send, send_recv
-  int src = -1;   // recv, send_recv
+  int root = 0;  // broadcast, reduce
+  int dst = -1;  // send, send_recv
+  int src = -1;  // recv, send_recv
 };
 
 class Backend {

@@ -37,9 +37,8 @@ std::string rank_ranges(const std::vector<int>& ranks) {
   return out;
 }
 
-Communicator::Communicator(std::string name, std::unique_ptr<Backend> backend,
-                           std::unique_ptr<ControlPlane> control, std::vector<int> world_ranks,
-                           CommOptions options)
+Communicator::Communicator(std::string name, std::unique_ptr<Backend> backend, std::unique_ptr<ControlPlane> control,
+                           std::vector<int> world_ranks, CommOptions options)
     : name_(std::move(name)),
       backend_(std::move(backend)),
       control_(std::move(control)),
@@ -51,11 +50,14 @@ Communicator::~Communicator() = default;
 std::string Communicator::peers_text(const OpArgs& a) const {
   auto world = [&](int r) { return r >= 0 && r < static_cast<int>(world_ranks_.size()) ? world_ranks_[r] : r; };
   switch (a.type) {
-    case OpType::kSend: return fmt::format("sends to world rank {}", world(a.dst));
-    case OpType::kRecv: return fmt::format("receives from world rank {}", world(a.src));
+    case OpType::kSend:
+      return fmt::format("sends to world rank {}", world(a.dst));
+    case OpType::kRecv:
+      return fmt::format("receives from world rank {}", world(a.src));
     case OpType::kSendRecv:
       return fmt::format("sends to world rank {}, receives from world rank {}", world(a.dst), world(a.src));
-    default: return fmt::format("world ranks {}", rank_ranges(world_ranks_));
+    default:
+      return fmt::format("world ranks {}", rank_ranges(world_ranks_));
   }
 }
 
@@ -63,7 +65,8 @@ std::shared_ptr<Work> Communicator::issue(OpArgs a) {
   const at::Tensor& t = a.in.defined() ? a.in : a.out;
   std::string what = op_name(a.type);
   if (t.defined()) {
-    what += fmt::format(" {} x {} {}", dtype_name(t.scalar_type()), t.numel(), place(a.in.defined() ? a.in : a.out, a.out.defined() ? a.out : a.in));
+    what += fmt::format(" {} x {} {}", dtype_name(t.scalar_type()), t.numel(),
+                        place(a.in.defined() ? a.in : a.out, a.out.defined() ? a.out : a.in));
     if (a.type == OpType::kAllReduce || a.type == OpType::kReduceScatter || a.type == OpType::kReduce)
       what += fmt::format(" {}", reduce_op_name(a.reduce));
     if (a.type == OpType::kBroadcast || a.type == OpType::kReduce) what += fmt::format(" root {}", a.root);
@@ -74,10 +77,10 @@ std::shared_ptr<Work> Communicator::issue(OpArgs a) {
     auto all = control_->all_gather(fmt::format("#{} {}", seq, what));
     for (int r = 0; r < static_cast<int>(all.size()); ++r) {
       if (all[r] != all[0])
-        throw CorrectnessFailure(fmt::format(
-            "--debug-collectives: communicator '{}' ranks disagree on the next op: rank 0 issues '{}' "
-            "but rank {} issues '{}'",
-            name_, all[0], r, all[r]));
+        throw CorrectnessFailure(
+            fmt::format("--debug-collectives: communicator '{}' ranks disagree on the next op: rank 0 issues '{}' "
+                        "but rank {} issues '{}'",
+                        name_, all[0], r, all[r]));
     }
   }
   OpTrace trace{name_, seq, what, peers_text(a)};
@@ -170,8 +173,8 @@ std::shared_ptr<Work> Communicator::recv(const at::Tensor& t, int src) {
 std::shared_ptr<Work> Communicator::send_recv(const at::Tensor& send, int dst, const at::Tensor& recv, int src) {
   check_tensor(send, "send", name_, backend_->on_cuda());
   check_tensor(recv, "recv", name_, backend_->on_cuda());
-  DT_CHECK(dst >= 0 && dst < size() && src >= 0 && src < size(), "send_recv on '{}': bad peers {} / {}", name_,
-           dst, src);
+  DT_CHECK(dst >= 0 && dst < size() && src >= 0 && src < size(), "send_recv on '{}': bad peers {} / {}", name_, dst,
+           src);
   OpArgs a{OpType::kSendRecv, ReduceOp::kSum, send, recv};
   a.dst = dst;
   a.src = src;

@@ -50,8 +50,7 @@ class StorePlane final : public ControlPlane {
 
   std::vector<std::string> all_gather(const std::string& mine) override {
     const uint64_t round = round_++;
-    Watchdog::Call call(Watchdog::instance(),
-                        {prefix_, round, "store all_gather", fmt::format("{} ranks", size_)});
+    Watchdog::Call call(Watchdog::instance(), {prefix_, round, "store all_gather", fmt::format("{} ranks", size_)});
     auto key = [&](uint64_t r, int who) { return fmt::format("{}/ag{}/{}", prefix_, r, who); };
     store_->set(key(round, rank_), std::vector<uint8_t>(mine.begin(), mine.end()));
     std::vector<std::string> keys;
@@ -59,9 +58,10 @@ class StorePlane final : public ControlPlane {
     try {
       store_->wait(keys);
     } catch (const std::exception& e) {
-      throw RuntimeFailure(fmt::format("store at {} timed out in all_gather round {} of '{}': a peer did not "
-                                       "arrive within --comm-timeout ({})",
-                                       where_, round, prefix_, e.what()));
+      throw RuntimeFailure(
+          fmt::format("store at {} timed out in all_gather round {} of '{}': a peer did not "
+                      "arrive within --comm-timeout ({})",
+                      where_, round, prefix_, e.what()));
     }
     std::vector<std::string> out;
     for (auto& k : keys) {
@@ -148,7 +148,8 @@ std::unique_ptr<ControlPlane> make_store_control_plane(const StoreOptions& opt) 
     throw RuntimeFailure(fmt::format("cannot {} the TCP store at {}:{} within --comm-timeout: {}",
                                      o.isServer ? "serve" : "reach", opt.host, opt.port, e.what()));
   }
-  auto plane = std::make_unique<StorePlane>(store, fmt::format("{}:{}", opt.host, opt.port), "dtbench/world", opt.rank, opt.size);
+  auto plane = std::make_unique<StorePlane>(store, fmt::format("{}:{}", opt.host, opt.port), "dtbench/world", opt.rank,
+                                            opt.size);
   plane->barrier();  // everyone is here
   plane->own_store(o.isServer, std::min(opt.timeout_s, 30.0));
   return plane;

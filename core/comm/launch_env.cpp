@@ -26,8 +26,8 @@ int parse_int(const std::string& source, const std::string& key, const std::stri
     if (used == value.size() && v >= 0 && v <= 1 << 30) return static_cast<int>(v);
   } catch (const std::exception&) {
   }
-  throw UsageError(fmt::format("{}: {}='{}' is not a non-negative integer; fix the launcher's environment",
-                               source, key, value));
+  throw UsageError(
+      fmt::format("{}: {}='{}' is not a non-negative integer; fix the launcher's environment", source, key, value));
 }
 
 std::optional<int> get_int(const EnvMap& env, const std::string& source, const std::string& key) {
@@ -46,16 +46,15 @@ struct Candidate {
 };
 
 void check_ranges(const Candidate& c) {
-  if (c.world_size < 1)
-    throw UsageError(fmt::format("{}: world size {} must be at least 1", c.source, c.world_size));
+  if (c.world_size < 1) throw UsageError(fmt::format("{}: world size {} must be at least 1", c.source, c.world_size));
   if (c.rank >= c.world_size)
     throw UsageError(fmt::format("{}: rank {} is not below world size {}", c.source, c.rank, c.world_size));
   if (c.local_world_size < 1 || c.local_rank >= c.local_world_size)
-    throw UsageError(fmt::format("{}: local rank {} is not below local world size {}", c.source,
-                                 c.local_rank, c.local_world_size));
+    throw UsageError(
+        fmt::format("{}: local rank {} is not below local world size {}", c.source, c.local_rank, c.local_world_size));
   if (c.local_world_size > c.world_size)
-    throw UsageError(fmt::format("{}: local world size {} exceeds world size {}", c.source,
-                                 c.local_world_size, c.world_size));
+    throw UsageError(
+        fmt::format("{}: local world size {} exceeds world size {}", c.source, c.local_world_size, c.world_size));
 }
 
 std::optional<Candidate> from_flags(const LaunchFlags& f) {
@@ -131,8 +130,7 @@ std::optional<Candidate> from_slurm(const EnvMap& env) {
   }
   c.job_id = get(env, "SLURM_JOB_ID").value_or("");
   c.master_port = get_int(env, "slurm", "MASTER_PORT");
-  if (!c.master_port && !c.job_id.empty())
-    c.master_port = 20000 + parse_int("slurm", "SLURM_JOB_ID", c.job_id) % 20000;
+  if (!c.master_port && !c.job_id.empty()) c.master_port = 20000 + parse_int("slurm", "SLURM_JOB_ID", c.job_id) % 20000;
   return c;
 }
 
@@ -165,8 +163,7 @@ struct NodeCandidate {
   std::string job_id;
 };
 
-int nproc_value(const EnvMap& env, const std::string& source, const std::string& key,
-                const LaunchContext& ctx) {
+int nproc_value(const EnvMap& env, const std::string& source, const std::string& key, const LaunchContext& ctx) {
   auto v = get(env, key);
   if (!v) return std::max(1, ctx.visible_gpus);
   if (*v == "auto" || *v == "gpu") return std::max(1, ctx.visible_gpus);
@@ -177,8 +174,10 @@ std::optional<NodeCandidate> from_kubeflow(const EnvMap& env, const LaunchContex
   auto nnodes = get(env, "PET_NNODES");
   if (!nnodes) return std::nullopt;
   if (nnodes->find(':') != std::string::npos)
-    throw UsageError(fmt::format("kubeflow: PET_NNODES='{}' is an elastic range; dtbench needs a fixed "
-                                 "node count: set elasticPolicy min = max replicas", *nnodes));
+    throw UsageError(
+        fmt::format("kubeflow: PET_NNODES='{}' is an elastic range; dtbench needs a fixed "
+                    "node count: set elasticPolicy min = max replicas",
+                    *nnodes));
   NodeCandidate c{"kubeflow"};
   c.nodes = parse_int("kubeflow", "PET_NNODES", *nnodes);
   // PET_NODE_RANK where the operator sets it, else the pod index in RANK.
@@ -199,14 +198,16 @@ std::optional<NodeCandidate> from_indexed_job(const EnvMap& env, const LaunchCon
   if (!index) return std::nullopt;
   auto nnodes = get_int(env, "indexed-job", "NNODES");
   if (!nnodes)
-    throw UsageError("indexed-job: JOB_COMPLETION_INDEX is set but NNODES is not; set NNODES (= completions) in the manifest");
+    throw UsageError(
+        "indexed-job: JOB_COMPLETION_INDEX is set but NNODES is not; set NNODES (= completions) in the manifest");
   NodeCandidate c{"indexed-job"};
   c.node_rank = *index;
   c.nodes = *nnodes;
   c.nproc_per_node = nproc_value(env, "indexed-job", "NPROC_PER_NODE", ctx);
   c.master_addr = get(env, "MASTER_ADDR");
   if (!c.master_addr)
-    throw UsageError("indexed-job: MASTER_ADDR is not set; point it at index 0's pod (headless service name) in the manifest");
+    throw UsageError(
+        "indexed-job: MASTER_ADDR is not set; point it at index 0's pod (headless service name) in the manifest");
   c.master_port = get_int(env, "indexed-job", "MASTER_PORT");
   return c;
 }
@@ -233,9 +234,10 @@ std::optional<NodeCandidate> from_aws_batch(const EnvMap& env, const LaunchConte
 
 [[noreturn]] void contradiction(const std::string& a, const std::string& what_a, const std::string& b,
                                 const std::string& what_b) {
-  throw UsageError(fmt::format("launch sources disagree: {} says {} but {} says {}; unset the stale "
-                               "variables or fix the launcher",
-                               a, what_a, b, what_b));
+  throw UsageError(
+      fmt::format("launch sources disagree: {} says {} but {} says {}; unset the stale "
+                  "variables or fix the launcher",
+                  a, what_a, b, what_b));
 }
 
 }  // namespace

@@ -22,8 +22,9 @@ struct LaunchFlags {
 };
 
 struct LaunchInfo {
-  std::string source = "single";  // flags|torchrun|dtbench-launch|openmpi|slurm|pmix|pmi|kubeflow|indexed-job|aws-batch|single
-  bool node_level = false;        // ranks of this node's processes are still to be assigned
+  std::string source =
+      "single";  // flags|torchrun|dtbench-launch|openmpi|slurm|pmix|pmi|kubeflow|indexed-job|aws-batch|single
+  bool node_level = false;  // ranks of this node's processes are still to be assigned
   int rank = 0, world_size = 1, local_rank = 0, local_world_size = 1;
   int node_rank = 0, nodes = 1;
   std::string master_addr = "127.0.0.1";

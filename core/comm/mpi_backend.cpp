@@ -29,10 +29,18 @@ void apply16(void* in, void* inout, int* len, F f) {
 
 template <typename T>
 struct Ops16 {
-  static void sum(void* a, void* b, int* n, MPI_Datatype*) { apply16<T>(a, b, n, [](float x, float y) { return x + y; }); }
-  static void prod(void* a, void* b, int* n, MPI_Datatype*) { apply16<T>(a, b, n, [](float x, float y) { return x * y; }); }
-  static void max(void* a, void* b, int* n, MPI_Datatype*) { apply16<T>(a, b, n, [](float x, float y) { return x > y ? x : y; }); }
-  static void min(void* a, void* b, int* n, MPI_Datatype*) { apply16<T>(a, b, n, [](float x, float y) { return x < y ? x : y; }); }
+  static void sum(void* a, void* b, int* n, MPI_Datatype*) {
+    apply16<T>(a, b, n, [](float x, float y) { return x + y; });
+  }
+  static void prod(void* a, void* b, int* n, MPI_Datatype*) {
+    apply16<T>(a, b, n, [](float x, float y) { return x * y; });
+  }
+  static void max(void* a, void* b, int* n, MPI_Datatype*) {
+    apply16<T>(a, b, n, [](float x, float y) { return x > y ? x : y; });
+  }
+  static void min(void* a, void* b, int* n, MPI_Datatype*) {
+    apply16<T>(a, b, n, [](float x, float y) { return x < y ? x : y; });
+  }
 };
 
 struct UserOps {
@@ -56,15 +64,23 @@ const UserOps& user_ops() {
 
 MPI_Datatype mpi_type(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return MPI_FLOAT;
-    case at::kDouble: return MPI_DOUBLE;
-    case at::kInt: return MPI_INT32_T;
-    case at::kLong: return MPI_INT64_T;
-    case at::kByte: return MPI_UINT8_T;
-    case at::kChar: return MPI_INT8_T;
+    case at::kFloat:
+      return MPI_FLOAT;
+    case at::kDouble:
+      return MPI_DOUBLE;
+    case at::kInt:
+      return MPI_INT32_T;
+    case at::kLong:
+      return MPI_INT64_T;
+    case at::kByte:
+      return MPI_UINT8_T;
+    case at::kChar:
+      return MPI_INT8_T;
     case at::kBFloat16:
-    case at::kHalf: return MPI_UINT16_T;
-    default: throw RuntimeFailure(fmt::format("the mpi backend has no MPI type for {}", c10::toString(t)));
+    case at::kHalf:
+      return MPI_UINT16_T;
+    default:
+      throw RuntimeFailure(fmt::format("the mpi backend has no MPI type for {}", c10::toString(t)));
   }
 }
 
@@ -72,10 +88,18 @@ MPI_Op mpi_op(ReduceOp op, at::ScalarType t) {
   int idx = 0;
   switch (op) {
     case ReduceOp::kSum:
-    case ReduceOp::kAvg: idx = 0; break;  // avg: sum, then divide
-    case ReduceOp::kProd: idx = 1; break;
-    case ReduceOp::kMax: idx = 2; break;
-    case ReduceOp::kMin: idx = 3; break;
+    case ReduceOp::kAvg:
+      idx = 0;
+      break;  // avg: sum, then divide
+    case ReduceOp::kProd:
+      idx = 1;
+      break;
+    case ReduceOp::kMax:
+      idx = 2;
+      break;
+    case ReduceOp::kMin:
+      idx = 3;
+      break;
   }
   if (t == at::kBFloat16) return user_ops().bf16[idx];
   if (t == at::kHalf) return user_ops().fp16[idx];
@@ -126,7 +150,9 @@ class MpiBackend final : public Backend {
   std::unique_ptr<Backend> split(int color, int key) override {
     MPI_Comm child = MPI_COMM_NULL;
     // On the communication thread, so that it follows every op issued before it.
-    thread_->post([&] { mpi_check(MPI_Comm_split(comm_, color < 0 ? MPI_UNDEFINED : color, key, &child), "MPI_Comm_split"); })
+    thread_
+        ->post(
+            [&] { mpi_check(MPI_Comm_split(comm_, color < 0 ? MPI_UNDEFINED : color, key, &child), "MPI_Comm_split"); })
         ->wait();
     if (child == MPI_COMM_NULL) return nullptr;
     return std::make_unique<MpiBackend>(child);
@@ -141,9 +167,9 @@ class MpiBackend final : public Backend {
       case OpType::kAllReduce: {
         int n = count_of(a.out.numel(), "all_reduce");
         if (n == 0) return;
-        mpi_check(MPI_Allreduce(inplace ? MPI_IN_PLACE : ptr(a.in), ptr(a.out), n, dt, mpi_op(a.reduce, t.scalar_type()),
-                            comm_),
-              "MPI_Allreduce");
+        mpi_check(MPI_Allreduce(inplace ? MPI_IN_PLACE : ptr(a.in), ptr(a.out), n, dt,
+                                mpi_op(a.reduce, t.scalar_type()), comm_),
+                  "MPI_Allreduce");
         finish_avg(a.out, a.reduce, size_);
         return;
       }
@@ -161,7 +187,7 @@ class MpiBackend final : public Backend {
         // MPI puts an in-place result at the buffer's start; NCCL's layout keeps it at chunk r.
         at::Tensor dst = ip ? at::empty_like(a.out) : a.out;
         mpi_check(MPI_Reduce_scatter_block(ptr(a.in), ptr(dst), n, dt, mpi_op(a.reduce, t.scalar_type()), comm_),
-              "MPI_Reduce_scatter_block");
+                  "MPI_Reduce_scatter_block");
         if (ip) a.out.copy_(dst);
         finish_avg(a.out, a.reduce, size_);
         return;
@@ -203,11 +229,13 @@ class MpiBackend final : public Backend {
       }
       case OpType::kSendRecv: {
         mpi_check(MPI_Sendrecv(ptr(a.in), count_of(a.in.numel(), "send_recv"), dt, a.dst, 0, ptr(a.out),
-                           count_of(a.out.numel(), "send_recv"), dt, a.src, 0, comm_, MPI_STATUS_IGNORE),
-              "MPI_Sendrecv");
+                               count_of(a.out.numel(), "send_recv"), dt, a.src, 0, comm_, MPI_STATUS_IGNORE),
+                  "MPI_Sendrecv");
         return;
       }
-      case OpType::kBarrier: mpi_check(MPI_Barrier(comm_), "MPI_Barrier"); return;
+      case OpType::kBarrier:
+        mpi_check(MPI_Barrier(comm_), "MPI_Barrier");
+        return;
     }
   }
 

@@ -40,7 +40,7 @@ class MpiPlane final : public ControlPlane {
     }
     std::string all(std::max(total, 1), '\0');
     mpi_check(MPI_Allgatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), offs.data(), MPI_CHAR, comm_),
-           "MPI_Allgatherv");
+              "MPI_Allgatherv");
     std::vector<std::string> out;
     for (int r = 0; r < size_; ++r) out.push_back(all.substr(offs[r], lens[r]));
     return out;
@@ -86,9 +86,10 @@ void mpi_start() {
   v = v.substr(0, v.find_first_of(",\n"));
   set_system_info("mpi", v);
   if (provided < MPI_THREAD_MULTIPLE)
-    throw UsageError(fmt::format("the MPI library ({}) does not provide MPI_THREAD_MULTIPLE, which the mpi "
-                                 "backend needs; use an MPI built with thread support (Debian's OpenMPI has it)",
-                                 v));
+    throw UsageError(
+        fmt::format("the MPI library ({}) does not provide MPI_THREAD_MULTIPLE, which the mpi "
+                    "backend needs; use an MPI built with thread support (Debian's OpenMPI has it)",
+                    v));
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   Watchdog::instance().add_abort_hook([](int code) { MPI_Abort(MPI_COMM_WORLD, code); });
 }

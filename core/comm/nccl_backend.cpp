@@ -44,25 +44,39 @@ void settle(ncclComm_t comm, ncclResult_t rc, const char* what, double timeout_s
 
 ncclDataType_t nccl_type(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return ncclFloat32;
-    case at::kDouble: return ncclFloat64;
-    case at::kHalf: return ncclFloat16;
-    case at::kBFloat16: return ncclBfloat16;
-    case at::kInt: return ncclInt32;
-    case at::kLong: return ncclInt64;
-    case at::kByte: return ncclUint8;
-    case at::kChar: return ncclInt8;
-    default: throw RuntimeFailure(fmt::format("the nccl backend has no type for {}", c10::toString(t)));
+    case at::kFloat:
+      return ncclFloat32;
+    case at::kDouble:
+      return ncclFloat64;
+    case at::kHalf:
+      return ncclFloat16;
+    case at::kBFloat16:
+      return ncclBfloat16;
+    case at::kInt:
+      return ncclInt32;
+    case at::kLong:
+      return ncclInt64;
+    case at::kByte:
+      return ncclUint8;
+    case at::kChar:
+      return ncclInt8;
+    default:
+      throw RuntimeFailure(fmt::format("the nccl backend has no type for {}", c10::toString(t)));
   }
 }
 
 ncclRedOp_t nccl_op(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kSum: return ncclSum;
-    case ReduceOp::kAvg: return ncclAvg;
-    case ReduceOp::kMax: return ncclMax;
-    case ReduceOp::kMin: return ncclMin;
-    case ReduceOp::kProd: return ncclProd;
+    case ReduceOp::kSum:
+      return ncclSum;
+    case ReduceOp::kAvg:
+      return ncclAvg;
+    case ReduceOp::kMax:
+      return ncclMax;
+    case ReduceOp::kMin:
+      return ncclMin;
+    case ReduceOp::kProd:
+      return ncclProd;
   }
   return ncclSum;
 }
@@ -86,7 +100,9 @@ class CudaWork final : public Work {
 class NcclBackend final : public Backend {
  public:
   NcclBackend(ncclComm_t comm, int device, double timeout_s)
-      : comm_(comm), device_(device), timeout_s_(timeout_s),
+      : comm_(comm),
+        device_(device),
+        timeout_s_(timeout_s),
         stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device)) {
     ncclCommUserRank(comm_, &rank_);
     ncclCommCount(comm_, &size_);
@@ -178,8 +194,12 @@ class NcclBackend final : public Backend {
         rc = ncclGroupEnd();
         break;
       }
-      case OpType::kSend: rc = ncclSend(a.in.data_ptr(), a.in.numel(), dt, a.dst, comm_, s); break;
-      case OpType::kRecv: rc = ncclRecv(a.out.data_ptr(), a.out.numel(), dt, a.src, comm_, s); break;
+      case OpType::kSend:
+        rc = ncclSend(a.in.data_ptr(), a.in.numel(), dt, a.dst, comm_, s);
+        break;
+      case OpType::kRecv:
+        rc = ncclRecv(a.out.data_ptr(), a.out.numel(), dt, a.src, comm_, s);
+        break;
       case OpType::kSendRecv:
         ncclGroupStart();
         ncclSend(a.in.data_ptr(), a.in.numel(), dt, a.dst, comm_, s);
@@ -188,7 +208,8 @@ class NcclBackend final : public Backend {
         break;
       case OpType::kBarrier: {
         // NCCL has no barrier: a one-element all_reduce on a scratch buffer.
-        if (!scratch_.defined()) scratch_ = at::zeros({1}, at::TensorOptions().dtype(at::kFloat).device(at::kCUDA, device_));
+        if (!scratch_.defined())
+          scratch_ = at::zeros({1}, at::TensorOptions().dtype(at::kFloat).device(at::kCUDA, device_));
         rc = ncclAllReduce(scratch_.data_ptr(), scratch_.data_ptr(), 1, ncclFloat32, ncclSum, comm_, s);
         break;
       }
@@ -213,7 +234,8 @@ void record_gpu_info(int device) {
   cuda_ok(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
   cudaDriverGetVersion(&driver);
   cudaRuntimeGetVersion(&runtime);
-  set_system_info("gpu", {{"name", prop.name}, {"memory_bytes", prop.totalGlobalMem},
+  set_system_info("gpu", {{"name", prop.name},
+                          {"memory_bytes", prop.totalGlobalMem},
                           {"sm", fmt::format("{}.{}", prop.major, prop.minor)}});
   set_system_info("driver_cuda", fmt::format("{}.{}", driver / 1000, driver % 1000 / 10));
   set_system_info("cuda", fmt::format("{}.{}", runtime / 1000, runtime % 1000 / 10));
@@ -228,9 +250,10 @@ void nccl_check_library() {
                            {"headers", fmt::format("{}.{}.{}", NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH)},
                            {"library", path}});
   if (loaded / 10000 != NCCL_MAJOR || loaded < NCCL_VERSION_CODE)
-    throw UsageError(fmt::format("libnccl {} at {} is older than the headers dtbench was built with ({}.{}.{}); "
-                                 "put the wheel's nvidia/nccl/lib first on LD_LIBRARY_PATH",
-                                 loaded, path, NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH));
+    throw UsageError(
+        fmt::format("libnccl {} at {} is older than the headers dtbench was built with ({}.{}.{}); "
+                    "put the wheel's nvidia/nccl/lib first on LD_LIBRARY_PATH",
+                    loaded, path, NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH));
 }
 
 std::unique_ptr<Backend> make_nccl_world_backend(ControlPlane& control, int device, double timeout_s) {

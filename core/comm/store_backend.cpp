@@ -12,9 +12,7 @@ namespace dtbench {
 
 namespace {
 
-std::string bytes_of(const at::Tensor& t) {
-  return std::string(static_cast<const char*>(t.data_ptr()), t.nbytes());
-}
+std::string bytes_of(const at::Tensor& t) { return std::string(static_cast<const char*>(t.data_ptr()), t.nbytes()); }
 
 // Rank r's bytes as a 1-D tensor of `like`'s dtype (a view of the string: read only).
 at::Tensor view_of(const std::string& bytes, const at::Tensor& like) {
@@ -32,10 +30,18 @@ void reduce_parts(const at::Tensor& out, const std::vector<at::Tensor>& parts, R
     const at::Tensor p = parts[r].to(acc_type);
     switch (op) {
       case ReduceOp::kSum:
-      case ReduceOp::kAvg: acc.add_(p); break;
-      case ReduceOp::kProd: acc.mul_(p); break;
-      case ReduceOp::kMax: at::maximum_out(acc, acc, p); break;
-      case ReduceOp::kMin: at::minimum_out(acc, acc, p); break;
+      case ReduceOp::kAvg:
+        acc.add_(p);
+        break;
+      case ReduceOp::kProd:
+        acc.mul_(p);
+        break;
+      case ReduceOp::kMax:
+        at::maximum_out(acc, acc, p);
+        break;
+      case ReduceOp::kMin:
+        at::minimum_out(acc, acc, p);
+        break;
     }
   }
   if (op == ReduceOp::kAvg) {
@@ -111,8 +117,11 @@ class StoreBackend final : public Backend {
         for (int r = 0; r < n; ++r) std::memcpy(out + r * chunk, parts[r].data() + me * chunk, chunk);
         return;
       }
-      case OpType::kBarrier: plane_->barrier(); return;
-      default: throw RuntimeFailure(fmt::format("store backend: {} is not supported", op_name(a.type)));
+      case OpType::kBarrier:
+        plane_->barrier();
+        return;
+      default:
+        throw RuntimeFailure(fmt::format("store backend: {} is not supported", op_name(a.type)));
     }
   }
 

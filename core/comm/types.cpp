@@ -4,27 +4,42 @@ namespace dtbench {
 
 const char* op_name(OpType op) {
   switch (op) {
-    case OpType::kAllReduce: return "all_reduce";
-    case OpType::kAllGather: return "all_gather";
-    case OpType::kReduceScatter: return "reduce_scatter";
-    case OpType::kBroadcast: return "broadcast";
-    case OpType::kReduce: return "reduce";
-    case OpType::kAllToAll: return "all_to_all";
-    case OpType::kSend: return "send";
-    case OpType::kRecv: return "recv";
-    case OpType::kSendRecv: return "send_recv";
-    case OpType::kBarrier: return "barrier";
+    case OpType::kAllReduce:
+      return "all_reduce";
+    case OpType::kAllGather:
+      return "all_gather";
+    case OpType::kReduceScatter:
+      return "reduce_scatter";
+    case OpType::kBroadcast:
+      return "broadcast";
+    case OpType::kReduce:
+      return "reduce";
+    case OpType::kAllToAll:
+      return "all_to_all";
+    case OpType::kSend:
+      return "send";
+    case OpType::kRecv:
+      return "recv";
+    case OpType::kSendRecv:
+      return "send_recv";
+    case OpType::kBarrier:
+      return "barrier";
   }
   return "?";
 }
 
 const char* reduce_op_name(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kSum: return "sum";
-    case ReduceOp::kAvg: return "avg";
-    case ReduceOp::kMax: return "max";
-    case ReduceOp::kMin: return "min";
-    case ReduceOp::kProd: return "prod";
+    case ReduceOp::kSum:
+      return "sum";
+    case ReduceOp::kAvg:
+      return "avg";
+    case ReduceOp::kMax:
+      return "max";
+    case ReduceOp::kMin:
+      return "min";
+    case ReduceOp::kProd:
+      return "prod";
   }
   return "?";
 }
@@ -47,18 +62,23 @@ std::optional<c10::ScalarType> parse_dtype(const std::string& name) {
 
 const char* dtype_name(c10::ScalarType t) {
   switch (t) {
-    case c10::kFloat: return "float";
-    case c10::kDouble: return "double";
-    case c10::kHalf: return "half";
-    case c10::kBFloat16: return "bfloat16";
-    case c10::kInt: return "int32";
-    case c10::kLong: return "int64";
-    default: return "unsupported";
+    case c10::kFloat:
+      return "float";
+    case c10::kDouble:
+      return "double";
+    case c10::kHalf:
+      return "half";
+    case c10::kBFloat16:
+      return "bfloat16";
+    case c10::kInt:
+      return "int32";
+    case c10::kLong:
+      return "int64";
+    default:
+      return "unsupported";
   }
 }
 
-bool is_collective(OpType op) {
-  return op != OpType::kSend && op != OpType::kRecv && op != OpType::kSendRecv;
-}
+bool is_collective(OpType op) { return op != OpType::kSend && op != OpType::kRecv && op != OpType::kSendRecv; }
 
 }  // namespace dtbench

@@ -8,8 +8,18 @@
 
 namespace dtbench {
 
-enum class OpType { kAllReduce, kAllGather, kReduceScatter, kBroadcast, kReduce, kAllToAll,
-                    kSend, kRecv, kSendRecv, kBarrier };
+enum class OpType {
+  kAllReduce,
+  kAllGather,
+  kReduceScatter,
+  kBroadcast,
+  kReduce,
+  kAllToAll,
+  kSend,
+  kRecv,
+  kSendRecv,
+  kBarrier
+};
 
 enum class ReduceOp { kSum, kAvg, kMax, kMin, kProd };
 

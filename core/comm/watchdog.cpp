@@ -59,16 +59,15 @@ struct Watchdog::Impl {
             it = in_flight.erase(it);
           } else {
             if (expired.empty() && now - it->issued > timeout_s)
-              expired = fmt::format(
-                  "communicator '{}' op #{} {} waited {:.1f} s, beyond --comm-timeout {:g} s; peers: {}",
-                  it->op.comm, it->op.seq, it->op.what, now - it->issued, timeout_s, it->op.peers);
+              expired =
+                  fmt::format("communicator '{}' op #{} {} waited {:.1f} s, beyond --comm-timeout {:g} s; peers: {}",
+                              it->op.comm, it->op.seq, it->op.what, now - it->issued, timeout_s, it->op.peers);
             ++it;
           }
         }
         for (auto& [id, c] : health) checks.push_back(c);
       }
-      if (!expired.empty())
-        self->fatal(expired + "; a peer is stopped, dead or slow (check its log)", 3);
+      if (!expired.empty()) self->fatal(expired + "; a peer is stopped, dead or slow (check its log)", 3);
       for (auto& c : checks)
         if (auto err = c()) self->fatal(*err, 3);
     }
@@ -93,9 +92,9 @@ struct Watchdog::Impl {
     for (std::size_t i = skip; i < all.size(); ++i) {
       const Entry& e = *all[i];
       const bool done = e.done >= 0;
-      out << fmt::format("{} {} {} {} {:.3f} {} {}\n", done ? "done" : "IN-FLIGHT", e.op.comm, e.op.seq,
-                         e.op.what, now - e.issued,
-                         done ? fmt::format("{:.6f}", e.done - e.issued) : std::string("-"), e.op.peers);
+      out << fmt::format("{} {} {} {} {:.3f} {} {}\n", done ? "done" : "IN-FLIGHT", e.op.comm, e.op.seq, e.op.what,
+                         now - e.issued, done ? fmt::format("{:.6f}", e.done - e.issued) : std::string("-"),
+                         e.op.peers);
     }
   }
 };
@@ -122,8 +121,7 @@ void Watchdog::install_signal_handling() {
     auto& w = Watchdog::instance();
     std::string flying = w.in_flight_summary();
     w.fatal(fmt::format("received {}; {}", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                        flying.empty() ? std::string("no communication op in flight")
-                                       : "op in flight: " + flying),
+                        flying.empty() ? std::string("no communication op in flight") : "op in flight: " + flying),
             3);
   }).detach();
 }
@@ -145,9 +143,7 @@ void Watchdog::track(OpTrace op, std::shared_ptr<Work> work) {
   impl_->in_flight.push_back(Impl::Entry{std::move(op), std::move(work), now_s(), -1});
 }
 
-Watchdog::Call::Call(Watchdog& w, OpTrace op) : work_(std::make_shared<CpuWork>()) {
-  w.track(std::move(op), work_);
-}
+Watchdog::Call::Call(Watchdog& w, OpTrace op) : work_(std::make_shared<CpuWork>()) { w.track(std::move(op), work_); }
 Watchdog::Call::~Call() { work_->finish(); }
 
 int Watchdog::add_abort_hook(std::function<void(int)> hook) {
@@ -177,8 +173,8 @@ std::string Watchdog::in_flight_summary() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   for (auto& e : impl_->in_flight) {
     if (e.work->is_completed()) continue;
-    return fmt::format("communicator '{}' op #{} {} (issued {:.1f} s ago; peers: {})", e.op.comm, e.op.seq,
-                       e.op.what, now_s() - e.issued, e.op.peers);
+    return fmt::format("communicator '{}' op #{} {} (issued {:.1f} s ago; peers: {})", e.op.comm, e.op.seq, e.op.what,
+                       now_s() - e.issued, e.op.peers);
   }
   return "";
 }

@@ -44,6 +44,7 @@ class Watchdog {
    public:
     Call(Watchdog& w, OpTrace op);
     ~Call();
+
    private:
     std::shared_ptr<CpuWork> work_;
   };

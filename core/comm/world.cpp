@@ -69,8 +69,9 @@ void validate_world(const LaunchInfo& launch, const WorldOptions& opt, const Env
            "or set the processes per node to 1",
            launch.source, launch.local_world_size);
   if (backend == "mpi") {
-    DT_USAGE(built_with_mpi(), "--backend mpi: this build has no MPI (DTBENCH_WITH_MPI=OFF); install "
-                               "libopenmpi-dev and rebuild, or use --backend nccl on GPUs");
+    DT_USAGE(built_with_mpi(),
+             "--backend mpi: this build has no MPI (DTBENCH_WITH_MPI=OFF); install "
+             "libopenmpi-dev and rebuild, or use --backend nccl on GPUs");
     DT_USAGE(opt.device == "cpu", "--backend mpi runs on CPU tensors; use --device cpu, or --backend nccl on GPUs");
     DT_USAGE(mpi_can_start(launch, env),
              "--backend mpi needs processes started by mpirun or srun --mpi=pmix, but this launch is '{}'; "
@@ -79,8 +80,9 @@ void validate_world(const LaunchInfo& launch, const WorldOptions& opt, const Env
   } else if (backend == "store") {
     DT_USAGE(opt.device == "cpu", "--backend store runs on CPU tensors; use --device cpu, or --backend nccl on GPUs");
   } else {
-    DT_USAGE(built_with_nccl(), "--backend nccl: this build has no NCCL (no CUDA toolkit or CUDA libtorch at "
-                                "build time); rebuild on a machine with both, or use --backend mpi on CPU");
+    DT_USAGE(built_with_nccl(),
+             "--backend nccl: this build has no NCCL (no CUDA toolkit or CUDA libtorch at "
+             "build time); rebuild on a machine with both, or use --backend mpi on CPU");
     DT_USAGE(opt.device == "cuda", "--backend nccl runs on CUDA tensors; use --device cuda, or --backend mpi on CPU");
   }
   if (opt.device == "cuda") {

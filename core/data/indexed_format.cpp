@@ -20,11 +20,18 @@ void put(std::ofstream& out, const T& v) {
 
 int indexed_token_bytes(int code) {
   switch (code) {
-    case 1: case 2: return 1;
-    case 3: case 8: return 2;
-    case 4: return 4;
-    case 5: return 8;
-    default: return 0;
+    case 1:
+    case 2:
+      return 1;
+    case 3:
+    case 8:
+      return 2;
+    case 4:
+      return 4;
+    case 5:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -48,7 +55,8 @@ IndexedIndex read_indexed_index(const std::string& path) {
   uint64_t version = 0, count = 0, docs = 0;
   uint8_t code = 0;
   take(&version, 8, "version");
-  DT_USAGE(version == 1, "{}: index version {} is not 1; rebuild it with Megatron-LM's preprocess_data.py", path, version);
+  DT_USAGE(version == 1, "{}: index version {} is not 1; rebuild it with Megatron-LM's preprocess_data.py", path,
+           version);
   take(&code, 1, "dtype code");
   DT_USAGE(indexed_token_bytes(code) > 0, "{}: dtype code {} is not an integer token type (1-5 or 8)", path, code);
   take(&count, 8, "sequence count");

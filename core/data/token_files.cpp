@@ -46,17 +46,26 @@ class StreamSource final : public TokenSource {
     DT_USAGE(bytes_ % tb_ == 0, "--data {}: {} bytes is not a whole number of {}-byte tokens; the file is truncated",
              path, bytes_, tb_);
     n_ = bytes_ / tb_;
-    DT_USAGE(n_ >= seq + 1, "--data {}: {} tokens, fewer than one sample of --seq {} + 1; use a shorter --seq or more data",
-             path, n_, seq);
+    DT_USAGE(n_ >= seq + 1,
+             "--data {}: {} tokens, fewer than one sample of --seq {} + 1; use a shorter --seq or more data", path, n_,
+             seq);
     map_ = ::mmap(nullptr, static_cast<size_t>(bytes_), PROT_READ, MAP_PRIVATE, fd, 0);
     ::close(fd);
     DT_USAGE(map_ != MAP_FAILED, "--data {}: cannot map: {}", path, std::strerror(errno));
     int64_t negative = -1, mx = 0;
     switch (tb_) {
-      case 1: mx = max_token<uint8_t>(map_, n_, &negative); break;
-      case 2: mx = max_token<uint16_t>(map_, n_, &negative); break;
-      case 4: mx = max_token<int32_t>(map_, n_, &negative); break;
-      default: mx = max_token<int64_t>(map_, n_, &negative); break;
+      case 1:
+        mx = max_token<uint8_t>(map_, n_, &negative);
+        break;
+      case 2:
+        mx = max_token<uint16_t>(map_, n_, &negative);
+        break;
+      case 4:
+        mx = max_token<int32_t>(map_, n_, &negative);
+        break;
+      default:
+        mx = max_token<int64_t>(map_, n_, &negative);
+        break;
     }
     DT_USAGE(negative < 0, "--data {}: token {} is negative; the file is not {}", path, negative, what);
     DT_USAGE(mx < vocab, "--data {}: token id {} is not below the vocabulary ({}); use a model with --vocab {} or more",
@@ -83,9 +92,12 @@ class StreamSource final : public TokenSource {
   int64_t token(int64_t i) const {
     const char* base = static_cast<const char*>(map_);
     switch (tb_) {
-      case 1: return static_cast<const uint8_t*>(map_)[i];
-      case 2: return static_cast<const uint16_t*>(map_)[i];
-      case 4: return static_cast<const int32_t*>(map_)[i];
+      case 1:
+        return static_cast<const uint8_t*>(map_)[i];
+      case 2:
+        return static_cast<const uint16_t*>(map_)[i];
+      case 4:
+        return static_cast<const int32_t*>(map_)[i];
       default: {
         int64_t v;
         std::memcpy(&v, base + i * 8, 8);
@@ -113,13 +125,14 @@ std::unique_ptr<TokenSource> open_token_source(const std::string& spec, int64_t 
   int token_bytes = 2;
   if (auto colon = spec.rfind(':'); colon != std::string::npos) {
     const std::string kind = spec.substr(colon + 1);
-    DT_USAGE(kind == "uint16" || kind == "uint32", "--data {}: ':{}' is not a token type; write PATH, PATH:uint16 or PATH:uint32",
-             spec, kind);
+    DT_USAGE(kind == "uint16" || kind == "uint32",
+             "--data {}: ':{}' is not a token type; write PATH, PATH:uint16 or PATH:uint32", spec, kind);
     path = spec.substr(0, colon);
     token_bytes = kind == "uint32" ? 4 : 2;
   }
   DT_USAGE(exists(path), "--data {}: no such file; give synthetic, a token file, or an indexed dataset's .bin", path);
-  const std::string stem = path.size() > 4 && path.substr(path.size() - 4) == ".bin" ? path.substr(0, path.size() - 4) : "";
+  const std::string stem =
+      path.size() > 4 && path.substr(path.size() - 4) == ".bin" ? path.substr(0, path.size() - 4) : "";
   if (!stem.empty() && exists(stem + ".idx")) {
     // The documents of an indexed dataset, concatenated: samples may span documents, as
     // Megatron's GPT dataset's do.

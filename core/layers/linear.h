@@ -26,8 +26,13 @@ class LinearImpl : public torch::nn::Module {
              "linear {}x{} does not split over {} ranks", out, in, n);
     const int64_t lout = split == Split::kColumn ? out / n : out, lin = split == Split::kRow ? in / n : in;
     weight = register_parameter("weight", at::empty({lout, lin}, parameter_options()));
-    weight_sharding = {split == Split::kColumn ? 0 : split == Split::kRow ? 1 : -1, {out, in},
-                       split == Split::kColumn ? r * lout : split == Split::kRow ? r * lin : 0};
+    weight_sharding = {split == Split::kColumn ? 0
+                       : split == Split::kRow  ? 1
+                                               : -1,
+                       {out, in},
+                       split == Split::kColumn ? r * lout
+                       : split == Split::kRow  ? r * lin
+                                               : 0};
     if (bias) {
       this->bias = register_parameter("bias", at::zeros({lout}, parameter_options()));
       bias_sharding = {split == Split::kColumn ? 0 : -1, {out}, split == Split::kColumn ? r * lout : 0};

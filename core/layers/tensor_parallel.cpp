@@ -50,7 +50,9 @@ struct CopyToRegion : torch::autograd::Function<CopyToRegion> {
     ctx->saved_data["comm"] = reinterpret_cast<int64_t>(c);
     return x.view_as(x);
   }
-  static variable_list backward(AutogradContext* ctx, variable_list g) { return {all_reduce_sum(g[0], *comm_of(ctx)), {}}; }
+  static variable_list backward(AutogradContext* ctx, variable_list g) {
+    return {all_reduce_sum(g[0], *comm_of(ctx)), {}};
+  }
 };
 
 struct ReduceFromRegion : torch::autograd::Function<ReduceFromRegion> {
@@ -73,7 +75,9 @@ struct ReduceScatterSequence : torch::autograd::Function<ReduceScatterSequence> 
     ctx->saved_data["comm"] = reinterpret_cast<int64_t>(c);
     return reduce_scatter_sequence(x, *c);
   }
-  static variable_list backward(AutogradContext* ctx, variable_list g) { return {gather_sequence(g[0], *comm_of(ctx)), {}}; }
+  static variable_list backward(AutogradContext* ctx, variable_list g) {
+    return {gather_sequence(g[0], *comm_of(ctx)), {}};
+  }
 };
 
 struct VocabParallelCrossEntropy : torch::autograd::Function<VocabParallelCrossEntropy> {

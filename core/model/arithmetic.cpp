@@ -6,13 +6,12 @@ namespace dtbench {
 int64_t parameter_count(const ModelConfig& c) {
   const int64_t h = c.hidden, kv = c.kv_heads * c.head_dim();
   const int64_t b = c.bias ? 1 : 0;
-  const int64_t norm = c.rmsnorm ? h : 2 * h;                       // weight (+ bias for LayerNorm)
-  const int64_t attn = h * (h + 2 * kv) + b * (h + 2 * kv)          // q, k, v
-                       + h * h + b * h;                             // output projection
-  const int64_t mlp = c.swiglu ? 3 * h * c.ffn + b * (2 * c.ffn + h)
-                               : 2 * h * c.ffn + b * (c.ffn + h);
+  const int64_t norm = c.rmsnorm ? h : 2 * h;               // weight (+ bias for LayerNorm)
+  const int64_t attn = h * (h + 2 * kv) + b * (h + 2 * kv)  // q, k, v
+                       + h * h + b * h;                     // output projection
+  const int64_t mlp = c.swiglu ? 3 * h * c.ffn + b * (2 * c.ffn + h) : 2 * h * c.ffn + b * (c.ffn + h);
   const int64_t block = 2 * norm + attn + mlp;
-  const int64_t embed = c.vocab * h + (c.rope ? 0 : c.seq * h);    // tokens (+ learned positions)
+  const int64_t embed = c.vocab * h + (c.rope ? 0 : c.seq * h);  // tokens (+ learned positions)
   const int64_t head = c.tied_embeddings ? 0 : c.vocab * h;
   return embed + c.layers * block + norm + head;
 }

@@ -10,10 +10,11 @@ namespace dtbench {
 
 struct ModelConfig {
   std::string name;
-  std::string family;  // "llama" (RMSNorm, RoPE, SwiGLU, GQA, untied) or "gpt" (LayerNorm, learned positions, GELU, tied)
+  std::string
+      family;  // "llama" (RMSNorm, RoPE, SwiGLU, GQA, untied) or "gpt" (LayerNorm, learned positions, GELU, tied)
   std::string source;  // where the numbers come from
   int64_t hidden = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, vocab = 0;
-  int64_t seq = 0;     // default (and, for learned positions, maximum) sequence length
+  int64_t seq = 0;  // default (and, for learned positions, maximum) sequence length
   bool swiglu = true, rmsnorm = true, rope = true, tied_embeddings = false, bias = false;
   double rope_theta = 10000.0;
   bool rope_llama31_scaling = false;  // Llama 3.1's low/high-frequency rescaling of RoPE
@@ -48,7 +49,7 @@ struct ParallelLayout {
   bool shard_params = false;  // ZeRO-3 / FSDP: parameters, gradients and optimizer state split over dp
   int64_t micro_batch = 1, seq = 0;
   bool activation_checkpointing = false;
-  bool bf16 = false;          // bf16 compute copies and activations, fp32 master weights and reductions
+  bool bf16 = false;  // bf16 compute copies and activations, fp32 master weights and reductions
 };
 
 // Bytes per rank, estimated. Parameters are fp32 masters (plus bf16 compute copies in

@@ -14,9 +14,7 @@ MlpClassifierImpl::MlpClassifierImpl() {
   fc3 = register_module("fc3", Linear(kHidden, kClasses, true));
 }
 
-at::Tensor MlpClassifierImpl::forward(const at::Tensor& images) {
-  return fc3(at::relu(fc2(at::relu(fc1(images)))));
-}
+at::Tensor MlpClassifierImpl::forward(const at::Tensor& images) { return fc3(at::relu(fc2(at::relu(fc1(images))))); }
 
 int64_t MlpClassifierImpl::parameter_count() {
   return kPixels * kHidden + kHidden + kHidden * kHidden + kHidden + kHidden * kClasses + kClasses;

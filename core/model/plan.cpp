@@ -26,11 +26,20 @@ nlohmann::json plan_json(const ModelConfig& c, const ParallelLayout& l) {
   return {{"model", c.name},
           {"parameters", parameter_count(c)},
           {"flops_per_token", flops_per_token(c, l.seq)},
-          {"layout", {{"dp", l.dp}, {"tp", l.tp}, {"pp", l.pp}, {"sharded", l.shard_params},
-                      {"micro_batch", l.micro_batch}, {"seq", l.seq},
-                      {"activation_checkpointing", l.activation_checkpointing}, {"dtype", l.bf16 ? "bf16" : "fp32"}}},
+          {"layout",
+           {{"dp", l.dp},
+            {"tp", l.tp},
+            {"pp", l.pp},
+            {"sharded", l.shard_params},
+            {"micro_batch", l.micro_batch},
+            {"seq", l.seq},
+            {"activation_checkpointing", l.activation_checkpointing},
+            {"dtype", l.bf16 ? "bf16" : "fp32"}}},
           {"memory_per_rank_bytes",
-           {{"params", m.params}, {"grads", m.grads}, {"optimizer", m.optimizer}, {"activations", m.activations},
+           {{"params", m.params},
+            {"grads", m.grads},
+            {"optimizer", m.optimizer},
+            {"activations", m.activations},
             {"total", m.total()}}}};
 }
 
@@ -40,8 +49,10 @@ std::string describe_plan(const ModelConfig& c, const ParallelLayout& l) {
   out += fmt::format("model          {} ({}; {})\n", c.name, c.family, c.source);
   out += fmt::format("shape          hidden {} layers {} heads {} kv-heads {} ffn {} vocab {} seq {}\n", c.hidden,
                      c.layers, c.heads, c.kv_heads, c.ffn, c.vocab, l.seq);
-  out += fmt::format("parameters     {} ({:.3f} B)\n", parameter_count(c), static_cast<double>(parameter_count(c)) / 1e9);
-  out += fmt::format("flops/token    {:.4e} (forward + backward, causal attention at half)\n", flops_per_token(c, l.seq));
+  out +=
+      fmt::format("parameters     {} ({:.3f} B)\n", parameter_count(c), static_cast<double>(parameter_count(c)) / 1e9);
+  out +=
+      fmt::format("flops/token    {:.4e} (forward + backward, causal attention at half)\n", flops_per_token(c, l.seq));
   out += fmt::format("layout         dp {} tp {} pp {}{}, micro-batch {}, {}{}\n", l.dp, l.tp, l.pp,
                      l.shard_params ? " (sharded)" : "", l.micro_batch, l.bf16 ? "bf16" : "fp32",
                      l.activation_checkpointing ? ", activation checkpointing" : "");

@@ -104,9 +104,10 @@ void validate_model(const ModelConfig& c) {
            "model {}: hidden, layers, heads, kv-heads, ffn, vocab and seq must all be positive", c.name);
   DT_USAGE(c.hidden % c.heads == 0, "model {}: --hidden {} is not a multiple of --heads {}; pick heads that divide it",
            c.name, c.hidden, c.heads);
-  DT_USAGE(c.heads % c.kv_heads == 0,
-           "model {}: --heads {} is not a multiple of --kv-heads {}; grouped-query attention needs kv-heads to divide heads",
-           c.name, c.heads, c.kv_heads);
+  DT_USAGE(
+      c.heads % c.kv_heads == 0,
+      "model {}: --heads {} is not a multiple of --kv-heads {}; grouped-query attention needs kv-heads to divide heads",
+      c.name, c.heads, c.kv_heads);
   DT_USAGE(!c.rope || c.head_dim() % 2 == 0, "model {}: RoPE needs an even head size, got {} (= hidden / heads)",
            c.name, c.head_dim());
 }

@@ -73,7 +73,8 @@ at::Tensor BlockImpl::forward(const at::Tensor& x, const RopeTables* rope) {
 TransformerImpl::TransformerImpl(const ModelConfig& c, const TensorParallel& tp, const ModelPart& part)
     : config_(c), tp_(tp), part_(part) {
   if (part_.layers < 0) part_.layers = c.layers - part_.first_layer;
-  if (part_.first || (part_.last && c.tied_embeddings)) embed = register_module("embed", Embedding(c.vocab, c.hidden, tp));
+  if (part_.first || (part_.last && c.tied_embeddings))
+    embed = register_module("embed", Embedding(c.vocab, c.hidden, tp));
   if (!c.rope && part_.first) pos = register_module("pos", Embedding(c.seq, c.hidden));
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < part_.layers; ++i) blocks->push_back(Block(c, tp));
@@ -123,8 +124,8 @@ at::Tensor TransformerImpl::run_blocks(at::Tensor x) {
   for (std::size_t i = 0; i < blocks->size(); ++i) {
     BlockImpl* block = blocks[i]->as<BlockImpl>();
     if (block_runner)
-      x = block_runner->run(static_cast<int64_t>(i), [block, rope](const at::Tensor& in) { return block->forward(in, rope); },
-                            x);
+      x = block_runner->run(
+          static_cast<int64_t>(i), [block, rope](const at::Tensor& in) { return block->forward(in, rope); }, x);
     else
       x = recompute ? checkpointed_block(*block, x, rope) : block->forward(x, rope);
   }
@@ -157,7 +158,8 @@ at::Tensor TransformerImpl::head_loss_sum(const at::Tensor& x, const at::Tensor&
   const at::Tensor flat = logits.reshape({-1, logits.size(-1)}).to(at::kFloat);
   if (tp_.size() == 1 && logits.size(-1) == config_.vocab)
     return at::cross_entropy_loss(flat, targets.reshape({-1}), {}, at::Reduction::Sum);
-  return vocab_parallel_cross_entropy_sum(flat, targets.reshape({-1}), tp_.rank() * logits.size(-1), config_.vocab, tp_);
+  return vocab_parallel_cross_entropy_sum(flat, targets.reshape({-1}), tp_.rank() * logits.size(-1), config_.vocab,
+                                          tp_);
 }
 
 at::Tensor TransformerImpl::loss_sum(const at::Tensor& batch) {

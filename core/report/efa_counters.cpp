@@ -36,9 +36,9 @@ std::string sysfs_root() {
 }
 
 const std::vector<std::string>& efa_traffic_counters() {
-  static const std::vector<std::string> names = {"tx_bytes",     "rx_bytes",         "tx_pkts",
-                                                 "rx_pkts",      "rdma_read_bytes",  "rdma_write_bytes",
-                                                 "retrans_pkts", "retrans_timeout_events"};
+  static const std::vector<std::string> names = {
+      "tx_bytes",        "rx_bytes",         "tx_pkts",      "rx_pkts",
+      "rdma_read_bytes", "rdma_write_bytes", "retrans_pkts", "retrans_timeout_events"};
   return names;
 }
 

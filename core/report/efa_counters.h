@@ -17,7 +17,7 @@
 namespace dtbench {
 
 struct EfaDevice {
-  std::string name;                          // rdmap16s27
+  std::string name;                         // rdmap16s27
   std::map<std::string, int64_t> counters;  // summed over the device's ports
 };
 

@@ -39,21 +39,19 @@ struct CorrectnessFailure : Error {
   explicit CorrectnessFailure(const std::string& what) : Error(ExitCode::kCorrectness, what) {}
 };
 
-[[noreturn]] void throw_check_failure(ExitCode code, const char* file, int line,
-                                      const std::string& what);
+[[noreturn]] void throw_check_failure(ExitCode code, const char* file, int line, const std::string& what);
 
 }  // namespace dtbench
 
 // A failed usage check: one line, cause and fix, exit 2.
-#define DT_USAGE(cond, ...)                                        \
-  do {                                                             \
+#define DT_USAGE(cond, ...)                                             \
+  do {                                                                  \
     if (!(cond)) throw ::dtbench::UsageError(fmt::format(__VA_ARGS__)); \
   } while (0)
 
 // An internal invariant or a failed system call: message plus file:line, exit 3.
-#define DT_CHECK(cond, ...)                                                        \
-  do {                                                                             \
-    if (!(cond))                                                                   \
-      ::dtbench::throw_check_failure(::dtbench::ExitCode::kRuntime, __FILE__, __LINE__, \
-                                     fmt::format(__VA_ARGS__));                    \
+#define DT_CHECK(cond, ...)                                                                                        \
+  do {                                                                                                             \
+    if (!(cond))                                                                                                   \
+      ::dtbench::throw_check_failure(::dtbench::ExitCode::kRuntime, __FILE__, __LINE__, fmt::format(__VA_ARGS__)); \
   } while (0)

@@ -28,10 +28,14 @@ NcclNetChoice parse_nccl_log(std::istream& in) {
   while (std::getline(in, line)) {
     if (line.find("NCCL") == std::string::npos) continue;
     ++c.lines;
-    if (std::regex_search(line, m, kUsingNetwork)) c.network = m[1];
-    else if (std::regex_search(line, m, kLoadedPlugin)) c.plugin = m[1];
-    else if (std::regex_search(line, m, kOfiBanner)) c.plugin_version = m[1];
-    else if (std::regex_search(line, m, kOfiProvider)) c.provider = m[1];
+    if (std::regex_search(line, m, kUsingNetwork))
+      c.network = m[1];
+    else if (std::regex_search(line, m, kLoadedPlugin))
+      c.plugin = m[1];
+    else if (std::regex_search(line, m, kOfiBanner))
+      c.plugin_version = m[1];
+    else if (std::regex_search(line, m, kOfiProvider))
+      c.provider = m[1];
     else if (std::regex_search(line, m, kChannel)) {
       ++c.net_channels;
       if (m[2].matched) c.gdr = true;
@@ -43,14 +47,18 @@ NcclNetChoice parse_nccl_log(std::istream& in) {
 }
 
 nlohmann::json to_json(const NcclNetChoice& c) {
-  return {{"network", c.network},     {"plugin", c.plugin}, {"plugin_version", c.plugin_version},
-          {"provider", c.provider},   {"net_channels", c.net_channels}, {"gdr", c.gdr},
+  return {{"network", c.network},
+          {"plugin", c.plugin},
+          {"plugin_version", c.plugin_version},
+          {"provider", c.provider},
+          {"net_channels", c.net_channels},
+          {"gdr", c.gdr},
           {"over_sockets", c.over_sockets()}};
 }
 
 std::string capture_nccl_log(const std::string& run_dir, int rank) {
   const char* user_file = std::getenv("NCCL_DEBUG_FILE");
-  if (user_file && *user_file) return "";  // theirs: it may hold %h/%p patterns we cannot name
+  if (user_file && *user_file) return "";    // theirs: it may hold %h/%p patterns we cannot name
   if (std::getenv("NCCL_DEBUG")) return "";  // they want NCCL's lines where NCCL puts them
   make_dirs(run_dir);
   const std::string path = fmt::format("{}/nccl.rank{}.log", run_dir, rank);

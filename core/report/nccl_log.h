@@ -14,13 +14,13 @@
 namespace dtbench {
 
 struct NcclNetChoice {
-  std::string network;         // "AWS Libfabric", "Libfabric", "IB", "Socket", "" (no line seen)
-  std::string plugin;          // the net plugin NCCL loaded ("" = none: internal IB/Socket)
-  std::string plugin_version;  // "1.13.2-aws" from the OFI plugin's banner
-  std::string provider;        // the libfabric provider the OFI plugin selected ("efa")
-  int net_channels = 0;        // channels whose transport is NET/... (traffic between nodes)
-  bool gdr = false;            // a NET channel used GPUDirect RDMA
-  int lines = 0;               // NCCL lines read
+  std::string network;                // "AWS Libfabric", "Libfabric", "IB", "Socket", "" (no line seen)
+  std::string plugin;                 // the net plugin NCCL loaded ("" = none: internal IB/Socket)
+  std::string plugin_version;         // "1.13.2-aws" from the OFI plugin's banner
+  std::string provider;               // the libfabric provider the OFI plugin selected ("efa")
+  int net_channels = 0;               // channels whose transport is NET/... (traffic between nodes)
+  bool gdr = false;                   // a NET channel used GPUDirect RDMA
+  int lines = 0;                      // NCCL lines read
   std::vector<std::string> warnings;  // "NCCL WARN" lines, kept to echo
 
   bool over_sockets() const { return network == "Socket"; }

@@ -14,20 +14,11 @@ namespace dtbench {
 
 nlohmann::json new_result_record(const std::string& benchmark) {
   using nlohmann::json;
-  return json{{"schema", kResultSchema},
-              {"benchmark", benchmark},
-              {"status", "ok"},
-              {"error", nullptr},
-              {"started_at", utc_iso8601_now()},
-              {"duration_s", 0.0},
-              {"git_sha", build_git_sha()},
-              {"config", json::object()},
-              {"launch", json::object()},
-              {"system", json::object()},
-              {"metrics", json::object()},
-              {"steps", json::array()},
-              {"rows", json::array()},
-              {"per_rank", json::array()}};
+  return json{{"schema", kResultSchema},    {"benchmark", benchmark},          {"status", "ok"},
+              {"error", nullptr},           {"started_at", utc_iso8601_now()}, {"duration_s", 0.0},
+              {"git_sha", build_git_sha()}, {"config", json::object()},        {"launch", json::object()},
+              {"system", json::object()},   {"metrics", json::object()},       {"steps", json::array()},
+              {"rows", json::array()},      {"per_rank", json::array()}};
 }
 
 nlohmann::json to_json(const Summary& s) {

@@ -53,7 +53,9 @@ struct Grid {
 
 // The grid of a piece or a read: its own block, or every column of the `cols` the tensor's
 // other blocks use (the whole tensor as one row when none does).
-Grid grid_of(const ColumnBlock& b, int64_t cols) { return b.cols > 0 ? Grid{b.cols, b.first, b.width} : Grid{cols, 0, cols}; }
+Grid grid_of(const ColumnBlock& b, int64_t cols) {
+  return b.cols > 0 ? Grid{b.cols, b.first, b.width} : Grid{cols, 0, cols};
+}
 
 // The column count a tensor's pieces are split by, or `fallback` when none is split.
 int64_t columns_of(const json& pieces, int64_t fallback) {
@@ -131,7 +133,10 @@ json merge_pieces(const std::vector<std::string>& per_rank) {
       if (t.is_null()) t = {{"dtype", e["dtype"]}, {"shape", e["shape"]}, {"pieces", json::array()}};
       if (t["dtype"] != e["dtype"] || t["shape"] != e["shape"])
         throw RuntimeFailure(fmt::format("checkpoint: ranks disagree on the dtype or shape of {}", e["name"].dump()));
-      json piece = {{"file", e["file"]}, {"offset", e["offset"]}, {"start", e["start"]}, {"numel", e["numel"]},
+      json piece = {{"file", e["file"]},
+                    {"offset", e["offset"]},
+                    {"start", e["start"]},
+                    {"numel", e["numel"]},
                     {"crc32c", e["crc32c"]}};
       for (const char* key : {"cols", "first", "width"})
         if (e.contains(key)) piece[key] = e[key];
@@ -146,7 +151,8 @@ json merge_pieces(const std::vector<std::string>& per_rank) {
     auto& pieces = t["pieces"];
     const int64_t cols = columns_of(pieces, total);
     if (cols <= 0 || total % cols != 0)
-      throw RuntimeFailure(fmt::format("checkpoint: {} ({} elements) does not split into rows of {}", name, total, cols));
+      throw RuntimeFailure(
+          fmt::format("checkpoint: {} ({} elements) does not split into rows of {}", name, total, cols));
     std::sort(pieces.begin(), pieces.end(), [&](const json& a, const json& b) {
       const Grid ga = grid_of(block_of(a), cols), gb = grid_of(block_of(b), cols);
       return std::make_pair(ga.first, a["start"].get<int64_t>()) < std::make_pair(gb.first, b["start"].get<int64_t>());
@@ -162,15 +168,17 @@ json merge_pieces(const std::vector<std::string>& per_rank) {
           throw RuntimeFailure(fmt::format("checkpoint: the pieces of {} leave a gap in columns [{}, {})", name,
                                            block.first, block.first + block.width));
         if (g.first != column)
-          throw RuntimeFailure(fmt::format("checkpoint: the column blocks of {} overlap or leave a gap at column {}",
-                                           name, column));
+          throw RuntimeFailure(
+              fmt::format("checkpoint: the column blocks of {} overlap or leave a gap at column {}", name, column));
         block = g;
         column += g.width;
         in_block = 0;
       }
       if (g.width != block.width || p["start"].get<int64_t>() != in_block)
-        throw RuntimeFailure(fmt::format("checkpoint: the pieces of {} overlap or leave a gap at element {} of columns "
-                                         "[{}, {})", name, in_block, block.first, block.first + block.width));
+        throw RuntimeFailure(
+            fmt::format("checkpoint: the pieces of {} overlap or leave a gap at element {} of columns "
+                        "[{}, {})",
+                        name, in_block, block.first, block.first + block.width));
       in_block += p["numel"].get<int64_t>();
       covered += p["numel"].get<int64_t>();
     }
@@ -200,7 +208,9 @@ int64_t steps_of(const std::string& entry, const std::string& prefix) {
 
 }  // namespace
 
-std::string checkpoint_name(const std::string& prefix, int64_t steps) { return fmt::format("{}-{}steps", prefix, steps); }
+std::string checkpoint_name(const std::string& prefix, int64_t steps) {
+  return fmt::format("{}-{}steps", prefix, steps);
+}
 
 std::string save_checkpoint(ControlPlane& ctl, const std::string& dir, const std::string& name,
                             const std::vector<CheckpointPiece>& mine, const json& state) {
@@ -228,9 +238,8 @@ std::string save_checkpoint(ControlPlane& ctl, const std::string& dir, const std
     try {
       json files = json::array();
       for (int r = 0; r < ctl.size(); ++r) files.push_back(rank_file(r));
-      const json meta = {{"format", kCheckpointFormat}, {"name", name},
-                         {"created_at", utc_iso8601_now()}, {"world_size", ctl.size()},
-                         {"state", state},          {"files", files},
+      const json meta = {{"format", kCheckpointFormat},      {"name", name},   {"created_at", utc_iso8601_now()},
+                         {"world_size", ctl.size()},         {"state", state}, {"files", files},
                          {"tensors", merge_pieces(per_rank)}};
       write_json_atomic(tmp + "/.metadata", meta);  // last: marks the folder complete
       // A checkpoint of the same name (a rerun) is replaced by renames only.
@@ -250,7 +259,8 @@ std::string save_checkpoint(ControlPlane& ctl, const std::string& dir, const std
   return final_path;
 }
 
-CheckpointReader::CheckpointReader(std::string path, json metadata) : path_(std::move(path)), meta_(std::move(metadata)) {
+CheckpointReader::CheckpointReader(std::string path, json metadata)
+    : path_(std::move(path)), meta_(std::move(metadata)) {
   if (!meta_.is_object() || meta_.value("format", "") != kCheckpointFormat || !meta_.contains("tensors") ||
       !meta_.contains("state"))
     throw CheckpointError(fmt::format(".metadata is not a {} record", kCheckpointFormat));
@@ -287,7 +297,8 @@ at::Tensor CheckpointReader::read_piece(const json& piece, int64_t nbytes, const
   return bytes;
 }
 
-at::Tensor CheckpointReader::read(const std::string& name, int64_t start, int64_t count, const ColumnBlock& block) const {
+at::Tensor CheckpointReader::read(const std::string& name, int64_t start, int64_t count,
+                                  const ColumnBlock& block) const {
   const json& e = entry(name);
   const auto dtype_it = dtypes().find(e.at("dtype").get<std::string>());
   if (dtype_it == dtypes().end()) throw CheckpointError(fmt::format("{} has an unknown dtype", name));
@@ -303,7 +314,8 @@ at::Tensor CheckpointReader::read(const std::string& name, int64_t start, int64_
   const int64_t size = total / cols * want.width;  // elements of the block asked from
   if (count < 0) count = size - start;
   if (start < 0 || count < 0 || start + count > size)
-    throw CheckpointError(fmt::format("{} has {} elements there; asked for [{}, {})", name, size, start, start + count));
+    throw CheckpointError(
+        fmt::format("{} has {} elements there; asked for [{}, {})", name, size, start, start + count));
   at::Tensor out = at::empty({count}, at::TensorOptions().dtype(dtype_it->second));
   const int64_t esize = static_cast<int64_t>(out.element_size());
   auto* out_bytes = static_cast<char*>(out.data_ptr());
@@ -311,7 +323,8 @@ at::Tensor CheckpointReader::read(const std::string& name, int64_t start, int64_
   for (const json& p : e.at("pieces")) {
     const int64_t p_start = p.at("start").get<int64_t>(), p_numel = p.at("numel").get<int64_t>();
     const Grid have = grid_of(block_of(p), cols);
-    if (have.cols != cols) throw CheckpointError(fmt::format("{}: its pieces are split by columns in different ways", name));
+    if (have.cols != cols)
+      throw CheckpointError(fmt::format("{}: its pieces are split by columns in different ways", name));
     // A piece is read whole, once, when it holds something asked for: its checksum covers it all.
     at::Tensor bytes;
     shared_runs(want, start, count, have, p_start, p_numel, [&](int64_t to, int64_t from, int64_t n) {
@@ -359,7 +372,7 @@ std::string load_latest_checkpoint(ControlPlane& ctl, const std::string& dir, co
     } catch (const nlohmann::json::exception& e) {
       status = fmt::format(".metadata is malformed ({})", e.what());
     } catch (const UsageError&) {
-      throw;  // the run does not fit this checkpoint (every rank sees the same .metadata)
+      throw;                             // the run does not fit this checkpoint (every rank sees the same .metadata)
     } catch (const std::exception& e) {  // e.g. a tensor whose shape does not fit: the candidate is unusable
       status = e.what();
     }

@@ -35,7 +35,7 @@ double table_peak_flops(const std::string& gpu, at::ScalarType dtype) {
   // NVIDIA datasheets, dense (no sparsity); fp32 is the CUDA-core rate (libtorch keeps TF32
   // off for matmuls by default).
   static const Row rows[] = {
-      {"H100 PCIe", 756e12, 51e12}, {"H100", 989e12, 67e12}, {"H200", 989e12, 67e12}, {"H800", 989e12, 67e12},
+      {"H100 PCIe", 756e12, 51e12}, {"H100", 989e12, 67e12},  {"H200", 989e12, 67e12},  {"H800", 989e12, 67e12},
       {"A100", 312e12, 19.5e12},    {"B200", 2.25e15, 80e12}, {"GB200", 2.5e15, 80e12},
   };
   for (const Row& r : rows)

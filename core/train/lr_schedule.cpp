@@ -19,8 +19,8 @@ double LrSchedule::at(int64_t step) const {
 void validate_lr_schedule(const LrSchedule& s) {
   DT_USAGE(s.kind == "cosine" || s.kind == "linear" || s.kind == "constant",
            "--lr-schedule {}: use cosine, linear or constant", s.kind);
-  DT_USAGE(s.lr > 0 && s.min_lr >= 0 && s.min_lr <= s.lr, "--lr {} --min-lr {}: need 0 <= min-lr <= lr and lr > 0", s.lr,
-           s.min_lr);
+  DT_USAGE(s.lr > 0 && s.min_lr >= 0 && s.min_lr <= s.lr, "--lr {} --min-lr {}: need 0 <= min-lr <= lr and lr > 0",
+           s.lr, s.min_lr);
   DT_USAGE(s.warmup_steps >= 0 && s.warmup_steps <= s.total_steps,
            "--warmup-steps {}: must be between 0 and --steps {}", s.warmup_steps, s.total_steps);
 }

@@ -9,6 +9,7 @@
 namespace dtbench {
 
 void add_model_flags(cxxopts::Options& o, const std::string& default_model) {
+  // clang-format off
   o.add_options("model")
       ("model", "registry model (see tools/planner --list)", cxxopts::value<std::string>()->default_value(default_model), "NAME")
       ("hidden", "override the hidden size", cxxopts::value<int64_t>(), "N")
@@ -17,6 +18,7 @@ void add_model_flags(cxxopts::Options& o, const std::string& default_model) {
       ("kv-heads", "override the key/value heads", cxxopts::value<int64_t>(), "N")
       ("ffn", "override the MLP width", cxxopts::value<int64_t>(), "N")
       ("vocab", "override the vocabulary", cxxopts::value<int64_t>(), "N");
+  // clang-format on
 }
 
 ModelConfig read_model_flags(const cxxopts::ParseResult& r) {
@@ -33,6 +35,7 @@ ModelConfig read_model_flags(const cxxopts::ParseResult& r) {
 
 void add_train_flags(cxxopts::Options& o, const std::string& default_model, bool default_activation_checkpointing) {
   add_model_flags(o, default_model);
+  // clang-format off
   o.add_options("training")
       ("seq", "sequence length (default: the model's)", cxxopts::value<int64_t>(), "N")
       ("micro-batch", "sequences per rank per micro-step", cxxopts::value<int64_t>()->default_value("1"), "N")
@@ -61,6 +64,7 @@ void add_train_flags(cxxopts::Options& o, const std::string& default_model, bool
        cxxopts::value<bool>()->default_value(default_activation_checkpointing ? "true" : "false")->implicit_value("true"))
       ("dry-run", "print parameters, FLOPs/token and per-rank memory, then exit without allocating the model",
        cxxopts::value<bool>()->default_value("false")->implicit_value("true"));
+  // clang-format on
 }
 
 TrainArgs read_train_flags(const cxxopts::ParseResult& r, int64_t dp, BatchLayout* layout) {

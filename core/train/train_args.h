@@ -34,8 +34,8 @@ void add_model_flags(cxxopts::Options& options, const std::string& default_model
 // The registry config with the overrides applied, validated (UsageError otherwise).
 ModelConfig read_model_flags(const cxxopts::ParseResult& r);
 
-// add_model_flags plus the training flags. Defaults are the benchmark's (AWS's FSDP case: lr 1e-4, min lr 1e-5, weight decay 0.2,
-// betas 0.9/0.95, clip 1.0, cosine, seed 12345).
+// add_model_flags plus the training flags. Defaults are the benchmark's (AWS's FSDP case: lr 1e-4, min lr 1e-5, weight
+// decay 0.2, betas 0.9/0.95, clip 1.0, cosine, seed 12345).
 void add_train_flags(cxxopts::Options& options, const std::string& default_model,
                      bool default_activation_checkpointing = false);
 

@@ -32,8 +32,8 @@ int64_t kill_after_step() {
 }
 
 nlohmann::json model_identity(const ModelConfig& m) {
-  return {{"name", m.name},   {"hidden", m.hidden}, {"layers", m.layers}, {"heads", m.heads},
-          {"kv_heads", m.kv_heads}, {"ffn", m.ffn}, {"vocab", m.vocab}};
+  return {{"name", m.name},         {"hidden", m.hidden}, {"layers", m.layers}, {"heads", m.heads},
+          {"kv_heads", m.kv_heads}, {"ffn", m.ffn},       {"vocab", m.vocab}};
 }
 
 }  // namespace
@@ -58,20 +58,22 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
   const int64_t terms = task.terms_per_sample();
   const int64_t global_tokens = layout.global_batch() * terms;
   // What a resumed run must share with the checkpoint's: the same samples in the same order.
-  const nlohmann::json identity = {{"model", model_identity(args.model)}, {"global_batch", layout.global_batch()},
-                                   {"seq", args.seq}, {"data", args.data}, {"seed", args.seed}};
+  const nlohmann::json identity = {{"model", model_identity(args.model)},
+                                   {"global_batch", layout.global_batch()},
+                                   {"seq", args.seq},
+                                   {"data", args.data},
+                                   {"seed", args.seed}};
   std::string resumed_from;
-  const int64_t first_step =
-      args.ckpt.resume ? load_training_state(world.control(), args.ckpt, args.model.name, tensors, opt, identity,
-                                             &resumed_from)
-                       : 0;
+  const int64_t first_step = args.ckpt.resume ? load_training_state(world.control(), args.ckpt, args.model.name,
+                                                                    tensors, opt, identity, &resumed_from)
+                                              : 0;
   if (rank == 0 && args.ckpt.resume)
     std::printf(resumed_from.empty() ? "# resume: no complete checkpoint in %s; starting at step 0\n"
                                      : "# resume: %s, continuing after step %lld\n",
                 resumed_from.empty() ? args.ckpt.dir.c_str() : resumed_from.c_str(),
                 static_cast<long long>(first_step));
-  DT_USAGE(first_step < args.steps, "--steps {}: checkpoint {} is already {} steps in; ask for more steps",
-           args.steps, resumed_from, first_step);
+  DT_USAGE(first_step < args.steps, "--steps {}: checkpoint {} is already {} steps in; ask for more steps", args.steps,
+           resumed_from, first_step);
   // What each rank loaded is what it updates; anything it holds beyond that (the distributed
   // optimizer's ranges of other ranks) comes from them, as after a step.
   if (first_step > 0) shard.after_update();
@@ -131,8 +133,13 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
       comm_shares.push_back(comm_wait / dt);
     }
     const double tps = static_cast<double>(global_tokens) / dt;
-    steps.push_back({{"step", step}, {"loss", loss}, {"time_s", dt}, {"tokens_per_s", tps}, {"lr", lr},
-                     {"grad_norm", norm}, {"comm_wait_s", comm_wait}});
+    steps.push_back({{"step", step},
+                     {"loss", loss},
+                     {"time_s", dt},
+                     {"tokens_per_s", tps},
+                     {"lr", lr},
+                     {"grad_norm", norm},
+                     {"comm_wait_s", comm_wait}});
     if (rank == 0 && ((step + 1) % args.log_every == 0 || step + 1 == args.steps)) {
       const double per_dev = tps / world.size();
       StepFigures f;

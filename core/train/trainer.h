@@ -49,5 +49,4 @@ struct TrainContext {
 nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, const BatchLayout& layout,
                      const TrainContext& ctx);
 
-
 }  // namespace dtbench

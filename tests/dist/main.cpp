@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   auto launch = discover_launch(env, {}, {});
   WorldOptions opt;
   opt.timeout_s = 120;
+  // The sanitizer runs take the communication tests over each CPU backend (tests/sanitize/).
+  if (auto it = env.find("DTBENCH_TEST_BACKEND"); it != env.end()) opt.backend = it->second;
   opt.run_dir = "/tmp";
   auto world = init_world(launch, opt, env);
   test::g_world = world.get();

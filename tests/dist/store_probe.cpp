@@ -21,14 +21,16 @@ int main(int argc, char** argv) {
   return run_guarded("store_probe", [&] {
     cxxopts::Options options("store_probe", "TCP-store world for fault tests");
     add_common_flags(options);
+    // clang-format off
     options.add_options()("seconds", "how long to exchange", cxxopts::value<double>()->default_value("60"));
+    // clang-format on
     auto flags = parse_flags(options, argc, argv);
     CommonArgs common = read_common_flags(flags);
     LaunchInfo launch = discover_launch(process_env(), common.launch, {});
     Watchdog::instance().configure(common.world.timeout_s, common.run_dir, launch.rank);
     set_log_rank(launch.rank);
-    StoreOptions so{launch.master_addr, launch.master_port, launch.rank, launch.world_size, !launch.agent_store,
-                    common.world.timeout_s};
+    StoreOptions so{launch.master_addr, launch.master_port,  launch.rank,
+                    launch.world_size,  !launch.agent_store, common.world.timeout_s};
     auto plane = make_store_control_plane(so);
     std::printf("rank %d: store world of %d ready\n", launch.rank, plane->size());
     std::fflush(stdout);

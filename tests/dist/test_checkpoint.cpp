@@ -69,7 +69,7 @@ TEST_CASE("checkpoint pieces as blocks of columns: written per rank, read as any
   // Another rank's own block.
   const int64_t other = (r + 1) % n;
   CHECK(at::equal(reader.read("w", 0, -1, {cols, 2 * other, 2}), whole.narrow(1, 2 * other, 2).reshape({-1})));
-  CHECK_THROWS_AS(reader.read("w", 0, -1, {cols + 1, 0, 2}), CheckpointError);  // another split
+  CHECK_THROWS_AS(reader.read("w", 0, -1, {cols + 1, 0, 2}), CheckpointError);     // another split
   CHECK_THROWS_AS(reader.read("w", 0, -1, {cols, cols - 1, 2}), CheckpointError);  // beyond the columns
 }
 
@@ -79,7 +79,7 @@ TEST_CASE("checkpoint pieces that leave a column uncovered are refused on every 
   const SharedDir scratch(ctl);
   const std::string dir = scratch.path;
   const at::Tensor mine = at::zeros({rows, 2});
-  CHECK_THROWS_AS(save_checkpoint(ctl, dir, "t-1steps", {{"w", mine, {rows, cols}, 0, {cols, 2 * r, 2}}},
-                                  nlohmann::json::object()),
-                  RuntimeFailure);
+  CHECK_THROWS_AS(
+      save_checkpoint(ctl, dir, "t-1steps", {{"w", mine, {rows, cols}, 0, {cols, 2 * r, 2}}}, nlohmann::json::object()),
+      RuntimeFailure);
 }

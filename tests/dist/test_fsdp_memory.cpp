@@ -73,8 +73,8 @@ CountingAllocator& counting() {
 
 struct Measured {
   int64_t built = 0;  // peak while the model is built (on the meta device) and sharded
-  int64_t held = 0;  // after sharding and the optimizer's state, before the step
-  int64_t peak = 0;  // during one training step
+  int64_t held = 0;   // after sharding and the optimizer's state, before the step
+  int64_t peak = 0;   // during one training step
 };
 
 Measured measure(const ModelConfig& c, bool reshard, bool checkpointing) {
@@ -93,9 +93,10 @@ Measured measure(const ModelConfig& c, bool reshard, bool checkpointing) {
     FsdpOptions opt;
     opt.reshard_after_forward = reshard;
     opt.activation_checkpointing = checkpointing;
-    FullyShardedDataParallel fsdp(*lm, lm->runner_units(), w, opt, [&](const std::string& name, at::Tensor v, int64_t start) {
-      initialize_parameter_slice(c, 1, name, v, start);
-    });
+    FullyShardedDataParallel fsdp(*lm, lm->runner_units(), w, opt,
+                                  [&](const std::string& name, at::Tensor v, int64_t start) {
+                                    initialize_parameter_slice(c, 1, name, v, start);
+                                  });
     lm->block_runner = &fsdp;
     m.built = a.peak() - base;
     AdamW adam({0.9, 0.95, 1e-8, 0.0});
@@ -130,11 +131,11 @@ TEST_CASE("FSDP holds shards only, and its step peak is bounded, measured by a c
   c.vocab = 256;
   validate_model(c);
   const int64_t total = parameter_count(c);
-  const int64_t root = c.vocab * c.hidden;              // the embedding
-  const int64_t head = c.vocab * c.hidden + c.hidden;   // the head unit: output layer, final norm
+  const int64_t root = c.vocab * c.hidden;             // the embedding
+  const int64_t head = c.vocab * c.hidden + c.hidden;  // the head unit: output layer, final norm
   const int64_t block = (total - root - head) / c.layers;
-  const int64_t unit = std::max(block, head);           // the largest of the model's units
-  const int64_t f = 4;  // bytes per fp32 element
+  const int64_t unit = std::max(block, head);  // the largest of the model's units
+  const int64_t f = 4;                         // bytes per fp32 element
   auto padded = [&](int64_t k) { return (k + n - 1) / n; };
   // Per rank: parameter, gradient and two AdamW moment shards, each padded to n per unit.
   const int64_t shards = 4 * f * (padded(root) + c.layers * padded(block) + padded(head));
@@ -147,22 +148,22 @@ TEST_CASE("FSDP holds shards only, and its step peak is bounded, measured by a c
   for (bool checkpointing : {true, false}) {
     const Measured m = measure(c, true, checkpointing);
     if (w.rank() == 0)
-      std::printf("    fsdp memory, %lld ranks, checkpointing %s: peak while built %.2f MiB; held %.2f MiB (shards %.2f MiB); "
-                  "step peak %.2f MiB, bound %.2f MiB (root P+G %.2f, 2 units P+G %.2f, activations %.2f); "
-                  "whole model P+G+2P %.2f MiB\n",
-                  static_cast<long long>(n), checkpointing ? "on" : "off", m.built / 1048576.0, m.held / 1048576.0,
-                  shards / 1048576.0,
-                  m.peak / 1048576.0, bound / 1048576.0, 2 * root * f / 1048576.0, 4 * unit * f / 1048576.0,
-                  activations / 1048576.0, 4.0 * total * f / 1048576.0);
+      std::printf(
+          "    fsdp memory, %lld ranks, checkpointing %s: peak while built %.2f MiB; held %.2f MiB (shards %.2f MiB); "
+          "step peak %.2f MiB, bound %.2f MiB (root P+G %.2f, 2 units P+G %.2f, activations %.2f); "
+          "whole model P+G+2P %.2f MiB\n",
+          static_cast<long long>(n), checkpointing ? "on" : "off", m.built / 1048576.0, m.held / 1048576.0,
+          shards / 1048576.0, m.peak / 1048576.0, bound / 1048576.0, 2 * root * f / 1048576.0, 4 * unit * f / 1048576.0,
+          activations / 1048576.0, 4.0 * total * f / 1048576.0);
     CHECK(m.built <= shards / 2 + 64 * 1024);  // parameter and gradient shards: never the whole model
-    CHECK(m.held <= shards + 64 * 1024);        // with the AdamW moments
+    CHECK(m.held <= shards + 64 * 1024);       // with the AdamW moments
     CHECK(m.peak <= bound);
   }
   if (n > 1) {  // one rank holds everything: nothing to gather, ZeRO-2 or not
     const Measured zero2 = measure(c, false, true);
     if (w.rank() == 0)
-      std::printf("    ZeRO-2 (no reshard after forward): step peak %.2f MiB > bound %.2f MiB\n", zero2.peak / 1048576.0,
-                  bound / 1048576.0);
+      std::printf("    ZeRO-2 (no reshard after forward): step peak %.2f MiB > bound %.2f MiB\n",
+                  zero2.peak / 1048576.0, bound / 1048576.0);
     CHECK(zero2.peak > bound);
   }
 }

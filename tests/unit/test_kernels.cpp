@@ -100,9 +100,12 @@ TEST_CASE("cross-entropy reference: any vocabulary chunk, ignore_index, as ATen'
     loss_want.backward(at::full({}, 0.5));
     for (int64_t chunk : {int64_t{1}, int64_t{7}, int64_t{64}, vocab, vocab + 3}) {
       INFO("vocab " << vocab << ", chunk " << chunk);
-      at::Tensor loss = at::empty({rows}), lse = at::empty({rows}), d = at::empty_like(logits), grad = at::full({1}, 0.5f);
-      cross_entropy_forward_ref(f(logits), targets.data_ptr<int64_t>(), f(loss), f(lse), rows, vocab, kIgnoreIndex, chunk);
-      cross_entropy_backward_ref(f(logits), targets.data_ptr<int64_t>(), f(lse), f(grad), f(d), rows, vocab, kIgnoreIndex);
+      at::Tensor loss = at::empty({rows}), lse = at::empty({rows}), d = at::empty_like(logits),
+                 grad = at::full({1}, 0.5f);
+      cross_entropy_forward_ref(f(logits), targets.data_ptr<int64_t>(), f(loss), f(lse), rows, vocab, kIgnoreIndex,
+                                chunk);
+      cross_entropy_backward_ref(f(logits), targets.data_ptr<int64_t>(), f(lse), f(grad), f(d), rows, vocab,
+                                 kIgnoreIndex);
       check_close(loss.sum(), loss_want);
       check_close(d, ll.grad());
       CHECK(loss[0].item<float>() == 0.0f);  // row 0 is ignored
@@ -140,7 +143,8 @@ TEST_CASE("AdamW reference matches the model's AdamW over steps, decay on and of
       grads.push_back(0.1 * at::randn(mine[i].sizes()));
       list.push_back({f(mine[i]), grads.back().data_ptr<float>(), f(m[i]), f(v[i]), mine[i].numel(), i != 1});
     }
-    adamw_step_ref(list.data(), static_cast<int64_t>(list.size()), {1e-2, o.beta1, o.beta2, o.eps, o.weight_decay, step},
+    adamw_step_ref(list.data(), static_cast<int64_t>(list.size()),
+                   {1e-2, o.beta1, o.beta2, o.eps, o.weight_decay, step},
                    /*param_bf16=*/false);
     opt.step(1e-2, grads);
   }

@@ -44,9 +44,14 @@ TEST_CASE("flags win over the environment") {
 }
 
 TEST_CASE("torchrun, with and without its agent store") {
-  EnvMap env{{"RANK", "5"},        {"WORLD_SIZE", "16"},      {"LOCAL_RANK", "5"},
-             {"LOCAL_WORLD_SIZE", "8"}, {"MASTER_ADDR", "10.1.2.3"}, {"MASTER_PORT", "29400"},
-             {"TORCHELASTIC_RUN_ID", "abc"}, {"GROUP_RANK", "0"}};
+  EnvMap env{{"RANK", "5"},
+             {"WORLD_SIZE", "16"},
+             {"LOCAL_RANK", "5"},
+             {"LOCAL_WORLD_SIZE", "8"},
+             {"MASTER_ADDR", "10.1.2.3"},
+             {"MASTER_PORT", "29400"},
+             {"TORCHELASTIC_RUN_ID", "abc"},
+             {"GROUP_RANK", "0"}};
   auto l = discover(env);
   CHECK(l.source == "torchrun");
   CHECK(l.rank == 5);
@@ -61,11 +66,22 @@ TEST_CASE("torchrun, with and without its agent store") {
 
 TEST_CASE("dtbench-launch's children inside a Slurm step with one task per node") {
   // Node 1 of 2, 4 ranks per node: the step's SLURM_PROCID counts launchers, not ranks.
-  EnvMap env{{"RANK", "6"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "2"}, {"LOCAL_WORLD_SIZE", "4"},
-             {"MASTER_ADDR", "node-a"}, {"MASTER_PORT", "29400"}, {"DTBENCH_LAUNCHER", "dtbench-launch"},
-             {"SLURM_STEP_ID", "0"}, {"SLURM_PROCID", "1"}, {"SLURM_LOCALID", "0"}, {"SLURM_NODEID", "1"},
-             {"SLURM_STEP_NUM_TASKS", "2"}, {"SLURM_STEP_NUM_NODES", "2"}, {"SLURM_STEP_TASKS_PER_NODE", "1(x2)"},
-             {"SLURM_STEP_NODELIST", "node-[a-b]"}, {"SLURM_JOB_ID", "77"}};
+  EnvMap env{{"RANK", "6"},
+             {"WORLD_SIZE", "8"},
+             {"LOCAL_RANK", "2"},
+             {"LOCAL_WORLD_SIZE", "4"},
+             {"MASTER_ADDR", "node-a"},
+             {"MASTER_PORT", "29400"},
+             {"DTBENCH_LAUNCHER", "dtbench-launch"},
+             {"SLURM_STEP_ID", "0"},
+             {"SLURM_PROCID", "1"},
+             {"SLURM_LOCALID", "0"},
+             {"SLURM_NODEID", "1"},
+             {"SLURM_STEP_NUM_TASKS", "2"},
+             {"SLURM_STEP_NUM_NODES", "2"},
+             {"SLURM_STEP_TASKS_PER_NODE", "1(x2)"},
+             {"SLURM_STEP_NODELIST", "node-[a-b]"},
+             {"SLURM_JOB_ID", "77"}};
   auto l = discover(env);
   CHECK(l.source == "dtbench-launch");
   CHECK(l.rank == 6);
@@ -77,8 +93,10 @@ TEST_CASE("dtbench-launch's children inside a Slurm step with one task per node"
 }
 
 TEST_CASE("OpenMPI under mpirun") {
-  auto l = discover({{"OMPI_COMM_WORLD_RANK", "3"}, {"OMPI_COMM_WORLD_SIZE", "4"},
-                     {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"},
+  auto l = discover({{"OMPI_COMM_WORLD_RANK", "3"},
+                     {"OMPI_COMM_WORLD_SIZE", "4"},
+                     {"OMPI_COMM_WORLD_LOCAL_RANK", "1"},
+                     {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"},
                      {"PMIX_RANK", "3"}});
   CHECK(l.source == "openmpi");
   CHECK(l.rank == 3);
@@ -87,9 +105,13 @@ TEST_CASE("OpenMPI under mpirun") {
 }
 
 TEST_CASE("mpirun inside a Slurm allocation: the ranks inherit the daemon step's SLURM_PROCID") {
-  auto l = discover({{"OMPI_COMM_WORLD_RANK", "9"}, {"OMPI_COMM_WORLD_SIZE", "16"},
-                     {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "8"},
-                     {"SLURM_STEP_ID", "0"}, {"SLURM_PROCID", "1"}, {"SLURM_STEP_NUM_TASKS", "2"},
+  auto l = discover({{"OMPI_COMM_WORLD_RANK", "9"},
+                     {"OMPI_COMM_WORLD_SIZE", "16"},
+                     {"OMPI_COMM_WORLD_LOCAL_RANK", "1"},
+                     {"OMPI_COMM_WORLD_LOCAL_SIZE", "8"},
+                     {"SLURM_STEP_ID", "0"},
+                     {"SLURM_PROCID", "1"},
+                     {"SLURM_STEP_NUM_TASKS", "2"},
                      {"SLURM_JOB_ID", "777"}});
   CHECK(l.source == "openmpi");
   CHECK(l.rank == 9);
@@ -97,9 +119,15 @@ TEST_CASE("mpirun inside a Slurm allocation: the ranks inherit the daemon step's
 }
 
 TEST_CASE("Slurm step: srun --mpi=pmix") {
-  EnvMap env{{"SLURM_STEP_ID", "0"},       {"SLURM_PROCID", "10"},        {"SLURM_STEP_NUM_TASKS", "16"},
-             {"SLURM_LOCALID", "2"},       {"SLURM_NODEID", "1"},         {"SLURM_STEP_TASKS_PER_NODE", "8(x2)"},
-             {"SLURM_STEP_NODELIST", "p5-dy-gpu-[3-4]"}, {"SLURM_JOB_ID", "123456"}, {"SLURM_NNODES", "2"},
+  EnvMap env{{"SLURM_STEP_ID", "0"},
+             {"SLURM_PROCID", "10"},
+             {"SLURM_STEP_NUM_TASKS", "16"},
+             {"SLURM_LOCALID", "2"},
+             {"SLURM_NODEID", "1"},
+             {"SLURM_STEP_TASKS_PER_NODE", "8(x2)"},
+             {"SLURM_STEP_NODELIST", "p5-dy-gpu-[3-4]"},
+             {"SLURM_JOB_ID", "123456"},
+             {"SLURM_NNODES", "2"},
              {"PMIX_RANK", "10"}};
   auto l = discover(env);
   CHECK(l.source == "slurm");
@@ -126,9 +154,16 @@ TEST_CASE("Slurm hostlists and tasks per node") {
 }
 
 TEST_CASE("torchrun started by srun, one task per node") {
-  EnvMap env{{"RANK", "9"},        {"WORLD_SIZE", "16"}, {"LOCAL_RANK", "1"},     {"LOCAL_WORLD_SIZE", "8"},
-             {"MASTER_ADDR", "h0"}, {"MASTER_PORT", "29500"},
-             {"SLURM_STEP_ID", "0"}, {"SLURM_PROCID", "1"}, {"SLURM_STEP_NUM_TASKS", "2"}, {"SLURM_NODEID", "1"},
+  EnvMap env{{"RANK", "9"},
+             {"WORLD_SIZE", "16"},
+             {"LOCAL_RANK", "1"},
+             {"LOCAL_WORLD_SIZE", "8"},
+             {"MASTER_ADDR", "h0"},
+             {"MASTER_PORT", "29500"},
+             {"SLURM_STEP_ID", "0"},
+             {"SLURM_PROCID", "1"},
+             {"SLURM_STEP_NUM_TASKS", "2"},
+             {"SLURM_NODEID", "1"},
              {"SLURM_STEP_NUM_NODES", "2"}};
   auto l = discover(env);
   CHECK(l.source == "torchrun");
@@ -139,8 +174,11 @@ TEST_CASE("torchrun started by srun, one task per node") {
 
 TEST_CASE("contradictions name both sources") {
   // Same processes counted, different rank.
-  CHECK_THAT(usage_error({{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "1"},
-                          {"OMPI_COMM_WORLD_RANK", "0"}, {"OMPI_COMM_WORLD_SIZE", "2"}}),
+  CHECK_THAT(usage_error({{"RANK", "1"},
+                          {"WORLD_SIZE", "2"},
+                          {"LOCAL_RANK", "1"},
+                          {"OMPI_COMM_WORLD_RANK", "0"},
+                          {"OMPI_COMM_WORLD_SIZE", "2"}}),
              Catch::Contains("torchrun") && Catch::Contains("openmpi"));
   LaunchFlags f;
   f.rank = 0;
@@ -153,9 +191,14 @@ TEST_CASE("contradictions name both sources") {
 }
 
 TEST_CASE("Kubeflow PyTorchJob: RANK is the pod index") {
-  EnvMap env{{"PET_NNODES", "4"},         {"PET_NPROC_PER_NODE", "8"}, {"PET_MASTER_ADDR", "job-master-0"},
-             {"PET_MASTER_PORT", "23456"}, {"RANK", "2"},             {"WORLD_SIZE", "4"},
-             {"MASTER_ADDR", "job-master-0"}, {"MASTER_PORT", "23456"}};
+  EnvMap env{{"PET_NNODES", "4"},
+             {"PET_NPROC_PER_NODE", "8"},
+             {"PET_MASTER_ADDR", "job-master-0"},
+             {"PET_MASTER_PORT", "23456"},
+             {"RANK", "2"},
+             {"WORLD_SIZE", "4"},
+             {"MASTER_ADDR", "job-master-0"},
+             {"MASTER_PORT", "23456"}};
   auto l = discover(env);
   CHECK(l.source == "kubeflow");
   CHECK(l.node_level);
@@ -187,8 +230,11 @@ TEST_CASE("a process started by our launcher inside a PyTorchJob pod is checked 
 }
 
 TEST_CASE("Kubernetes Indexed Job") {
-  auto l = discover({{"JOB_COMPLETION_INDEX", "3"}, {"NNODES", "4"}, {"NPROC_PER_NODE", "1"},
-                     {"MASTER_ADDR", "train-0.train"}, {"MASTER_PORT", "29500"}});
+  auto l = discover({{"JOB_COMPLETION_INDEX", "3"},
+                     {"NNODES", "4"},
+                     {"NPROC_PER_NODE", "1"},
+                     {"MASTER_ADDR", "train-0.train"},
+                     {"MASTER_PORT", "29500"}});
   CHECK(l.source == "indexed-job");
   CHECK(l.rank == 3);
   CHECK(l.world_size == 4);
@@ -197,15 +243,18 @@ TEST_CASE("Kubernetes Indexed Job") {
 }
 
 TEST_CASE("AWS Batch multi-node parallel job") {
-  EnvMap env{{"AWS_BATCH_JOB_NODE_INDEX", "1"}, {"AWS_BATCH_JOB_NUM_NODES", "3"},
+  EnvMap env{{"AWS_BATCH_JOB_NODE_INDEX", "1"},
+             {"AWS_BATCH_JOB_NUM_NODES", "3"},
              {"AWS_BATCH_JOB_MAIN_NODE_INDEX", "2"},
-             {"AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS", "10.0.0.5"}, {"AWS_BATCH_JOB_ID", "j#1"}};
+             {"AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS", "10.0.0.5"},
+             {"AWS_BATCH_JOB_ID", "j#1"}};
   auto l = discover(env);
   CHECK(l.source == "aws-batch");
   CHECK(l.node_rank == 2);  // (1 - 2) mod 3
   CHECK(l.master_addr == "10.0.0.5");
   // The main node has no main-node address: its own address is the master.
-  EnvMap main{{"AWS_BATCH_JOB_NODE_INDEX", "2"}, {"AWS_BATCH_JOB_NUM_NODES", "3"}, {"AWS_BATCH_JOB_MAIN_NODE_INDEX", "2"}};
+  EnvMap main{
+      {"AWS_BATCH_JOB_NODE_INDEX", "2"}, {"AWS_BATCH_JOB_NUM_NODES", "3"}, {"AWS_BATCH_JOB_MAIN_NODE_INDEX", "2"}};
   LaunchContext ctx;
   ctx.own_address = "10.0.0.5";
   auto m = discover(main, {}, ctx);
@@ -215,7 +264,11 @@ TEST_CASE("AWS Batch multi-node parallel job") {
 }
 
 TEST_CASE("node-level sources must agree with each other") {
-  CHECK_THAT(usage_error({{"PET_NNODES", "2"}, {"PET_NODE_RANK", "1"}, {"PET_MASTER_ADDR", "m"},
-                          {"JOB_COMPLETION_INDEX", "0"}, {"NNODES", "2"}, {"MASTER_ADDR", "m"}}),
+  CHECK_THAT(usage_error({{"PET_NNODES", "2"},
+                          {"PET_NODE_RANK", "1"},
+                          {"PET_MASTER_ADDR", "m"},
+                          {"JOB_COMPLETION_INDEX", "0"},
+                          {"NNODES", "2"},
+                          {"MASTER_ADDR", "m"}}),
              Catch::Contains("kubeflow") && Catch::Contains("indexed-job"));
 }

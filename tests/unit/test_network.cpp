@@ -125,8 +125,10 @@ TEST_CASE("network verdicts", "[network]") {
   CHECK(net["verdict"] == "no_efa_traffic");
   CHECK(net["warning"].get<std::string>().find("on b of this 2-node run") != std::string::npos);
 
-  net = {{"nodes", 2}, {"hosts", {host("a", 32, 100), host("b", 32, 100)}},
-         {"nccl_ranks", {rank(0, false), rank(9, true)}}, {"nccl_log", "runs/x/nccl.rank0.log"}};
+  net = {{"nodes", 2},
+         {"hosts", {host("a", 32, 100), host("b", 32, 100)}},
+         {"nccl_ranks", {rank(0, false), rank(9, true)}},
+         {"nccl_log", "runs/x/nccl.rank0.log"}};
   judge_network(net);
   CHECK(net["verdict"] == "sockets");
   CHECK(net["warning"].get<std::string>().find("plain sockets") != std::string::npos);

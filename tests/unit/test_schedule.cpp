@@ -18,21 +18,26 @@ struct Half {
   int64_t link;
   bool forward;  // activation (s -> s+1) or gradient (s+1 -> s)
   int64_t micro;
-  bool operator<(const Half& o) const {
-    return std::tie(link, forward, micro) < std::tie(o.link, o.forward, o.micro);
-  }
+  bool operator<(const Half& o) const { return std::tie(link, forward, micro) < std::tie(o.link, o.forward, o.micro); }
 };
 
 // The transfers an action takes part in, as (send?, half).
 std::vector<std::pair<bool, Half>> transfers(const PipeAction& a, int64_t s) {
   switch (a.op) {
-    case PipeOp::kRecvForward: return {{false, {s - 1, true, a.micro}}};
-    case PipeOp::kSendForward: return {{true, {s, true, a.micro}}};
-    case PipeOp::kSendForwardRecvBackward: return {{true, {s, true, a.micro}}, {false, {s, false, a.micro2}}};
-    case PipeOp::kSendBackward: return {{true, {s - 1, false, a.micro}}};
-    case PipeOp::kSendBackwardRecvForward: return {{true, {s - 1, false, a.micro}}, {false, {s - 1, true, a.micro2}}};
-    case PipeOp::kRecvBackward: return {{false, {s, false, a.micro}}};
-    default: return {};
+    case PipeOp::kRecvForward:
+      return {{false, {s - 1, true, a.micro}}};
+    case PipeOp::kSendForward:
+      return {{true, {s, true, a.micro}}};
+    case PipeOp::kSendForwardRecvBackward:
+      return {{true, {s, true, a.micro}}, {false, {s, false, a.micro2}}};
+    case PipeOp::kSendBackward:
+      return {{true, {s - 1, false, a.micro}}};
+    case PipeOp::kSendBackwardRecvForward:
+      return {{true, {s - 1, false, a.micro}}, {false, {s - 1, true, a.micro2}}};
+    case PipeOp::kRecvBackward:
+      return {{false, {s, false, a.micro}}};
+    default:
+      return {};
   }
 }
 

@@ -98,7 +98,8 @@ Named adamw_run(const std::vector<at::Tensor>& in, bool fused) {
     for (int step = 1; step <= kAdamWSteps; ++step) {
       const std::vector<at::Tensor> grads = grads_of(step);
       std::vector<AdamWSlot> slots;
-      for (std::size_t i = 0; i < n; ++i) slots.push_back({params[i], grads[i], exp_avg[i], exp_avg_sq[i], adamw_decays(i)});
+      for (std::size_t i = 0; i < n; ++i)
+        slots.push_back({params[i], grads[i], exp_avg[i], exp_avg_sq[i], adamw_decays(i)});
       const AdamWOptions& o = kAdamWOptions;
       fused_adamw_step(slots, AdamWHyper{kLr, o.beta1, o.beta2, o.eps, o.weight_decay, step});
     }
@@ -124,7 +125,8 @@ const std::vector<OpCase>& cases() {
       {"rmsnorm",
        [](at::ScalarType dt, bool large) {
          // More rows than the CUDA backward's blocks, more columns than a block's threads.
-         const std::vector<int64_t> shape = large ? std::vector<int64_t>{4, 512, 4096} : std::vector<int64_t>{3, 101, 257};
+         const std::vector<int64_t> shape =
+             large ? std::vector<int64_t>{4, 512, 4096} : std::vector<int64_t>{3, 101, 257};
          const int64_t cols = shape.back();
          return std::vector<at::Tensor>{(2.0 * at::randn(shape)).to(dt), (1.0 + 0.1 * at::randn({cols})).to(dt),
                                         at::randn(shape).to(dt)};
@@ -154,7 +156,8 @@ const std::vector<OpCase>& cases() {
       {"swiglu",
        [](at::ScalarType dt, bool large) {
          const std::vector<int64_t> shape = large ? std::vector<int64_t>{4096, 1408} : std::vector<int64_t>{7, 333};
-         return std::vector<at::Tensor>{(3.0 * at::randn(shape)).to(dt), at::randn(shape).to(dt), at::randn(shape).to(dt)};
+         return std::vector<at::Tensor>{(3.0 * at::randn(shape)).to(dt), at::randn(shape).to(dt),
+                                        at::randn(shape).to(dt)};
        },
        [](const std::vector<at::Tensor>& in, bool fused) {
          at::Tensor g = leaf(in[0]), u = leaf(in[1]);
@@ -203,7 +206,7 @@ std::vector<CheckRow> run_kernel_checks(const c10::Device& device, uint64_t seed
       const std::vector<at::Tensor> in = c.make(dt, /*large=*/cuda);
       std::vector<at::Tensor> on_device;
       for (const at::Tensor& t : in) on_device.push_back(t.to(device));  // keeps strides
-      const Named want = c.run(in, /*fused=*/cuda);  // CPU: the model's code; CUDA: the references
+      const Named want = c.run(in, /*fused=*/cuda);                      // CPU: the model's code; CUDA: the references
       const Named got = c.run(on_device, /*fused=*/true);
       for (std::size_t k = 0; k < want.size(); ++k) {
         CheckRow row = compare(got[k].second, want[k].second, dt == at::kFloat ? kTolF32 : kTolBF16);

@@ -36,7 +36,7 @@ std::vector<CheckRow> run_kernel_checks(const c10::Device& device, uint64_t seed
 
 // The model's ATen code for each op: the oracles on CPU.
 namespace oracle {
-at::Tensor rmsnorm(const at::Tensor& x, const at::Tensor& w, double eps);  // core/layers/norm.h
+at::Tensor rmsnorm(const at::Tensor& x, const at::Tensor& w, double eps);            // core/layers/norm.h
 at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);  // core/model/rope.cpp
 at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up);  // core/model/transformer.cpp, the MLP
 at::Tensor cross_entropy_sum(const at::Tensor& logits, const at::Tensor& targets);  // transformer.cpp, the loss

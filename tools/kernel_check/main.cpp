@@ -20,11 +20,13 @@ using namespace dtbench;
 int main(int argc, char** argv) {
   return run_guarded("kernel_check", [&] {
     cxxopts::Options o("kernel_check", "Every fused kernel against its oracle; exit 4 on any mismatch.");
+    // clang-format off
     o.add_options()
         ("h,help", "print this help and exit")
         ("device", "cpu: the CPU references against the model's ATen code; cuda: the CUDA kernels against the "
                    "CPU references", cxxopts::value<std::string>()->default_value("cpu"), "D")
         ("seed", "seed of the random inputs", cxxopts::value<uint64_t>()->default_value("1234"), "N");
+    // clang-format on
     auto r = parse_flags(o, argc, argv);
     const std::string device = r["device"].as<std::string>();
     DT_USAGE(device == "cpu" || device == "cuda", "--device {}: use cpu or cuda", device);

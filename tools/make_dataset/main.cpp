@@ -38,6 +38,7 @@ void write_tokens(const std::string& path, const std::vector<uint16_t>& tokens) 
 int main(int argc, char** argv) {
   return run_guarded("make_dataset", [&] {
     cxxopts::Options o("make_dataset", "Byte-level tokens (vocabulary 256) from a text file.");
+    // clang-format off
     o.add_options()
         ("h,help", "print this help and exit")
         ("input", "text file to read", cxxopts::value<std::string>(), "FILE")
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
          cxxopts::value<std::string>(), "PREFIX")
         ("format", "flat (nanoGPT-style uint16 stream) | indexed (Megatron .bin + .idx)",
          cxxopts::value<std::string>()->default_value("flat"), "F");
+    // clang-format on
     auto r = parse_flags(o, argc, argv);
     DT_USAGE(r.count("input") && r.count("output"), "--input FILE and --output PREFIX are both required");
     const std::string input = r["input"].as<std::string>(), prefix = r["output"].as<std::string>();

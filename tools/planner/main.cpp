@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   return run_guarded("planner", [&] {
     cxxopts::Options o("planner", "Model arithmetic for a parallel layout (no model is allocated).");
     add_model_flags(o, "tiny");
+    // clang-format off
     o.add_options()
         ("h,help", "print this help and exit")
         ("list", "list the registry with parameter counts and sources")
@@ -29,10 +30,12 @@ int main(int argc, char** argv) {
          cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
         ("dtype", "fp32 | bf16", cxxopts::value<std::string>()->default_value("fp32"), "T")
         ("json", "print JSON instead of text", cxxopts::value<bool>()->default_value("false")->implicit_value("true"));
+    // clang-format on
     auto r = parse_flags(o, argc, argv);
     if (r.count("list")) {
       for (const auto& c : model_registry())
-        std::printf("%-14s %8.3f B  %s\n", c.name.c_str(), static_cast<double>(parameter_count(c)) / 1e9, c.source.c_str());
+        std::printf("%-14s %8.3f B  %s\n", c.name.c_str(), static_cast<double>(parameter_count(c)) / 1e9,
+                    c.source.c_str());
       return 0;
     }
     const ModelConfig c = read_model_flags(r);

@@ -5,7 +5,10 @@
 namespace dtbench::collperf {
 
 extern const Collective kAllGather = {
-    "all_gather", false, false, InPlace::kSendIsRecvChunk,
+    "all_gather",
+    false,
+    false,
+    InPlace::kSendIsRecvChunk,
     [](int64_t elems, int n, int64_t* send, int64_t* recv) {
       *send = elems / n;
       *recv = *send * n;

@@ -3,7 +3,10 @@
 namespace dtbench::collperf {
 
 extern const Collective kAllReduce = {
-    "all_reduce", true, false, InPlace::kSame,
+    "all_reduce",
+    true,
+    false,
+    InPlace::kSame,
     [](int64_t elems, int, int64_t* send, int64_t* recv) { *send = *recv = elems; },
     [](int n) { return 2.0 * (n - 1) / n; },
     [](const InputFn& in, int, int n, ReduceOp op, int, int64_t count, int64_t) {

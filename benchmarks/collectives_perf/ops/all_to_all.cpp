@@ -5,7 +5,10 @@
 namespace dtbench::collperf {
 
 extern const Collective kAllToAll = {
-    "all_to_all", false, false, InPlace::kSame,
+    "all_to_all",
+    false,
+    false,
+    InPlace::kSame,
     [](int64_t elems, int n, int64_t* send, int64_t* recv) { *send = *recv = elems / n * n; },
     [](int n) { return double(n - 1) / n; },
     [](const InputFn& in, int rank, int n, ReduceOp, int, int64_t count, int64_t) {

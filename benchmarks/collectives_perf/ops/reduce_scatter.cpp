@@ -3,7 +3,10 @@
 namespace dtbench::collperf {
 
 extern const Collective kReduceScatter = {
-    "reduce_scatter", true, false, InPlace::kRecvIsSendChunk,
+    "reduce_scatter",
+    true,
+    false,
+    InPlace::kRecvIsSendChunk,
     [](int64_t elems, int n, int64_t* send, int64_t* recv) {
       *recv = elems / n;
       *send = *recv * n;

@@ -5,7 +5,10 @@ namespace dtbench::collperf {
 // A ring: every rank sends to the next and receives from the previous, as nccl-tests'
 // sendrecv_perf does.
 extern const Collective kSendRecv = {
-    "send_recv", false, false, InPlace::kNone,
+    "send_recv",
+    false,
+    false,
+    InPlace::kNone,
     [](int64_t elems, int, int64_t* send, int64_t* recv) { *send = *recv = elems; },
     [](int) { return 1.0; },
     [](const InputFn& in, int rank, int n, ReduceOp, int, int64_t count, int64_t) {

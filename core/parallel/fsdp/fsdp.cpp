@@ -14,8 +14,8 @@
 namespace dtbench {
 
 struct FullyShardedDataParallel::Unit {
-  int64_t index = 0;  // 0 root, 1 + i the model's unit i
-  bool recompute = false;  // activation checkpointing: keep only the input, run again in backward
+  int64_t index = 0;               // 0 root, 1 + i the model's unit i
+  bool recompute = false;          // activation checkpointing: keep only the input, run again in backward
   std::vector<at::Tensor> params;  // the module's parameters: views into `full`
   std::vector<std::string> names;
   std::vector<int64_t> offsets;
@@ -88,9 +88,8 @@ struct UnitFunction : public torch::autograd::Function<UnitFunction> {
 
 }  // namespace
 
-FullyShardedDataParallel::FullyShardedDataParallel(torch::nn::Module& module,
-                                                   const std::vector<RunnerUnit>& units, Communicator& world,
-                                                   FsdpOptions options, const ShardInit& init)
+FullyShardedDataParallel::FullyShardedDataParallel(torch::nn::Module& module, const std::vector<RunnerUnit>& units,
+                                                   Communicator& world, FsdpOptions options, const ShardInit& init)
     : opt_(options), world_(world) {
   const int64_t n = world.size();
   const int64_t shard = opt_.shard_size == 0 ? n : opt_.shard_size;
@@ -153,8 +152,8 @@ FullyShardedDataParallel::FullyShardedDataParallel(torch::nn::Module& module,
       at::Tensor& p = u->params[k];
       const int64_t lo = std::max(lo_shard, u->offsets[k]), hi = std::min(hi_shard, u->offsets[k] + p.numel());
       if (lo < hi) {
-        Slice s{u->names[k], u->shard.narrow(0, lo - lo_shard, hi - lo), u->shard_grad.narrow(0, lo - lo_shard, hi - lo),
-                p.sizes().vec(), lo - u->offsets[k]};
+        Slice s{u->names[k], u->shard.narrow(0, lo - lo_shard, hi - lo),
+                u->shard_grad.narrow(0, lo - lo_shard, hi - lo), p.sizes().vec(), lo - u->offsets[k]};
         init(s.name, s.value, s.start);
         slices_.push_back(std::move(s));
       }
@@ -267,8 +266,8 @@ void FullyShardedDataParallel::finish_micro_step() {
 }
 
 at::Tensor FullyShardedDataParallel::run(int64_t index, const BlockCall& call, const at::Tensor& x) {
-  DT_CHECK(index >= 0 && index + 1 < static_cast<int64_t>(units_.size()), "FSDP: the model's unit {} is not one of its {}",
-           index, units_.size() - 1);
+  DT_CHECK(index >= 0 && index + 1 < static_cast<int64_t>(units_.size()),
+           "FSDP: the model's unit {} is not one of its {}", index, units_.size() - 1);
   Unit& u = *units_[static_cast<std::size_t>(index + 1)];
   u.call = call;
   if (!at::GradMode::is_enabled()) {  // evaluation: gather around the call, nothing to keep

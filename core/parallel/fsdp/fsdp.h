@@ -6,15 +6,13 @@
 // other parameters (the embeddings; a tied head). The head is a unit of its own, as
 // torchtitan shards it, because it is last in forward and first in backward: its all-gather
 // is prefetched during the last block's forward and its reduce-scatter runs during the
-// blocks' backward, where in the root both would wait at the step's edges. A rank keeps only its shard in fp32, its gradient
-// shard, and (through the trainer) the optimizer state of that shard. The module's own
-// parameters become views into the unit's gathered flat buffer, whose storage exists only
-// while the unit is gathered: before a block runs forward its shard is all-gathered (in
-// the compute dtype), after forward it is freed (--reshard-after-forward; off keeps it
-// until its backward, ZeRO-2), before its backward it is gathered again, and its gradients
-// are reduce-scattered (fp32, average) into the gradient shard. The next unit's all-gather
-// is issued one unit ahead in forward and in backward (--prefetch), so communication
-// overlaps compute.
+// blocks' backward, where in the root both would wait at the step's edges. A rank keeps only its shard in fp32, its
+// gradient shard, and (through the trainer) the optimizer state of that shard. The module's own parameters become views
+// into the unit's gathered flat buffer, whose storage exists only while the unit is gathered: before a block runs
+// forward its shard is all-gathered (in the compute dtype), after forward it is freed (--reshard-after-forward; off
+// keeps it until its backward, ZeRO-2), before its backward it is gathered again, and its gradients are
+// reduce-scattered (fp32, average) into the gradient shard. The next unit's all-gather is issued one unit ahead in
+// forward and in backward (--prefetch), so communication overlaps compute.
 //
 // A unit is one autograd function around its call: forward runs it on a detached input
 // (keeping its inner graph, or, for a block under activation checkpointing, only its
@@ -82,9 +80,9 @@ class FullyShardedDataParallel final : public BlockRunner {
   // The communicator across which the shards are disjoint (the global gradient norm).
   Communicator& shard_comm() { return *shard_comm_; }
 
-  void zero_grads();          // before a step's first micro-step
-  void begin_micro_step();    // before forward: gathers the root, prefetches the first block
-  void finish_micro_step();   // after backward: reduces the root, waits, frees
+  void zero_grads();         // before a step's first micro-step
+  void begin_micro_step();   // before forward: gathers the root, prefetches the first block
+  void finish_micro_step();  // after backward: reduces the root, waits, frees
 
   at::Tensor run(int64_t index, const BlockCall& call, const at::Tensor& x) override;
 

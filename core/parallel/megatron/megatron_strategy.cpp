@@ -31,8 +31,8 @@ std::vector<TrainTensor> megatron_tensors(const std::vector<TransformerImpl*>& c
 
 MegatronStrategy::MegatronStrategy(const MegatronSettings& settings, int world_size) : s_(settings) {
   DT_USAGE(s_.tp >= 1 && s_.pp >= 1, "--tp {} --pp {}: sizes are at least 1", s_.tp, s_.pp);
-  DT_USAGE(world_size % (s_.tp * s_.pp) == 0, "--tp {} x --pp {} = {} does not divide the world size {}", s_.tp,
-           s_.pp, s_.tp * s_.pp, world_size);
+  DT_USAGE(world_size % (s_.tp * s_.pp) == 0, "--tp {} x --pp {} = {} does not divide the world size {}", s_.tp, s_.pp,
+           s_.tp * s_.pp, world_size);
   DT_USAGE(s_.vp >= 1, "--vp {}: at least 1", s_.vp);
   DT_USAGE(s_.vp == 1 || s_.pp > 1, "--vp {}: virtual stages interleave a pipeline; give --pp 2 or more", s_.vp);
   DT_USAGE(s_.vp == 1 || s_.pp_layers.empty(), "--vp with --pp-layers: the interleaved schedule splits evenly");
@@ -116,8 +116,8 @@ ParallelRun MegatronStrategy::wrap(torch::nn::Module&, TransformerImpl* lm, cons
   ParallelRun run;
   if (s_.pp > 1) {
     const int64_t split = s_.sequence_parallel ? s_.tp : 1;
-    run.schedule = std::make_unique<PipelineDriver>(chunks, *grid_.pp_comm, *reducer, shape_.micro_batch,
-                                                    shape_.seq, split);
+    run.schedule =
+        std::make_unique<PipelineDriver>(chunks, *grid_.pp_comm, *reducer, shape_.micro_batch, shape_.seq, split);
   }
   if (s_.distributed_optimizer && grid_.dp > 1) {
     // The ranges are disjoint across dp as well as tp and pp: the norm spans every rank.

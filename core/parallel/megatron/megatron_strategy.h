@@ -15,8 +15,8 @@
 namespace dtbench {
 
 struct MegatronSettings {
-  int64_t tp = 1, pp = 1, vp = 1;   // tensor-parallel size, pipeline stages, chunks per stage
-  std::vector<int64_t> pp_layers;   // layers per stage; empty: as even as possible
+  int64_t tp = 1, pp = 1, vp = 1;  // tensor-parallel size, pipeline stages, chunks per stage
+  std::vector<int64_t> pp_layers;  // layers per stage; empty: as even as possible
   bool sequence_parallel = false;
   bool distributed_optimizer = false;
 };

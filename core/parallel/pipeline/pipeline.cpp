@@ -36,7 +36,9 @@ void run_pipeline(Communicator& pp, const std::vector<PipeAction>& schedule, con
         outputs[a.micro] = stage.forward(a.micro, in);
         break;
       }
-      case PipeOp::kSendForward: pp.send(outputs.at(a.micro).detach().contiguous(), next)->wait(); break;
+      case PipeOp::kSendForward:
+        pp.send(outputs.at(a.micro).detach().contiguous(), next)->wait();
+        break;
       case PipeOp::kSendForwardRecvBackward: {
         at::Tensor g = buffer();
         pp.send_recv(outputs.at(a.micro).detach().contiguous(), next, g, next)->wait();
@@ -58,7 +60,9 @@ void run_pipeline(Communicator& pp, const std::vector<PipeAction>& schedule, con
         }
         break;
       }
-      case PipeOp::kSendBackward: pp.send(take(grad_inputs, a.micro, "input gradient"), prev)->wait(); break;
+      case PipeOp::kSendBackward:
+        pp.send(take(grad_inputs, a.micro, "input gradient"), prev)->wait();
+        break;
       case PipeOp::kSendBackwardRecvForward: {
         at::Tensor t = buffer();
         pp.send_recv(take(grad_inputs, a.micro, "input gradient"), prev, t, prev)->wait();

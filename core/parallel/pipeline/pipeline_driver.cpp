@@ -73,8 +73,7 @@ double PipelineDriver::forward_backward(int64_t micro_batches, const Tokens& tok
 nlohmann::json PipelineDriver::metrics(double step_time_s) {
   if (compute_per_micro_.empty()) return nlohmann::json::object();
   // The first step warms up, as the loop's step times do.
-  std::vector<double> c(compute_per_micro_.begin() + (compute_per_micro_.size() > 1 ? 1 : 0),
-                        compute_per_micro_.end());
+  std::vector<double> c(compute_per_micro_.begin() + (compute_per_micro_.size() > 1 ? 1 : 0), compute_per_micro_.end());
   std::sort(c.begin(), c.end());
   const double per_micro = c[c.size() / 2];
   const double p = static_cast<double>(pp_.size()), m = static_cast<double>(micro_batches_);

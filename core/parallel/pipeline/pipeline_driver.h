@@ -27,8 +27,8 @@ class PipelineDriver final : public MicroBatchSchedule {
   // `chunks`: this rank's chunks, chunk k being virtual stage k·pp + pp.rank(). `pp`: the
   // stages of this replica, in order. `sequence_split`: the tensor-parallel size under
   // sequence parallelism (activations hold seq / split positions), else 1.
-  PipelineDriver(std::vector<TransformerImpl*> chunks, Communicator& pp, ChunkGradients& grads,
-                 int64_t micro_batch, int64_t seq, int64_t sequence_split);
+  PipelineDriver(std::vector<TransformerImpl*> chunks, Communicator& pp, ChunkGradients& grads, int64_t micro_batch,
+                 int64_t seq, int64_t sequence_split);
 
   double forward_backward(int64_t micro_batches, const Tokens& tokens, double divisor) override;
   // pipeline_bubble_measured (1 - m · slowest stage's compute per micro-batch / step time),

@@ -12,10 +12,18 @@ std::vector<PipeAction> one_f_one_b(int64_t stages, int64_t stage, int64_t micro
   std::vector<PipeAction> out;
   // What a stage at an end of the pipeline has no neighbour for becomes the half that is
   // left, or nothing.
-  auto recv_forward = [&](int64_t m) { if (!first) out.push_back({PipeOp::kRecvForward, m}); };
-  auto send_forward = [&](int64_t m) { if (!last) out.push_back({PipeOp::kSendForward, m}); };
-  auto send_backward = [&](int64_t m) { if (!first) out.push_back({PipeOp::kSendBackward, m}); };
-  auto recv_backward = [&](int64_t m) { if (!last) out.push_back({PipeOp::kRecvBackward, m}); };
+  auto recv_forward = [&](int64_t m) {
+    if (!first) out.push_back({PipeOp::kRecvForward, m});
+  };
+  auto send_forward = [&](int64_t m) {
+    if (!last) out.push_back({PipeOp::kSendForward, m});
+  };
+  auto send_backward = [&](int64_t m) {
+    if (!first) out.push_back({PipeOp::kSendBackward, m});
+  };
+  auto recv_backward = [&](int64_t m) {
+    if (!last) out.push_back({PipeOp::kRecvBackward, m});
+  };
   auto send_forward_recv_backward = [&](int64_t f, int64_t b) {
     if (!last) out.push_back({PipeOp::kSendForwardRecvBackward, f, b});
   };
@@ -59,7 +67,10 @@ std::vector<std::vector<PipeTick>> interleaved_timetable(int64_t stages, int64_t
       for (int64_t k = 0; k < p; ++k) b_order.push_back({c, g * p + k});
   }
   // done[s][c][m]: the tick at which stage s finished that forward (or backward); -1 not yet.
-  auto grid = [&] { return std::vector<std::vector<std::vector<int64_t>>>(p, std::vector<std::vector<int64_t>>(v, std::vector<int64_t>(micro, -1))); };
+  auto grid = [&] {
+    return std::vector<std::vector<std::vector<int64_t>>>(
+        p, std::vector<std::vector<int64_t>>(v, std::vector<int64_t>(micro, -1)));
+  };
   auto f_done = grid(), b_done = grid();
   std::vector<int64_t> nf(p, 0), nb(p, 0);
   std::vector<std::vector<PipeTick>> table(p);
@@ -70,7 +81,7 @@ std::vector<std::vector<PipeTick>> interleaved_timetable(int64_t stages, int64_t
       const int64_t limit = std::min(total, (p - s - 1) * 2 + (v - 1) * p + 1);
       if (nf[s] < total && nf[s] - nb[s] < limit) {
         const PipeItem it = f_order[nf[s]];
-        const int64_t ready = s > 0 ? f_done[s - 1][it.chunk][it.micro]
+        const int64_t ready = s > 0          ? f_done[s - 1][it.chunk][it.micro]
                               : it.chunk > 0 ? f_done[p - 1][it.chunk - 1][it.micro]
                                              : t - 1;
         if (ready >= 0 && ready < t) {
@@ -82,7 +93,7 @@ std::vector<std::vector<PipeTick>> interleaved_timetable(int64_t stages, int64_t
       if (nb[s] < total) {
         const PipeItem it = b_order[nb[s]];
         const bool loss_here = s == p - 1 && it.chunk == v - 1;
-        const int64_t ready = loss_here ? f_done[s][it.chunk][it.micro]  // same tick is fine: F runs first
+        const int64_t ready = loss_here   ? f_done[s][it.chunk][it.micro]  // same tick is fine: F runs first
                               : s < p - 1 ? b_done[s + 1][it.chunk][it.micro]
                                           : b_done[0][it.chunk + 1][it.micro];
         if (ready >= 0 && (ready < t || (loss_here && ready == t))) {
@@ -98,8 +109,8 @@ std::vector<std::vector<PipeTick>> interleaved_timetable(int64_t stages, int64_t
 }
 
 std::string to_string(const PipeAction& a) {
-  static const char* names[] = {"recv_fwd", "F", "send_fwd", "send_fwd+recv_bwd", "B", "send_bwd", "send_bwd+recv_fwd",
-                                "recv_bwd"};
+  static const char* names[] = {"recv_fwd", "F",        "send_fwd",          "send_fwd+recv_bwd",
+                                "B",        "send_bwd", "send_bwd+recv_fwd", "recv_bwd"};
   std::string s = fmt::format("{}{}", names[static_cast<int>(a.op)], a.micro);
   if (a.micro2 >= 0) s += fmt::format("/{}", a.micro2);
   return s;

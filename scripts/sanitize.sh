@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# CI's sanitizer runs. Our code is built with a sanitizer into its own folder beside build/.
+# These are CPU builds (DTBENCH_CUDA=OFF), because nvcc's device code cannot be instrumented.
+# Then the tests that exercise that code run under it:
+#   scripts/sanitize.sh address,undefined   ASan+UBSan (build-asan/): the unit tests and the
+#                                           2- and 3-rank dist tests, with the freed-buffer
+#                                           cache off (it would hide a use-after-free)
+#   scripts/sanitize.sh thread              TSan (build-tsan/): the communication tests (op
+#                                           thread, watchdog, MPI and store backends) at 2 and
+#                                           3 ranks, with one OpenMP thread (libgomp is not
+#                                           instrumented, so TSan cannot see its barriers)
+# Any finding fails the test that found it: the build uses -fno-sanitize-recover=all and
+# halt_on_error. The suppressions are in tests/sanitize/, each with its reason.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+supp="$root/tests/sanitize"
+case "${1:-}" in
+  address,undefined)
+    dir="${DTBENCH_ASAN_BUILD_DIR:-build-asan}"
+    targets="unit_tests model_tests dist_tests"
+    tests='^(unit|unit_model|dist_np2|dist_np3)$'
+    export DTBENCH_KEEP_FREED_MEMORY=0
+    export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1"
+    export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
+    export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$supp/ubsan.supp"
+    ;;
+  thread)
+    dir="${DTBENCH_TSAN_BUILD_DIR:-build-tsan}"
+    targets="dist_tests"
+    tests='^dist_comm_'
+    export OMP_NUM_THREADS=1
+    export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp:print_suppressions=0"
+    ;;
+  *)
+    echo "usage: scripts/sanitize.sh address,undefined|thread" >&2
+    exit 2
+    ;;
+esac
+DTBENCH_BUILD_DIR="$dir" DTBENCH_TARGETS="$targets" \
+  bash scripts/build.sh -DDTBENCH_SANITIZE="$1" -DDTBENCH_CUDA=OFF -DDTBENCH_WITH_LIBFABRIC=OFF
+ctest --test-dir "$dir" -R "$tests" --output-on-failure --timeout 300
