@@ -10,7 +10,8 @@
 //
 // The node's place comes from the flags, else from the environment as docs/ARCHITECTURE.md's launch
 // discovery reads it (Kubeflow PET_*, Indexed Job, AWS Batch, or a Slurm step with one
-// task per node), else this node alone.
+// task per node), else this node alone. The ranks' job token (DTBENCH_JOB_TOKEN) is the
+// environment's, or on one node without one, made here.
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -43,7 +44,9 @@ constexpr const char* kUsage =
     "rank and count come from the flags, else from Kubeflow PET_*, an Indexed Job, AWS Batch or a\n"
     "Slurm step with one task per node, else this node alone. Output lines get a \"[R] \" prefix.\n"
     "On SIGINT/SIGTERM, or when a rank fails, the others get SIGTERM, then SIGKILL after --grace\n"
-    "seconds (15); the exit code is the first failed rank's.\n";
+    "seconds (15); the exit code is the first failed rank's.\n"
+    "The ranks prove the job's DTBENCH_JOB_TOKEN (or DTBENCH_JOB_TOKEN_FILE) to the store; on one\n"
+    "node without either, dtbench-launch makes one; several nodes must all be given the same one.\n";
 
 int g_signal_pipe[2] = {-1, -1};
 
@@ -81,7 +84,20 @@ struct Plan {
   double grace_s = 15;
   bool prefix = true;
   std::vector<std::string> argv;
+  std::string token;  // made here for this node's ranks; empty: theirs comes from the environment
 };
+
+// 32 random bytes as hex: a job token (core/comm/store_auth.h).
+std::string random_token() {
+  unsigned char b[32];
+  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  const bool ok = fd >= 0 && ::read(fd, b, sizeof(b)) == static_cast<ssize_t>(sizeof(b));
+  if (fd >= 0) ::close(fd);
+  if (!ok) throw RuntimeFailure(fmt::format("cannot read /dev/urandom for the job token: {}", std::strerror(errno)));
+  std::string hex;
+  for (unsigned char c : b) hex += fmt::format("{:02x}", c);
+  return hex;
+}
 
 Plan read_plan(int argc, char** argv) {
   Plan p;
@@ -160,6 +176,16 @@ Plan read_plan(int argc, char** argv) {
   p.nproc = nproc == "auto" ? std::max(1, visible_gpus()) : parse_int("--nproc-per-node", nproc);
   DT_USAGE(p.nproc >= 1, "--nproc-per-node {}: at least 1", nproc);
   DT_USAGE(p.node_rank < p.nnodes, "node rank {} is not below the node count {}", p.node_rank, p.nnodes);
+  // The job's token (core/comm/store_auth.h): one node's launcher makes it for its ranks; the
+  // launchers of several nodes must be given the same one, unless the rendezvous is loopback.
+  if (!std::getenv("DTBENCH_JOB_TOKEN") && !std::getenv("DTBENCH_JOB_TOKEN_FILE")) {
+    DT_USAGE(p.nnodes == 1 || is_loopback_host(p.master_addr),
+             "{} nodes and no DTBENCH_JOB_TOKEN: the ranks of every node must prove the same job token to the "
+             "store at {}; export one DTBENCH_JOB_TOKEN (e.g. $(od -An -N32 -tx1 /dev/urandom | tr -d ' \\n')) "
+             "to every node's dtbench-launch (slurm/*.sbatch does)",
+             p.nnodes, p.master_addr);
+    if (p.nnodes == 1) p.token = random_token();
+  }
   return p;
 }
 
@@ -187,6 +213,7 @@ pid_t start_child(const Plan& p, int local_rank, int out_fd, int err_fd) {
   set("MASTER_ADDR", p.master_addr);
   set("MASTER_PORT", std::to_string(p.master_port));
   set("DTBENCH_LAUNCHER", "dtbench-launch");
+  if (!p.token.empty()) set("DTBENCH_JOB_TOKEN", p.token);
   std::vector<char*> args;
   for (const auto& a : p.argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);

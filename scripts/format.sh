@@ -9,7 +9,7 @@ root="${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 cd "$root"
 fmt=clang-format-14
 command -v "$fmt" >/dev/null || { echo "[format] $fmt not found: run scripts/setup.sh" >&2; exit 2; }
-mapfile -t files < <(git ls-files -- '*.cpp' '*.h' '*.cu' '*.cuh' 2>/dev/null || find . \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \) -print | sed 's|^\./||')
+mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.cpp' '*.h' '*.cu' '*.cuh' 2>/dev/null || find . \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \) -print | sed 's|^\./||')
 if [ "$check" -eq 0 ]; then
   "$fmt" -i --style=file "${files[@]}"
   exit 0

@@ -13,12 +13,13 @@
 # (MFU >= 45%, ratio >= 1.1; a missed goal is reported, not a failure).
 # --device cpu runs the same steps on any machine with a tiny model and short runs: the
 # rehearsal before GPU time is spent (CTest: gpu_check_rehearsal).
-#   scripts/gpu_check.sh [--device cuda|cpu] [--build-dir DIR] [--jobs N] [--budget S]
+#   scripts/gpu_check.sh [--device cuda|cpu] [--build-dir DIR] [--jobs N] [--budget S] [--build-only]
 # DIR (default <clone>/build-gpucheck) holds the build; DIR/gpu_check/ a log per step, the
 # records and summary.json. Every step runs under `timeout`, inside a budget for the whole
 # script (default 470 s on cuda). Exit: 0 every step passed; 2 bad usage or a missing
 # prerequisite; 4 a correctness failure (a kernel off tolerance, a wrong collective, a NaN
-# loss); otherwise the first failing step's code (past its time limit: 3).
+# loss); otherwise the first failing step's code (past its time limit: 3). --build-only stops
+# after the build (scripts/test.sh builds the rehearsal's folder that way before the tests).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/env.sh
@@ -26,7 +27,7 @@ source "$root/scripts/env.sh"
 # shellcheck source=scripts/ccache_env.sh
 source "$root/scripts/ccache_env.sh"
 
-usage() { echo "usage: scripts/gpu_check.sh [--device cuda|cpu] [--build-dir DIR] [--jobs N] [--budget S]"; }
+usage() { echo "usage: scripts/gpu_check.sh [--device cuda|cpu] [--build-dir DIR] [--jobs N] [--budget S] [--build-only]"; }
 die() {  # die CODE MESSAGE
   printf '[gpu_check] FAILED: %s\n' "$2" >&2
   exit "$1"
@@ -35,12 +36,14 @@ device=cuda
 build_dir="$root/build-gpucheck"
 jobs="$(nproc)"
 budget=""
+build_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --device) device="${2:-}"; shift 2 ;;
     --build-dir) build_dir="${2:-}"; shift 2 ;;
     --jobs) jobs="${2:-}"; shift 2 ;;
     --budget) budget="${2:-}"; shift 2 ;;
+    --build-only) build_only=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die 2 "unknown argument '$1'" ;;
   esac
@@ -263,6 +266,10 @@ bin="$build_dir"
 for exe in "${targets[@]}"; do
   [ -x "$bin/$exe" ] || stop build_outputs 3 "the build made no $bin/$exe"
 done
+if [ "$build_only" -eq 1 ]; then
+  echo "[gpu_check] --build-only: ${targets[*]} built in $build_dir"
+  exit 0
+fi
 
 # ---- the checks: each runs whatever the others did ----------------------------------------
 if [ -x "$bin/tools/kernel_check" ]; then

@@ -1,6 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite: set up (idempotent), build, run every CTest test. Prints the time
-# of each phase; CTest ends with its summary and the time of each test group (label).
+# The whole test suite: set up (idempotent), build, check, run every CTest test, then the
+# sanitizer runs. Prints the time of each phase; CTest ends with its summary and the time of
+# each test group (label).
+#   build   build/ (the main build), and the two other configurations tests build again from
+#           scratch, so that their builds are ccache hits inside a test's time limit:
+#           build-cpu/ (the CPU image's, as tests/containers runs it) and the GPU check's
+#           rehearsal (MPI and libfabric off, Release)
+#   tidy    clang-tidy with .clang-tidy's checks over build/'s compile commands (scripts/tidy.py)
+#   tests   ctest, two tests at a time (tests/CMakeLists.txt says which run alone)
+#   asan    scripts/sanitize.sh address,undefined: unit tests, 2- and 3-rank dist tests
+#   tsan    scripts/sanitize.sh thread: the communication tests over MPI and the store
+# The checks and test phases all run even when one fails (a failed setup or build stops it);
+# the exit code is then 1.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -13,8 +24,16 @@ phase() {  # phase NAME COMMAND...: runs it and prints how long it took
   echo "=== ${name}: $(($(date +%s) - t0)) s (exit ${rc})"
   return "$rc"
 }
+rc=0
 phase setup bash scripts/setup.sh
 phase build bash scripts/build.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-phase tests ctest --test-dir "$DTBENCH_BUILD_DIR" --output-on-failure --timeout 300
+phase build-cpu env DTBENCH_BUILD_DIR=build-cpu bash scripts/build.sh -DBUILD_TESTING=OFF -DDTBENCH_CUDA=OFF
+phase build-rehearsal bash scripts/gpu_check.sh --device cpu --build-only --budget 3000 \
+  --build-dir "$DTBENCH_BUILD_DIR/tests/gpu-check-rehearsal"
+phase tidy python3 scripts/tidy.py --build-dir "$DTBENCH_BUILD_DIR" || rc=1
+phase tests ctest --test-dir "$DTBENCH_BUILD_DIR" --output-on-failure --timeout 300 -j 2 || rc=1
+phase asan bash scripts/sanitize.sh address,undefined || rc=1
+phase tsan bash scripts/sanitize.sh thread || rc=1
+exit "$rc"

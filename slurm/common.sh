@@ -13,6 +13,8 @@
 #   GPUS_PER_NODE    ranks per node in launcher form on GPUs (default 8)
 #   RUN_DIR          traces, NCCL logs, result.json (default $DTBENCH_ROOT/runs/<job>-<id>)
 #   MASTER_ADDR/PORT rendezvous for the launcher form (default: the first node, 20000 + job id mod 20000)
+#   DTBENCH_JOB_TOKEN the job's secret that every rank proves to the TCP store (default: 32
+#                    random bytes made here; srun hands the environment to the tasks, never argv)
 #   CONTAINER_IMAGE, CONTAINER_MOUNTS   run inside a pyxis container when set
 #   EXTRA_ARGS       more flags for the benchmark (word-split)
 #   SRUN_ARGS        more flags for srun (word-split)
@@ -30,6 +32,16 @@ set -euo pipefail
 : "${CONTAINER_MOUNTS:=}"
 
 dtbench_log() { printf '[%s] %s\n' "${SLURM_JOB_NAME:-dtbench}" "$*" >&2; }
+
+# SLURM_JOB_ID names the run folder and the default port: digits only, never evaluated.
+if [ -n "${SLURM_JOB_ID:-}" ] && ! [[ "$SLURM_JOB_ID" =~ ^[0-9]{1,12}$ ]]; then
+  dtbench_log "SLURM_JOB_ID '${SLURM_JOB_ID}' is not a job number; run under sbatch or unset it"
+  exit 2
+fi
+if [ -z "${DTBENCH_JOB_TOKEN:-}" ] && [ -z "${DTBENCH_JOB_TOKEN_FILE:-}" ]; then
+  DTBENCH_JOB_TOKEN="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+fi
+export DTBENCH_JOB_TOKEN
 
 # major*1000 + minor of "1.18.2"-like version text; 0 when unknown.
 dtbench_version_number() {
@@ -96,7 +108,7 @@ dtbench_run() {
       local per_node="$GPUS_PER_NODE"
       [ "$DEVICE" = cpu ] && per_node="${SLURM_NTASKS_PER_NODE:-1}"
       local master="${MASTER_ADDR:-$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -1)}"
-      local port="${MASTER_PORT:-$((20000 + ${SLURM_JOB_ID:-0} % 20000))}"
+      local port="${MASTER_PORT:-$((20000 + 10#${SLURM_JOB_ID:-0} % 20000))}"
       dtbench_log "$bench: dtbench-launch, $per_node ranks on each of $nodes node(s), master $master:$port; record $RUN_DIR/result.json"
       srun --nodes="$nodes" --ntasks="$nodes" --ntasks-per-node=1 "${container[@]}" "${srun_args[@]}" \
         "$DTBENCH_BIN/launch/dtbench-launch" --nproc-per-node "$per_node" --master-addr "$master" --master-port "$port" \

@@ -4,10 +4,12 @@
 //
 // Two implementations: MPI (a duplicate of the communicator's MPI_Comm) and a TCP
 // key-value store (libtorch's c10d TCPStore at MASTER_ADDR:MASTER_PORT, for launches
-// without MPI). Every call is watched by the watchdog; a store wait also ends at the
+// without MPI), its server listening on that address only, every value sealed with the job's
+// token. Every call is watched by the watchdog; a store wait also ends at the
 // communication timeout.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +27,12 @@ class ControlPlane {
   // Ranks with the same color form a child plane, ordered by (key, rank); color < 0: none.
   virtual std::unique_ptr<ControlPlane> split(int color, int key) = 0;
   void barrier() { all_gather(""); }
+  // all_gather where every rank's bytes must be `bytes` long (`only_rank` >= 0: that rank's
+  // only); a rank that sent another size is exit 3 naming the exchange and both sizes, so that
+  // ranks that disagree on a buffer size stop here instead of overrunning a buffer.
+  std::vector<std::string> all_gather_exact(const std::string& mine, std::size_t bytes, int only_rank = -1);
+  // The name of the last exchange (a store key's prefix), for messages.
+  virtual std::string last_exchange() const { return kind() + " all_gather"; }
 };
 
 // A split's membership from every rank's "color key" (as split() exchanges them): the
@@ -32,13 +40,20 @@ class ControlPlane {
 std::vector<int> split_members(const std::vector<std::string>& color_keys, int color);
 std::string split_request(int color, int key);
 
+// The TCP store's server (rank 0, unless torchrun's agent serves it) listens on `host` only.
+// What ranks exchange is bound to the job's token (core/comm/store_auth.h).
 struct StoreOptions {
   std::string host = "127.0.0.1";
   int port = 29500;
   int rank = 0, size = 1;
   bool serve = true;  // rank 0 serves the store unless an agent (torchrun) already does
   double timeout_s = 600;
+  std::string token;  // DTBENCH_JOB_TOKEN; empty only where `host` is loopback
 };
+// The options for a launch: its rendezvous address and ranks, and the job's token from `env`
+// (exit 2 when there is none and the address is not loopback).
+struct LaunchInfo;
+StoreOptions store_options(const LaunchInfo& launch, double timeout_s, const std::map<std::string, std::string>& env);
 std::unique_ptr<ControlPlane> make_store_control_plane(const StoreOptions& opt);
 
 }  // namespace dtbench

@@ -4,11 +4,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <thread>
 
 #include "core/comm/control_plane.h"
+#include "core/comm/launch_env.h"
+#include "core/comm/store_auth.h"
 #include "core/comm/watchdog.h"
 #include "core/report/clock.h"
 #include "core/report/errors.h"
@@ -20,8 +27,14 @@ namespace {
 
 class StorePlane final : public ControlPlane {
  public:
-  StorePlane(c10::intrusive_ptr<c10d::Store> store, std::string where, std::string prefix, int rank, int size)
-      : store_(std::move(store)), where_(std::move(where)), prefix_(std::move(prefix)), rank_(rank), size_(size) {}
+  StorePlane(c10::intrusive_ptr<c10d::Store> store, std::shared_ptr<const StoreAuth> auth, std::string where,
+             std::string prefix, int rank, int size)
+      : store_(std::move(store)),
+        auth_(std::move(auth)),
+        where_(std::move(where)),
+        prefix_(std::move(prefix)),
+        rank_(rank),
+        size_(size) {}
 
   // The world's plane, on the rank that serves the store: at the end, wait (a bounded time)
   // until every rank has said it is leaving, so that no rank loses the store while it still
@@ -34,7 +47,7 @@ class StorePlane final : public ControlPlane {
   ~StorePlane() override {
     if (!owner_) return;
     try {
-      const std::string key = prefix_ + "/departed";
+      const std::string key = auth_->key(prefix_ + "/departed");
       store_->add(key, 1);
       const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(depart_wait_s_);
       while (serving_ && store_->add(key, 0) < size_ && std::chrono::steady_clock::now() < until)
@@ -47,14 +60,17 @@ class StorePlane final : public ControlPlane {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string kind() const override { return "store"; }
+  std::string last_exchange() const override {
+    return fmt::format("store key '{}/ag{}' at {}", prefix_, round_ - 1, where_);
+  }
 
   std::vector<std::string> all_gather(const std::string& mine) override {
     const uint64_t round = round_++;
     Watchdog::Call call(Watchdog::instance(), {prefix_, round, "store all_gather", fmt::format("{} ranks", size_)});
     auto key = [&](uint64_t r, int who) { return fmt::format("{}/ag{}/{}", prefix_, r, who); };
-    store_->set(key(round, rank_), std::vector<uint8_t>(mine.begin(), mine.end()));
+    store_->set(auth_->key(key(round, rank_)), auth_->seal(key(round, rank_), mine));
     std::vector<std::string> keys;
-    for (int r = 0; r < size_; ++r) keys.push_back(key(round, r));
+    for (int r = 0; r < size_; ++r) keys.push_back(auth_->key(key(round, r)));
     try {
       store_->wait(keys);
     } catch (const std::exception& e) {
@@ -64,12 +80,9 @@ class StorePlane final : public ControlPlane {
                       where_, round, prefix_, e.what()));
     }
     std::vector<std::string> out;
-    for (auto& k : keys) {
-      auto v = store_->get(k);
-      out.emplace_back(v.begin(), v.end());
-    }
+    for (int r = 0; r < size_; ++r) out.push_back(auth_->open(key(round, r), store_->get(keys[r])));
     // Everyone has set this round, so everyone has read the previous one: drop our old key.
-    if (round > 0) store_->deleteKey(key(round - 1, rank_));
+    if (round > 0) store_->deleteKey(auth_->key(key(round - 1, rank_)));
     return out;
   }
 
@@ -79,12 +92,13 @@ class StorePlane final : public ControlPlane {
     if (color < 0) return nullptr;
     const std::vector<int> members = split_members(all, color);
     const int child_rank = static_cast<int>(std::find(members.begin(), members.end(), rank_) - members.begin());
-    return std::make_unique<StorePlane>(store_, where_, fmt::format("{}/s{}c{}", prefix_, n, color), child_rank,
+    return std::make_unique<StorePlane>(store_, auth_, where_, fmt::format("{}/s{}c{}", prefix_, n, color), child_rank,
                                         static_cast<int>(members.size()));
   }
 
  private:
   c10::intrusive_ptr<c10d::Store> store_;
+  std::shared_ptr<const StoreAuth> auth_;
   std::string where_;  // host:port, for messages
   std::string prefix_;
   int rank_, size_;
@@ -94,6 +108,18 @@ class StorePlane final : public ControlPlane {
 };
 
 }  // namespace
+
+std::vector<std::string> ControlPlane::all_gather_exact(const std::string& mine, std::size_t bytes, int only_rank) {
+  auto parts = all_gather(mine);
+  for (int r = 0; r < static_cast<int>(parts.size()); ++r) {
+    if ((only_rank < 0 || r == only_rank) && parts[r].size() != bytes)
+      throw RuntimeFailure(
+          fmt::format("{}: rank {} sent {} bytes where {} were expected (the ranks disagree on "
+                      "the buffer size, or the exchange was altered)",
+                      last_exchange(), r, parts[r].size(), bytes));
+  }
+  return parts;
+}
 
 std::string split_request(int color, int key) { return fmt::format("{} {}", color, key); }
 
@@ -131,7 +157,49 @@ void wait_for_name(const std::string& host, double timeout_s) {
   }
 }
 
+// A socket listening on the rendezvous address itself, for TCPStore to take over
+// (masterListenFd): c10d's own server would listen on every interface of the host.
+int listen_on(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
+  if (rc != 0) throw RuntimeFailure(fmt::format("cannot resolve {}: {}", host, ::gai_strerror(rc)));
+  int err = 0;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, 1024) == 0) {
+      ::freeaddrinfo(found);
+      return fd;
+    }
+    err = errno;
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  throw RuntimeFailure(fmt::format("cannot listen on {}:{}: {}", host, port, std::strerror(err)));
+}
+
 }  // namespace
+
+StoreOptions store_options(const LaunchInfo& launch, double timeout_s, const EnvMap& env) {
+  StoreOptions so;
+  so.host = launch.master_addr;
+  so.port = launch.master_port;
+  so.rank = launch.rank;
+  so.size = launch.world_size;
+  so.serve = !launch.agent_store;
+  so.timeout_s = timeout_s;
+  so.token = store_job_token(env, so.host).value;
+  return so;
+}
 
 std::unique_ptr<ControlPlane> make_store_control_plane(const StoreOptions& opt) {
   wait_for_name(opt.host, opt.timeout_s);
@@ -143,13 +211,14 @@ std::unique_ptr<ControlPlane> make_store_control_plane(const StoreOptions& opt) 
   o.timeout = std::chrono::milliseconds(static_cast<int64_t>(opt.timeout_s * 1000));
   c10::intrusive_ptr<c10d::Store> store;
   try {
+    if (o.isServer) o.masterListenFd = listen_on(opt.host, opt.port);
     store = c10::make_intrusive<c10d::TCPStore>(opt.host, o);
   } catch (const std::exception& e) {
     throw RuntimeFailure(fmt::format("cannot {} the TCP store at {}:{} within --comm-timeout: {}",
                                      o.isServer ? "serve" : "reach", opt.host, opt.port, e.what()));
   }
-  auto plane = std::make_unique<StorePlane>(store, fmt::format("{}:{}", opt.host, opt.port), "dtbench/world", opt.rank,
-                                            opt.size);
+  auto plane = std::make_unique<StorePlane>(store, std::make_shared<const StoreAuth>(opt.token),
+                                            fmt::format("{}:{}", opt.host, opt.port), "world", opt.rank, opt.size);
   plane->barrier();  // everyone is here
   plane->own_store(o.isServer, std::min(opt.timeout_s, 30.0));
   return plane;

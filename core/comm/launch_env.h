@@ -46,6 +46,10 @@ LaunchInfo discover_launch(const EnvMap& env, const LaunchFlags& flags, const La
 // The process environment as a map.
 EnvMap process_env();
 
+// Whether every address `host` resolves to is a loopback address (127/8, ::1): a rendezvous
+// there is reachable from this host only.
+bool is_loopback_host(const std::string& host);
+
 // Expands the first host of a Slurm hostlist: "gpu-[003-005,9],cpu1" -> "gpu-003".
 std::string slurm_first_host(const std::string& nodelist);
 

@@ -84,14 +84,14 @@ class StoreBackend final : public Backend {
     const int n = size(), me = rank();
     switch (a.type) {
       case OpType::kAllGather: {
-        const auto parts = plane_->all_gather(bytes_of(a.in));
+        const auto parts = plane_->all_gather_exact(bytes_of(a.in), a.in.nbytes());
         auto* out = static_cast<char*>(a.out.data_ptr());
         for (int r = 0; r < n; ++r) std::memcpy(out + r * parts[r].size(), parts[r].data(), parts[r].size());
         return;
       }
       case OpType::kAllReduce:
       case OpType::kReduce: {
-        const auto parts = plane_->all_gather(bytes_of(a.in));
+        const auto parts = plane_->all_gather_exact(bytes_of(a.in), a.in.nbytes());
         if (a.type == OpType::kReduce && me != a.root) return;
         std::vector<at::Tensor> views;
         for (const auto& p : parts) views.push_back(view_of(p, a.in));
@@ -99,19 +99,20 @@ class StoreBackend final : public Backend {
         return;
       }
       case OpType::kReduceScatter: {
-        const auto parts = plane_->all_gather(bytes_of(a.in));
+        const auto parts = plane_->all_gather_exact(bytes_of(a.in), a.in.nbytes());
         std::vector<at::Tensor> chunks;
         for (const auto& p : parts) chunks.push_back(view_of(p, a.in).narrow(0, me * a.out.numel(), a.out.numel()));
         reduce_parts(a.out, chunks, a.reduce);
         return;
       }
       case OpType::kBroadcast: {
-        const auto parts = plane_->all_gather(me == a.root ? bytes_of(a.in) : std::string());
+        const auto parts =
+            plane_->all_gather_exact(me == a.root ? bytes_of(a.in) : std::string(), a.out.nbytes(), a.root);
         std::memcpy(a.out.data_ptr(), parts[a.root].data(), parts[a.root].size());
         return;
       }
       case OpType::kAllToAll: {
-        const auto parts = plane_->all_gather(bytes_of(a.in));
+        const auto parts = plane_->all_gather_exact(bytes_of(a.in), a.in.nbytes());
         const std::size_t chunk = a.out.nbytes() / n;
         auto* out = static_cast<char*>(a.out.data_ptr());
         for (int r = 0; r < n; ++r) std::memcpy(out + r * chunk, parts[r].data() + me * chunk, chunk);

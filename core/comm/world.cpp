@@ -128,14 +128,7 @@ std::unique_ptr<World> init_world(const LaunchInfo& launch, const WorldOptions& 
   }
 #endif
   if (!control) {
-    StoreOptions so;
-    so.host = launch.master_addr;
-    so.port = launch.master_port;
-    so.rank = launch.rank;
-    so.size = launch.world_size;
-    so.serve = !launch.agent_store;
-    so.timeout_s = opt.timeout_s;
-    control = make_store_control_plane(so);
+    control = make_store_control_plane(store_options(launch, opt.timeout_s, env));
   }
   world->control_kind = control->kind();
 

@@ -26,12 +26,11 @@ int main(int argc, char** argv) {
     // clang-format on
     auto flags = parse_flags(options, argc, argv);
     CommonArgs common = read_common_flags(flags);
-    LaunchInfo launch = discover_launch(process_env(), common.launch, {});
+    const EnvMap env = process_env();
+    LaunchInfo launch = discover_launch(env, common.launch, {});
     Watchdog::instance().configure(common.world.timeout_s, common.run_dir, launch.rank);
     set_log_rank(launch.rank);
-    StoreOptions so{launch.master_addr, launch.master_port,  launch.rank,
-                    launch.world_size,  !launch.agent_store, common.world.timeout_s};
-    auto plane = make_store_control_plane(so);
+    auto plane = make_store_control_plane(store_options(launch, common.world.timeout_s, env));
     std::printf("rank %d: store world of %d ready\n", launch.rank, plane->size());
     std::fflush(stdout);
     const Stopwatch clock;

@@ -20,7 +20,9 @@ contract() {  # contract NAME OVERRIDES...
   shift
   printf '127.0.0.1 localhost\n' >"$WORK/hosts.$name"
   (sleep 3; printf '127.0.0.1 %s-0.%s\n' "$name" "$name" >>"$WORK/hosts.$name") &
-  if "$py" "$here/run_pods.py" "$DTBENCH_SRC/k8s/$name.yaml" "$WORK/hosts.$name" NPROC_PER_NODE=1 DEVICE=cpu \
+  # The Secret that `kubectl create secret generic dtbench-job-token` would hold.
+  if "$py" "$here/run_pods.py" "$DTBENCH_SRC/k8s/$name.yaml" "$WORK/hosts.$name" \
+    "dtbench-job-token/token:=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" NPROC_PER_NODE=1 DEVICE=cpu \
     RESULTS_DIR="$WORK/$name" MASTER_PORT="$(free_port)" RENDEZVOUS_TIMEOUT=60 "$@" >"$WORK/$name.out" 2>&1 \
     && python3 - "$WORK/$name/result.json" <<'PY'
 import json, sys

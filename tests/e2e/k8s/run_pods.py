@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""run_pods.py MANIFEST HOSTS_FILE [NAME=VALUE ...]
+"""run_pods.py MANIFEST HOSTS_FILE [SECRET/KEY:=VALUE ...] [NAME=VALUE ...]
 
 Runs the container command of every pod of a plain manifest's Indexed Job as local
 processes, the way the cluster would: the Job's env with the overrides applied (CPU
-settings), JOB_COMPLETION_INDEX per pod, $(VAR) references in command and args expanded
+settings), JOB_COMPLETION_INDEX per pod, secretKeyRef values from the SECRET/KEY:=VALUE
+arguments (a pod whose Secret is missing does not start, as with the kubelet), $(VAR) references in command and args expanded
 from the env as the kubelet does, and the image's programs found on PATH. Each pod runs in
 a private mount namespace (unshare -m) with HOSTS_FILE bind-mounted over /etc/hosts, so
 <job>-0.<service> can resolve to 127.0.0.1 without touching the machine's /etc/hosts.
@@ -19,13 +20,23 @@ import yaml
 
 def main():
     manifest, hosts = sys.argv[1], sys.argv[2]
-    overrides = dict(a.split("=", 1) for a in sys.argv[3:])
+    secrets = dict(a.split(":=", 1) for a in sys.argv[3:] if ":=" in a)
+    overrides = dict(a.split("=", 1) for a in sys.argv[3:] if ":=" not in a)
     job = next(d for d in yaml.safe_load_all(open(manifest)) if d and d["kind"] == "Job")
     pods = job["spec"]["completions"]
     c = job["spec"]["template"]["spec"]["containers"][0]
     procs = []
     for index in range(pods):
-        env = {e["name"]: e["value"] for e in c.get("env", [])}
+        env = {}
+        for e in c.get("env", []):
+            if "value" in e:
+                env[e["name"]] = e["value"]
+                continue
+            ref = e["valueFrom"]["secretKeyRef"]
+            if f"{ref['name']}/{ref['key']}" not in secrets:
+                print(f"    pod {index}: CreateContainerConfigError: secret {ref['name']!r} (key {ref['key']!r}) not found")
+                return 1
+            env[e["name"]] = secrets[f"{ref['name']}/{ref['key']}"]
         env.update(overrides)
         env["JOB_COMPLETION_INDEX"] = str(index)
         expand = lambda s: re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), s)
