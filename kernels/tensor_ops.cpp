@@ -354,9 +354,9 @@ void fused_adamw_step(const std::vector<AdamWSlot>& slots, const AdamWHyper& hyp
       tensors.push_back({s.param.mutable_data_ptr(), grads.back().const_data_ptr(), s.exp_avg.mutable_data_ptr<float>(),
                          s.exp_avg_sq.mutable_data_ptr<float>(), s.param.numel(), s.decay});
     }
+    const auto param_dtype = std::get<1>(key), grad_dtype = std::get<2>(key);  // a lambda captures no binding (C++17)
     on_cuda(slots[members.front()].param, [&](auto stream) {
-      adamw_step_cuda(std::get<1>(key), std::get<2>(key), tensors.data(), static_cast<int64_t>(tensors.size()), hyper,
-                      stream);
+      adamw_step_cuda(param_dtype, grad_dtype, tensors.data(), static_cast<int64_t>(tensors.size()), hyper, stream);
     });
   }
 }

@@ -28,6 +28,7 @@ import tempfile
 
 TIDY = "clang-tidy-14"
 CLANG = "clang++-14"
+CLANG_C = "clang-14"  # for the C files (benchmarks/peers)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # GCC options clang does not know (none today); dropped from the commands clang sees.
 GCC_ONLY = {"-Winvalid-pch"}
@@ -180,7 +181,8 @@ def main():
             flags += ["-include-pch", os.path.join(a.cache, "pch", k + ".pch")]
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "compile_commands.json"), "w") as f:
-                json.dump([{"directory": build, "file": x.file, "arguments": [CLANG, *flags, "-c", x.file]}], f)
+                compiler = CLANG_C if x.file.endswith(".c") else CLANG
+                json.dump([{"directory": build, "file": x.file, "arguments": [compiler, *flags, "-c", x.file]}], f)
             r = run([TIDY, "-p", d, "--quiet", f"--header-filter={header_filter}", x.file])
         findings = [l for l in r.stdout.splitlines() if re.search(r": (warning|error): ", l)]
         if r.returncode == 0 and not findings:

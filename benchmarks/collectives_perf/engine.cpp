@@ -183,7 +183,7 @@ EngineResult run_engine(Communicator& comm, const Collective& c, const BenchArgs
   std::vector<ReduceOp> ops = c.uses_reduce_op ? a.reduce_ops : std::vector<ReduceOp>{ReduceOp::kSum};
 
   for (c10::ScalarType t : a.dtypes) {
-    const int64_t es = c10::elementSize(t);
+    const auto es = static_cast<int64_t>(c10::elementSize(t));
     at::TensorOptions opt = at::TensorOptions().dtype(t).device(on_cuda ? at::kCUDA : at::kCPU);
     for (ReduceOp op : ops) {
       const InputFn inputs = make_inputs(op, t);

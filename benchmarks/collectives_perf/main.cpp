@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     collperf::BenchArgs bench = collperf::read_bench_flags(flags);
     const EnvMap env = process_env();
     LaunchContext ctx;
-    ctx.visible_gpus = at::getNumGPUs();
+    ctx.visible_gpus = static_cast<int>(at::getNumGPUs());
     LaunchInfo launch = discover_launch(env, common.launch, ctx);
     validate_world(launch, common.world, env);
     DT_USAGE(bench.root < launch.world_size, "-r {}: there is no rank {} among {}; use 0..{} or -1 for every rank",

@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &n);
   float* in = malloc((size_t)maxb);
   float* out = malloc((size_t)maxb);
-  for (long long i = 0; i < maxb / 4; ++i) in[i] = (float)((i * 3 + rank * 7) % 5 - 2);
+  for (long long i = 0; i < maxb / 4; ++i) in[i] = (float)((i * 3 + (long long)rank * 7) % 5 - 2);
   double* samples = malloc(sizeof(double) * (size_t)iters);
   if (rank == 0) printf("# size_bytes time_us busbw_gbps median_us\n");
   for (long long size = minb; size <= maxb; size *= factor) {

@@ -53,7 +53,7 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     CommonArgs common = read_common_flags(flags);
     const EnvMap env = process_env();
     LaunchContext lctx;
-    lctx.visible_gpus = at::getNumGPUs();
+    lctx.visible_gpus = static_cast<int>(at::getNumGPUs());
     LaunchInfo launch = discover_launch(env, common.launch, lctx);
     BatchLayout batch;
     // The strategy's flags first: they decide how many data-parallel replicas there are.

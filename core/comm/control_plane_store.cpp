@@ -25,6 +25,13 @@ namespace dtbench {
 
 namespace {
 
+// c10d's errors carry a backtrace; a message needs the first line.
+std::string first_line(const std::exception& e) {
+  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+  const std::string s = c10_error ? c10_error->what_without_backtrace() : e.what();
+  return s.substr(0, s.find('\n'));
+}
+
 class StorePlane final : public ControlPlane {
  public:
   StorePlane(c10::intrusive_ptr<c10d::Store> store, std::shared_ptr<const StoreAuth> auth, std::string where,
@@ -77,7 +84,7 @@ class StorePlane final : public ControlPlane {
       throw RuntimeFailure(
           fmt::format("store at {} timed out in all_gather round {} of '{}': a peer did not "
                       "arrive within --comm-timeout ({})",
-                      where_, round, prefix_, e.what()));
+                      where_, round, prefix_, first_line(e)));
     }
     std::vector<std::string> out;
     for (int r = 0; r < size_; ++r) out.push_back(auth_->open(key(round, r), store_->get(keys[r])));
@@ -187,6 +194,32 @@ int listen_on(const std::string& host, int port) {
   throw RuntimeFailure(fmt::format("cannot listen on {}:{}: {}", host, port, std::strerror(err)));
 }
 
+// Every rank's greeting under a name all ranks know, sealed with its token: ranks given
+// different tokens (whose other keys' names differ, so they would only time out) are told so.
+void greet(c10d::Store& store, const StoreAuth& auth, int rank, int size, const std::string& where) {
+  auto name = [](int r) { return fmt::format("hello/{}", r); };
+  store.set("dtbench/" + name(rank), auth.seal(name(rank), ""));
+  std::vector<std::string> keys;
+  for (int r = 0; r < size; ++r) keys.push_back("dtbench/" + name(r));
+  try {
+    store.wait(keys);
+  } catch (const std::exception& e) {
+    throw RuntimeFailure(
+        fmt::format("store at {}: not every rank arrived within --comm-timeout ({})", where, first_line(e)));
+  }
+  for (int r = 0; r < size; ++r) {
+    try {
+      auth.open(name(r), store.get(keys[r]));
+    } catch (const RuntimeFailure&) {
+      throw RuntimeFailure(
+          fmt::format("store at {}: rank {}'s greeting fails its authentication: the ranks were "
+                      "given different DTBENCH_JOB_TOKENs (or a client without the token wrote it); "
+                      "give every rank the same one",
+                      where, r));
+    }
+  }
+}
+
 }  // namespace
 
 StoreOptions store_options(const LaunchInfo& launch, double timeout_s, const EnvMap& env) {
@@ -215,10 +248,12 @@ std::unique_ptr<ControlPlane> make_store_control_plane(const StoreOptions& opt) 
     store = c10::make_intrusive<c10d::TCPStore>(opt.host, o);
   } catch (const std::exception& e) {
     throw RuntimeFailure(fmt::format("cannot {} the TCP store at {}:{} within --comm-timeout: {}",
-                                     o.isServer ? "serve" : "reach", opt.host, opt.port, e.what()));
+                                     o.isServer ? "serve" : "reach", opt.host, opt.port, first_line(e)));
   }
-  auto plane = std::make_unique<StorePlane>(store, std::make_shared<const StoreAuth>(opt.token),
-                                            fmt::format("{}:{}", opt.host, opt.port), "world", opt.rank, opt.size);
+  auto auth = std::make_shared<const StoreAuth>(opt.token);
+  const std::string where = fmt::format("{}:{}", opt.host, opt.port);
+  greet(*store, *auth, opt.rank, opt.size, where);
+  auto plane = std::make_unique<StorePlane>(store, auth, where, "world", opt.rank, opt.size);
   plane->barrier();  // everyone is here
   plane->own_store(o.isServer, std::min(opt.timeout_s, 30.0));
   return plane;

@@ -83,7 +83,7 @@ ncclRedOp_t nccl_op(ReduceOp op) {
 
 class CudaWork final : public Work {
  public:
-  CudaWork(cudaEvent_t ev, int device) : ev_(ev), device_(device) {}
+  CudaWork(cudaEvent_t ev, c10::DeviceIndex device) : ev_(ev), device_(device) {}
   ~CudaWork() override { cudaEventDestroy(ev_); }
   bool is_completed() override { return cudaEventQuery(ev_) != cudaErrorNotReady; }
   void wait() override {
@@ -94,16 +94,16 @@ class CudaWork final : public Work {
 
  private:
   cudaEvent_t ev_;
-  int device_;
+  c10::DeviceIndex device_;
 };
 
 class NcclBackend final : public Backend {
  public:
   NcclBackend(ncclComm_t comm, int device, double timeout_s)
       : comm_(comm),
-        device_(device),
+        device_(static_cast<c10::DeviceIndex>(device)),
         timeout_s_(timeout_s),
-        stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device)) {
+        stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device_)) {
     ncclCommUserRank(comm_, &rank_);
     ncclCommCount(comm_, &size_);
     abort_id_ = Watchdog::instance().add_abort_hook([c = comm_](int) { ncclCommAbort(c); });
@@ -218,7 +218,7 @@ class NcclBackend final : public Backend {
   }
 
   ncclComm_t comm_;
-  int device_;
+  c10::DeviceIndex device_;
   double timeout_s_;
   c10::cuda::CUDAStream stream_;
   int rank_ = 0, size_ = 1;
@@ -257,7 +257,7 @@ void nccl_check_library() {
 }
 
 std::unique_ptr<Backend> make_nccl_world_backend(ControlPlane& control, int device, double timeout_s) {
-  c10::cuda::CUDAGuard guard(device);
+  c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device));
   ncclUniqueId id;
   std::string mine;
   if (control.rank() == 0) {

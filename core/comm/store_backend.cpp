@@ -86,7 +86,7 @@ class StoreBackend final : public Backend {
       case OpType::kAllGather: {
         const auto parts = plane_->all_gather_exact(bytes_of(a.in), a.in.nbytes());
         auto* out = static_cast<char*>(a.out.data_ptr());
-        for (int r = 0; r < n; ++r) std::memcpy(out + r * parts[r].size(), parts[r].data(), parts[r].size());
+        for (int r = 0; r < n; ++r) parts[r].copy(out + r * parts[r].size(), parts[r].size());
         return;
       }
       case OpType::kAllReduce:

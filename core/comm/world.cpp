@@ -86,7 +86,7 @@ void validate_world(const LaunchInfo& launch, const WorldOptions& opt, const Env
     DT_USAGE(opt.device == "cuda", "--backend nccl runs on CUDA tensors; use --device cuda, or --backend mpi on CPU");
   }
   if (opt.device == "cuda") {
-    const int gpus = at::getNumGPUs();
+    const auto gpus = static_cast<int>(at::getNumGPUs());
     DT_USAGE(gpus > 0, "--device cuda: no CUDA device is visible here (CUDA_VISIBLE_DEVICES='{}'); use --device cpu",
              env.count("CUDA_VISIBLE_DEVICES") ? env.at("CUDA_VISIBLE_DEVICES") : "");
     DT_USAGE(launch.local_rank < gpus,

@@ -188,7 +188,7 @@ InitRule init_rule(const ModelConfig& c, const std::string& name) {
 // `values` drawn on the CPU in fp32/fp64 (Philox, as every other rank draws it) by `draw`,
 // then copied where they belong.
 template <typename Draw>
-void fill_normal(at::Tensor values, Draw draw) {
+void fill_normal(const at::Tensor& values, Draw draw) {
   const bool direct = values.device().is_cpu() && values.is_contiguous() &&
                       (values.scalar_type() == at::kFloat || values.scalar_type() == at::kDouble);
   at::Tensor drawn = direct ? values : at::empty(values.sizes(), at::TensorOptions().dtype(at::kFloat));
@@ -198,7 +198,7 @@ void fill_normal(at::Tensor values, Draw draw) {
 
 }  // namespace
 
-void initialize_parameter_slice(const ModelConfig& c, uint64_t seed, const std::string& name, at::Tensor values,
+void initialize_parameter_slice(const ModelConfig& c, uint64_t seed, const std::string& name, const at::Tensor& values,
                                 int64_t start) {
   at::NoGradGuard no_grad;
   const InitRule rule = init_rule(c, name);

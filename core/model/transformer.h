@@ -126,7 +126,7 @@ void initialize_parameters(TransformerImpl& model, uint64_t seed);
 
 // The same values for elements [start, start + values.numel()) of parameter `name`
 // flattened, into the 1-D `values`: what a rank holding only a shard materialises.
-void initialize_parameter_slice(const ModelConfig& c, uint64_t seed, const std::string& name, at::Tensor values,
+void initialize_parameter_slice(const ModelConfig& c, uint64_t seed, const std::string& name, const at::Tensor& values,
                                 int64_t start);
 
 }  // namespace dtbench

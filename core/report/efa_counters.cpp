@@ -1,5 +1,6 @@
 #include "core/report/efa_counters.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,13 +49,13 @@ std::vector<EfaDevice> read_efa_devices(const std::string& root) {
   std::vector<std::string> names = list_dir(base);
   std::sort(names.begin(), names.end());
   for (const std::string& dev : names) {
-    if (link_basename(base + "/" + dev + "/device/driver") != "efa") continue;
+    if (link_basename(fmt::format("{}/{}/device/driver", base, dev)) != "efa") continue;
     EfaDevice d{dev, {}};
-    const std::string ports = base + "/" + dev + "/ports";
+    const std::string ports = fmt::format("{}/{}/ports", base, dev);
     for (const std::string& port : list_dir(ports)) {
-      const std::string dir = ports + "/" + port + "/hw_counters";
+      const std::string dir = fmt::format("{}/{}/hw_counters", ports, port);
       for (const std::string& c : list_dir(dir)) {
-        const std::string v = read_line(dir + "/" + c);
+        const std::string v = read_line(fmt::format("{}/{}", dir, c));
         char* end = nullptr;
         const long long n = std::strtoll(v.c_str(), &end, 10);
         if (!v.empty() && end && *end == '\0') d.counters[c] += n;

@@ -61,7 +61,7 @@ std::string capture_nccl_log(const std::string& run_dir, int rank) {
   if (user_file && *user_file) return "";    // theirs: it may hold %h/%p patterns we cannot name
   if (std::getenv("NCCL_DEBUG")) return "";  // they want NCCL's lines where NCCL puts them
   make_dirs(run_dir);
-  const std::string path = fmt::format("{}/nccl.rank{}.log", run_dir, rank);
+  std::string path = fmt::format("{}/nccl.rank{}.log", run_dir, rank);
   ::setenv("NCCL_DEBUG", "INFO", 1);
   ::setenv("NCCL_DEBUG_SUBSYS", "INIT,NET", 1);
   ::setenv("NCCL_DEBUG_FILE", path.c_str(), 1);

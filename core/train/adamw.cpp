@@ -16,7 +16,7 @@ bool AdamW::decays(const std::string& name) {
   return name.find("norm") == std::string::npos && !ends_with("bias");
 }
 
-void AdamW::add(const std::string& name, at::Tensor param, bool decay) {
+void AdamW::add(const std::string& name, const at::Tensor& param, bool decay) {
   // fp32 state for fp32, bf16 and fp16 parameters; fp64 stays fp64.
   auto opts = param.options().dtype(param.scalar_type() == at::kDouble ? at::kDouble : at::kFloat);
   slots_.push_back(Slot{name, param, at::zeros(param.sizes(), opts), at::zeros(param.sizes(), opts), decay});

@@ -24,7 +24,7 @@ class AdamW {
   explicit AdamW(AdamWOptions opt) : opt_(opt) {}
 
   // Registers a tensor to update; `decay` is false for norms and biases.
-  void add(const std::string& name, at::Tensor param, bool decay);
+  void add(const std::string& name, const at::Tensor& param, bool decay);
 
   // One step with learning rate `lr`, reading each parameter's .grad() (or `grads` when
   // given, in add() order). Parameters without a gradient are skipped.

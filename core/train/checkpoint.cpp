@@ -214,7 +214,8 @@ std::string checkpoint_name(const std::string& prefix, int64_t steps) {
 
 std::string save_checkpoint(ControlPlane& ctl, const std::string& dir, const std::string& name,
                             const std::vector<CheckpointPiece>& mine, const json& state) {
-  const std::string tmp = dir + "/.tmp-" + name, final_path = dir + "/" + name;
+  const std::string tmp = dir + "/.tmp-" + name;
+  std::string final_path = dir + "/" + name;
   const std::string what = fmt::format("checkpoint {} not saved", final_path);
   std::string status;
   if (ctl.rank() == 0) {
@@ -358,7 +359,7 @@ std::string load_latest_checkpoint(ControlPlane& ctl, const std::string& dir, co
   }
   const json candidates = json::parse(ctl.all_gather(listing)[0]);
   for (const auto& c : candidates) {
-    const std::string path = dir + "/" + c.get<std::string>();
+    std::string path = dir + "/" + c.get<std::string>();
     std::string status;
     try {
       std::ifstream in(path + "/.metadata");

@@ -1,6 +1,7 @@
 // A world held together by the TCP store alone (no MPI): what NCCL's bootstrap uses when
 // there is no mpirun. Each rank exchanges through the store in a loop for --seconds, so
-// the fault tests can stop or kill one and watch the others exit 3 within the timeout.
+// the fault tests can stop or kill one and watch the others exit 3 within the timeout;
+// --bytes makes ranks that disagree on a buffer size (tests/dist/store_security.sh).
 //   RANK=r WORLD_SIZE=n LOCAL_RANK=r MASTER_ADDR=127.0.0.1 MASTER_PORT=p store_probe --comm-timeout 5
 #include <fmt/format.h>
 
@@ -22,7 +23,10 @@ int main(int argc, char** argv) {
     cxxopts::Options options("store_probe", "TCP-store world for fault tests");
     add_common_flags(options);
     // clang-format off
-    options.add_options()("seconds", "how long to exchange", cxxopts::value<double>()->default_value("60"));
+    options.add_options()
+        ("seconds", "how long to exchange", cxxopts::value<double>()->default_value("60"))
+        ("bytes", "each rank sends this many bytes an exchange and expects as many from every rank (0: the round "
+                  "number, any length)", cxxopts::value<int64_t>()->default_value("0"));
     // clang-format on
     auto flags = parse_flags(options, argc, argv);
     CommonArgs common = read_common_flags(flags);
@@ -36,7 +40,14 @@ int main(int argc, char** argv) {
     const Stopwatch clock;
     uint64_t rounds = 0;
     while (clock.elapsed_s() < flags["seconds"].as<double>()) {
-      plane->all_gather(std::to_string(rounds++));
+      const int64_t bytes = flags["bytes"].as<int64_t>();
+      std::string mine = std::to_string(rounds++);
+      if (bytes > 0) {
+        mine.resize(static_cast<std::size_t>(bytes), '.');
+        plane->all_gather_exact(mine, static_cast<std::size_t>(bytes));
+      } else {
+        plane->all_gather(mine);
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     plane->barrier();

@@ -56,12 +56,13 @@ TEST_CASE("asynchronous ops complete in issue order with the right values") {
   works.back()->wait();
   for (auto& wk : works) CHECK(wk->is_completed());
   for (int i = 0; i < 40; ++i) {
-    const float want = static_cast<float>(n * i + n * (n - 1) / 2);
+    const int triangle = n * (n - 1) / 2;  // 0 + 1 + ... + (n - 1)
+    const float want = static_cast<float>(n * i + triangle);
     CHECK(ts[i].min().item<float>() == want);
     CHECK(ts[i].max().item<float>() == want);
   }
   // Different ops queued back to back on one communicator.
-  at::Tensor a = at::full({7}, 1.0, at::kDouble), g = at::empty({7 * n}, at::kDouble);
+  at::Tensor a = at::full({7}, 1.0, at::kDouble), g = at::empty({int64_t{7} * n}, at::kDouble);
   auto w1 = w.all_reduce(a);
   auto w2 = w.all_gather(a, g);  // sees a after the all_reduce: ordering
   w2->wait();

@@ -171,7 +171,7 @@ TEST_CASE("tensor-parallel layers: column- then row-parallel linear equal the pl
     // Every rank differentiates its output (the whole one, replicated; its chunk under sp);
     // entering the region all-reduces (or reduce-scatters) the input's gradient.
     (y * y).sum().backward();
-    const at::Tensor dx = x_mine.grad();
+    const at::Tensor& dx = x_mine.grad();
     const at::Tensor dx_want = sp ? x_plain.grad().narrow(1, r * (seq / n), seq / n) : x_plain.grad();
     CHECK(max_abs_diff(dx, dx_want) <= 1e-4);
     CHECK(max_abs_diff(col->weight.grad(), plain_a->weight.grad().narrow(0, r * (mid / n), mid / n)) <= 1e-4);

@@ -7,10 +7,10 @@
 using namespace dtbench;
 
 namespace {
-LaunchInfo discover(const EnvMap& env, LaunchFlags flags = {}, LaunchContext ctx = {}) {
+LaunchInfo discover(const EnvMap& env, const LaunchFlags& flags = {}, const LaunchContext& ctx = {}) {
   return discover_launch(env, flags, ctx);
 }
-std::string usage_error(const EnvMap& env, LaunchFlags flags = {}) {
+std::string usage_error(const EnvMap& env, const LaunchFlags& flags = {}) {
   try {
     discover_launch(env, flags, {});
   } catch (const UsageError& e) {

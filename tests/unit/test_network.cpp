@@ -112,13 +112,13 @@ TEST_CASE("network verdicts", "[network]") {
   net = {{"nodes", 1}, {"hosts", {host("a", 32, 0)}}, {"nccl_ranks", nlohmann::json::array()}};
   judge_network(net);
   CHECK(net["verdict"] == "single_node");
-  CHECK(net["warning"] == "");
+  CHECK(net["warning"].get<std::string>().empty());
 
   net = {{"nodes", 2}, {"hosts", {host("a", 32, 100), host("b", 32, 200)}}, {"nccl_ranks", {rank(0, false)}}};
   judge_network(net);
   CHECK(net["verdict"] == "efa");
   CHECK(net["efa_devices"] == 64);
-  CHECK(net["warning"] == "");
+  CHECK(net["warning"].get<std::string>().empty());
 
   net = {{"nodes", 2}, {"hosts", {host("a", 32, 100), host("b", 32, 0)}}, {"nccl_ranks", {rank(0, false)}}};
   judge_network(net);
@@ -137,5 +137,5 @@ TEST_CASE("network verdicts", "[network]") {
   net = {{"nodes", 4}, {"hosts", {host("a", 0, 0)}}, {"nccl_ranks", nlohmann::json::array()}};
   judge_network(net);
   CHECK(net["verdict"] == "no_efa");
-  CHECK(net["warning"] == "");
+  CHECK(net["warning"].get<std::string>().empty());
 }

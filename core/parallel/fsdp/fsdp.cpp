@@ -90,7 +90,7 @@ struct UnitFunction : public torch::autograd::Function<UnitFunction> {
 
 FullyShardedDataParallel::FullyShardedDataParallel(torch::nn::Module& module, const std::vector<RunnerUnit>& units,
                                                    Communicator& world, FsdpOptions options, const ShardInit& init)
-    : opt_(options), world_(world) {
+    : opt_(options) {
   const int64_t n = world.size();
   const int64_t shard = opt_.shard_size == 0 ? n : opt_.shard_size;
   DT_USAGE(shard >= 1 && n % shard == 0, "--hsdp-shard-size {}: must divide the world size {}", shard, n);
@@ -222,7 +222,8 @@ void FullyShardedDataParallel::reduce_async(Unit& u, at::Tensor flat) {
   // now, so at most two units' unsharded gradients (this one's and the one in flight) live.
   drain_reductions();
   const NvtxRange range(fmt::format("fsdp reduce_scatter unit {}", u.index));
-  u.full_grad = flat.scalar_type() == at::kFloat ? flat : flat.to(at::kFloat);  // reductions in fp32
+  // Reductions in fp32; the caller's reference moves in, so the gradient dies with full_grad.
+  u.full_grad = flat.scalar_type() == at::kFloat ? std::move(flat) : flat.to(at::kFloat);
   u.reduced = at::empty({u.shard_numel}, u.shard.options());
   u.reduce_work = shard_comm_->reduce_scatter(u.full_grad, u.reduced, ReduceOp::kAvg);
   reducing_.push_back(&u);

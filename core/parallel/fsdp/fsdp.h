@@ -107,7 +107,6 @@ class FullyShardedDataParallel final : public BlockRunner {
   void drain_reductions();
 
   FsdpOptions opt_;
-  Communicator& world_;
   std::unique_ptr<Communicator> shard_owned_, replica_comm_;
   Communicator* shard_comm_ = nullptr;
   int64_t replica_index_ = 0;

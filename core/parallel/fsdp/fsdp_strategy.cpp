@@ -47,7 +47,7 @@ ParallelRun FsdpStrategy::wrap(torch::nn::Module&, TransformerImpl* lm, const Wr
   opt_.device = ctx.device;
   auto fsdp = std::make_unique<FullyShardedDataParallel>(
       *lm, lm->runner_units(), *ctx.world.comm, opt_,
-      [config, seed](const std::string& name, at::Tensor values, int64_t start) {
+      [config, seed](const std::string& name, const at::Tensor& values, int64_t start) {
         initialize_parameter_slice(config, seed, name, values, start);
       });
   lm->activation_checkpointing = false;  // FSDP recomputes its units itself
