@@ -31,6 +31,16 @@ expect_exit() {
     fail "$what: exit $rc, want $want"; sed 's/^/    /' "$WORK/err" | head -5; fi
 }
 
+# wait_exit PID SECONDS: waits up to SECONDS for PID (a child of this shell) to end; sets rc to
+# its exit code, 124 when it still runs.
+wait_exit() {
+  rc=124
+  for _ in $(seq $(($2 * 10))); do
+    if ! kill -0 "$1" 2>/dev/null; then wait "$1" && rc=0 || rc=$?; return 0; fi
+    sleep 0.1
+  done
+}
+
 # A free TCP port on loopback.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

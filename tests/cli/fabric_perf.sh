@@ -42,11 +42,7 @@ cleanup_hooks+=("kill -KILL $job 2>/dev/null; pkill -KILL -f '$FABRIC' 2>/dev/nu
 for _ in $(seq 300); do grep -q '(B)' "$WORK/hang.out" 2>/dev/null && break; sleep 0.1; done
 victim=$(pid_of_rank "$FABRIC" 1 "$job") || fail "hang: rank 1 not found"
 kill -STOP "$victim"
-rc=124
-for _ in $(seq 200); do
-  if ! kill -0 "$job" 2>/dev/null; then wait "$job" && rc=0 || rc=$?; break; fi
-  sleep 0.1
-done
+wait_exit "$job" 20
 kill -KILL "$victim" 2>/dev/null || true
 if [ "$rc" -eq 3 ]; then pass "hung peer: exit 3"; else fail "hung peer: exit $rc, want 3"; tail -5 "$WORK/hang.err"; fi
 grep -q "comm-timeout 5 s" "$WORK/hang.err" && pass "hung peer: the message names the timeout" \

@@ -17,11 +17,7 @@ start_job() {  # start_job NAME: 3 ranks of all_reduce until stopped
 
 # wait_job NAME: waits up to $limit s for mpirun; sets rc (124 when it still runs).
 wait_job() {
-  rc=124
-  for _ in $(seq $((limit * 10))); do
-    if ! kill -0 "$job" 2>/dev/null; then wait "$job" && rc=0 || rc=$?; break; fi
-    sleep 0.1
-  done
+  wait_exit "$job" "$limit"
   kill -KILL "$victim" 2>/dev/null || true
   if pgrep -f "$COLLPERF" >/dev/null; then fail "$1: processes left after the job ended"; pkill -KILL -f "$COLLPERF"; fi
 }

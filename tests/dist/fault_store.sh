@@ -28,11 +28,7 @@ check_survivors() {  # check_survivors NAME VICTIM
   local r rc
   for r in 0 1 2; do
     [ "$r" -eq "$2" ] && continue
-    rc=124
-    for _ in $(seq $((limit * 10))); do
-      if ! kill -0 "${pids[$r]}" 2>/dev/null; then wait "${pids[$r]}" && rc=0 || rc=$?; break; fi
-      sleep 0.1
-    done
+    wait_exit "${pids[$r]}" "$limit"
     if [ "$rc" -eq 3 ]; then pass "$1: rank $r exits 3"; else fail "$1: rank $r exit $rc, want 3"; cat "$WORK/$1.$r.err"; fi
     if grep -q "store" "$WORK/$1.$r.err" && grep -q "all_gather" "$WORK/$1.$r.err"; then
       pass "$1: rank $r names the store exchange"
@@ -54,11 +50,7 @@ check_survivors kill 2
 # SIGTERM (what Slurm and Kubernetes send first): the op in flight is named, exit 3.
 start_world term
 kill -TERM "${pids[1]}"
-rc=124
-for _ in $(seq $((limit * 10))); do
-  if ! kill -0 "${pids[1]}" 2>/dev/null; then wait "${pids[1]}" && rc=0 || rc=$?; break; fi
-  sleep 0.1
-done
+wait_exit "${pids[1]}" "$limit"
 if [ "$rc" -eq 3 ]; then pass "SIGTERM: exit 3"; else fail "SIGTERM: exit $rc, want 3"; fi
 if grep -q "received SIGTERM" "$WORK/term.1.err"; then pass "SIGTERM: says so"; else fail "SIGTERM: $(cat "$WORK/term.1.err")"; fi
 check_survivors term 1

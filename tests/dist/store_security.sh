@@ -46,11 +46,7 @@ wait_ready() {  # wait_ready NAME N
 expect_all() {
   local r rc
   for r in "${!pids[@]}"; do
-    rc=124
-    for _ in $(seq $((limit * 10))); do
-      if ! kill -0 "${pids[$r]}" 2>/dev/null; then wait "${pids[$r]}" && rc=0 || rc=$?; break; fi
-      sleep 0.1
-    done
+    wait_exit "${pids[$r]}" "$limit"
     kill -KILL "${pids[$r]}" 2>/dev/null || true
     if [ "$rc" -eq "$2" ]; then pass "$1: rank $r exits $2"; else fail "$1: rank $r exit $rc, want $2"; cat "$WORK/$1.$r.err"; fi
     if [ -z "$3" ] || grep -qE "$3" "$WORK/$1.$r.err"; then [ -z "$3" ] || pass "$1: rank $r says: $(grep -oE "$3" "$WORK/$1.$r.err" | head -1)"
