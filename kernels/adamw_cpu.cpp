@@ -12,11 +12,17 @@ namespace dtbench::kernels {
 
 namespace {
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void step_range(float* __restrict p,
-                                                                             const float* __restrict g,
-                                                                             float* __restrict m, float* __restrict v,
-                                                                             int64_t n, float decay_factor,
-                                                                             AdamWScalars k) {
+// The clones' resolver runs while the dynamic loader relocates the program, before a
+// ThreadSanitizer runtime is up; instrumented, it crashes there, so TSan builds (which
+// define DTBENCH_NO_TARGET_CLONES) take the baseline only.
+#ifdef DTBENCH_NO_TARGET_CLONES
+#define DTBENCH_TARGET_CLONES
+#else
+#define DTBENCH_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+
+DTBENCH_TARGET_CLONES void step_range(float* __restrict p, const float* __restrict g, float* __restrict m,
+                                      float* __restrict v, int64_t n, float decay_factor, AdamWScalars k) {
   const float neg_step = -k.step_size;
   for (int64_t i = 0; i < n; ++i) {
     const float gi = g[i];
