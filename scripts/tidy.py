@@ -2,7 +2,7 @@
 """clang-tidy over the build's compile_commands.json, with the checks of .clang-tidy; CI wants
 zero findings (scripts/test.sh runs it after the build).
 
-  scripts/tidy.py [--build-dir DIR] [--jobs N] [--cache DIR] [FILE...]
+  scripts/tidy.py [--build-dir DIR] [--jobs N] [--cache DIR] [--list] [FILE...]
 
 Our C++ sources only: .cu files are dropped (clang cannot take nvcc's dialect with our flags),
 and so are generated ones. Two things keep it quick:
@@ -10,7 +10,8 @@ and so are generated ones. Two things keep it quick:
     precompiled once with clang (the PCH lives in the cache) and every file of that target
     includes it: libtorch's headers are parsed once per target, not once per file.
   - A clean result is cached by everything that decides it: clang-tidy's version, .clang-tidy,
-    the flags, the file and every header of this tree it includes (ninja's dependency log).
+    the flags, the file and every header of this tree it includes (ninja's dependency log),
+    with the clone's path taken out, so that every clone of the same tree shares the cache.
     An unchanged file is not analysed again; findings are never cached.
 The cache lives outside the clone (default /opt/dtbench/tidy-cache), so fresh clones reuse it.
 Exit: 0 clean, 1 findings (printed, with file:line and the check), 2 bad usage or no build.
@@ -47,13 +48,18 @@ def sha(*parts):
     return h.hexdigest()
 
 
+def in_clone(text):
+    """`text` with this clone's path replaced, so that every clone shares the cache."""
+    return text.replace(ROOT, "<root>")
+
+
 def file_hash(path, memo={}):
     if path not in memo:
         try:
             with open(path, "rb") as f:
-                memo[path] = sha(path, f.read())
+                memo[path] = sha(in_clone(path), f.read())
         except OSError:
-            memo[path] = sha(path, "missing")
+            memo[path] = sha(in_clone(path), "missing")
     return memo[path]
 
 
@@ -117,6 +123,7 @@ def main():
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--jobs", type=int, default=os.cpu_count())
     ap.add_argument("--cache", default=os.environ.get("DTBENCH_TIDY_CACHE", "/opt/dtbench/tidy-cache"))
+    ap.add_argument("--list", action="store_true", help="list each file's cache key and state; analyse nothing")
     ap.add_argument("files", nargs="*", help="only these sources (default: all)")
     a = ap.parse_args()
     build = os.path.abspath(a.build_dir)
@@ -147,9 +154,14 @@ def main():
 
     def key(x):
         headers = sorted(set(deps.get(x.output, [])) | ({x.pch} if x.pch else set()))
-        return sha(version, config, " ".join(x.flags), x.pch or "", file_hash(x.file), *map(file_hash, headers))
+        return sha(version, config, in_clone(" ".join(x.flags)), in_clone(x.pch or ""), file_hash(x.file),
+                   *map(file_hash, headers))
 
     todo = [x for x in entries if not os.path.exists(os.path.join(a.cache, "clean", key(x)))]
+    if a.list:
+        for x in entries:
+            print(f"{'analyse' if x in todo else 'clean  '} {key(x)[:16]} {os.path.relpath(x.file, ROOT)}")
+        return 0
     print(f"[tidy] {len(entries)} files, {len(entries) - len(todo)} clean in the cache, {len(todo)} to analyse")
 
     # One clang PCH per (header, flags): made once, kept in the cache under its key.
