@@ -42,7 +42,8 @@ cleanup_hooks+=("kill -KILL $job 2>/dev/null; pkill -KILL -f '$FABRIC' 2>/dev/nu
 for _ in $(seq 300); do grep -q '(B)' "$WORK/hang.out" 2>/dev/null && break; sleep 0.1; done
 victim=$(pid_of_rank "$FABRIC" 1 "$job") || fail "hang: rank 1 not found"
 kill -STOP "$victim"
-wait_exit "$job" 20
+wait_exit "$job" 20  # sets rc
+# shellcheck disable=SC2154  # rc: set by wait_exit (tests/lib.sh)
 kill -KILL "$victim" 2>/dev/null || true
 if [ "$rc" -eq 3 ]; then pass "hung peer: exit 3"; else fail "hung peer: exit $rc, want 3"; tail -5 "$WORK/hang.err"; fi
 grep -q "comm-timeout 5 s" "$WORK/hang.err" && pass "hung peer: the message names the timeout" \

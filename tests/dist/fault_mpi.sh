@@ -25,7 +25,8 @@ wait_job() {
 # --- a hung rank
 start_job stop
 kill -STOP "$victim"
-wait_job stop
+wait_job stop  # sets rc (wait_exit)
+# shellcheck disable=SC2154  # rc: set by wait_exit (tests/lib.sh)
 if [ "$rc" -eq 3 ]; then pass "SIGSTOP: the job exits 3"; else fail "SIGSTOP: exit $rc, want 3"; cat "$WORK/stop.err"; fi
 for r in 0 2; do
   if grep -E "\[dtbench rank $r\] .*communicator 'world' op #[0-9]+ all_reduce" "$WORK/stop.err" >/dev/null; then
