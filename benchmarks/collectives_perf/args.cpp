@@ -4,6 +4,7 @@
 
 #include "benchmarks/collectives_perf/collective.h"
 #include "core/report/errors.h"
+#include "core/report/flag_number.h"
 
 namespace dtbench::collperf {
 
@@ -17,12 +18,12 @@ void add_bench_flags(cxxopts::Options& o) {
   add_size_flags(o, group, SizeSweep{});
   // clang-format off
   o.add_options(group)
-      ("m,agg_iters", "ops per timed iteration", cxxopts::value<int>()->default_value("1"), "N")
-      ("c,check", "check every result (0 = off)", cxxopts::value<int>()->default_value("1"), "0|1")
+      ("m,agg_iters", "ops per timed iteration", number<int>()->default_value("1"), "N")
+      ("c,check", "check every result (0 = off)", number<int>()->default_value("1"), "0|1")
       ("d,datatype", "float|double|half|bfloat16|int32|int64|all", cxxopts::value<std::string>()->default_value("float"), "TYPE")
       ("o,redop", "sum|prod|max|min|avg|all", cxxopts::value<std::string>()->default_value("sum"), "OP")
-      ("r,root", "root of broadcast and reduce; -1 = every rank in turn", cxxopts::value<int>()->default_value("0"), "R")
-      ("a,average", "time reported: 0 rank 0, 1 mean, 2 min, 3 max over ranks", cxxopts::value<int>()->default_value("1"), "0-3");
+      ("r,root", "root of broadcast and reduce; -1 = every rank in turn", number<int>()->default_value("0"), "R")
+      ("a,average", "time reported: 0 rank 0, 1 mean, 2 min, 3 max over ranks", number<int>()->default_value("1"), "0-3");
   // clang-format on
 }
 

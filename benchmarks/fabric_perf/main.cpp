@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     options.add_options("fabric_perf")
         ("provider", "libfabric provider: efa, tcp, shm, sockets (tcp over loopback wants FI_TCP_IFACE=lo)",
          cxxopts::value<std::string>()->default_value("efa"), "NAME")
-        ("window", "messages in flight per bandwidth iteration", cxxopts::value<int>()->default_value("64"), "N");
+        ("window", "messages in flight per bandwidth iteration", number<int>()->default_value("64"), "N");
     // clang-format on
     auto flags = parse_flags(options, argc, argv);
     CommonArgs common = read_common_flags(flags);

@@ -5,6 +5,7 @@
 //   launch/mpirun-local 2 build/benchmarks/fsdp_llama --model tiny --steps 20 --global-batch 8
 #include "core/app/train_run.h"
 #include "core/parallel/fsdp/fsdp_strategy.h"
+#include "core/report/flag_number.h"
 
 using namespace dtbench;
 
@@ -20,7 +21,7 @@ class FsdpFlags final : public StrategyFlags {
         ("prefetch", "issue the next block's all-gather one block ahead (forward and backward)",
          cxxopts::value<bool>()->default_value("true")->implicit_value("true"))
         ("hsdp-shard-size", "hybrid sharding: shard inside groups of N consecutive ranks, replicate across (0 = all)",
-         cxxopts::value<int64_t>()->default_value("0"), "N");
+         number<int64_t>()->default_value("0"), "N");
     // clang-format on
   }
   std::unique_ptr<Strategy> make(const cxxopts::ParseResult& r, int world_size) override {

@@ -21,13 +21,13 @@ class MegatronFlags final : public StrategyFlags {
     // clang-format off
     o.add_options("megatron")
         ("tp", "tensor-parallel size (adjacent ranks; divides heads, kv-heads and ffn)",
-         cxxopts::value<int64_t>()->default_value("1"), "N")
+         number<int64_t>()->default_value("1"), "N")
         ("pp", "pipeline-parallel stages (1F1B over the step's micro-batches)",
-         cxxopts::value<int64_t>()->default_value("1"), "N")
+         number<int64_t>()->default_value("1"), "N")
         ("pp-layers", "layers per stage, e.g. 3,3,2 (default: as even as possible)",
          cxxopts::value<std::string>()->default_value(""), "LIST")
         ("vp", "virtual stages (model chunks) per pipeline rank: the interleaved 1F1B schedule",
-         cxxopts::value<int64_t>()->default_value("1"), "N")
+         number<int64_t>()->default_value("1"), "N")
         ("distributed-optimizer", "shard AdamW's state over the data-parallel group (ZeRO-1)",
          cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
         ("sp", "sequence parallelism in the tensor-parallel group (norms and residuals on 1/tp of the sequence)",

@@ -7,8 +7,29 @@
 #include <thread>
 
 #include "core/report/errors.h"
+#include "core/report/flag_number.h"
+#include "core/report/numbers.h"
 
 namespace dtbench {
+
+namespace {
+
+// The flag in argv whose value is `text` (--name=text, --name text, -x text, -xtext).
+std::string flag_with_value(int argc, char** argv, const std::string& text) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool next_is = i + 1 < argc && text == argv[i + 1];
+    if (a.rfind("--", 0) == 0) {
+      const auto eq = a.find('=');
+      if (eq != std::string::npos ? a.substr(eq + 1) == text : next_is) return a.substr(0, eq);
+    } else if (a.size() >= 2 && a[0] == '-') {
+      if (a.size() > 2 ? a.substr(2) == text : next_is) return a.substr(0, 2);
+    }
+  }
+  return "a flag";
+}
+
+}  // namespace
 
 void add_common_flags(cxxopts::Options& o) {
   // clang-format off
@@ -19,22 +40,22 @@ void add_common_flags(cxxopts::Options& o) {
       ("run-dir", "folder for run files such as comm traces (default: the folder of --out, else .)",
        cxxopts::value<std::string>(), "DIR")
       ("comm-timeout", "seconds a communication op may take before every rank exits 3",
-       cxxopts::value<double>()->default_value("600"), "S")
+       number<double>()->default_value("600"), "S")
       ("debug-collectives", "check op, dtype and count across ranks before each op (slow)",
        cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
-      ("threads", "intra-op CPU threads (default: max(1, cores / local ranks))", cxxopts::value<int>(), "N")
+      ("threads", "intra-op CPU threads (default: max(1, cores / local ranks))", number<int>(), "N")
       ("backend", "mpi | nccl (CUDA) | store (CPU, no mpirun) | auto (cuda: nccl; cpu: mpi under mpirun, else store)",
        cxxopts::value<std::string>()->default_value("auto"), "NAME")
       ("device", "cpu | cuda", cxxopts::value<std::string>()->default_value("cpu"), "DEV");
   // clang-format on
   // clang-format off
   o.add_options("launch (normally read from the launcher's environment)")
-      ("rank", "this process's rank", cxxopts::value<int>(), "R")
-      ("world-size", "number of processes", cxxopts::value<int>(), "N")
-      ("local-rank", "rank on this node", cxxopts::value<int>(), "R")
-      ("local-world-size", "processes on this node", cxxopts::value<int>(), "N")
+      ("rank", "this process's rank", number<int>(), "R")
+      ("world-size", "number of processes", number<int>(), "N")
+      ("local-rank", "rank on this node", number<int>(), "R")
+      ("local-world-size", "processes on this node", number<int>(), "N")
       ("master-addr", "address of rank 0's TCP store", cxxopts::value<std::string>(), "HOST")
-      ("master-port", "port of rank 0's TCP store", cxxopts::value<int>(), "PORT");
+      ("master-port", "port of rank 0's TCP store", number<int>(), "PORT");
   // clang-format on
 }
 
@@ -42,6 +63,8 @@ cxxopts::ParseResult parse_flags(cxxopts::Options& options, int argc, char** arg
   cxxopts::ParseResult r;
   try {
     r = options.parse(argc, argv);
+  } catch (const BadFlagValue& e) {
+    throw UsageError(fmt::format("{} '{}': {}", flag_with_value(argc, argv, e.text), shown_text(e.text), e.what()));
   } catch (const std::exception& e) {
     throw UsageError(fmt::format("{}; see --help", e.what()));
   }
@@ -71,8 +94,11 @@ CommonArgs read_common_flags(const cxxopts::ParseResult& r) {
     }
   }
   if (r.count("threads")) {
+    // More threads than 4x the cores only thrash (and 100000 cannot start): refused up front.
+    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     a.threads = r["threads"].as<int>();
-    DT_USAGE(a.threads >= 1, "--threads {}: must be at least 1", a.threads);
+    DT_USAGE(a.threads >= 1 && a.threads <= 4 * cores, "--threads {}: want 1 to {} (4 x the {} online CPUs)", a.threads,
+             4 * cores, cores);
   }
   if (r.count("rank")) a.launch.rank = r["rank"].as<int>();
   if (r.count("world-size")) a.launch.world_size = r["world-size"].as<int>();
@@ -81,6 +107,8 @@ CommonArgs read_common_flags(const cxxopts::ParseResult& r) {
   if (r.count("master-addr")) a.launch.master_addr = r["master-addr"].as<std::string>();
   if (r.count("master-port")) a.launch.master_port = r["master-port"].as<int>();
   a.world.timeout_s = r["comm-timeout"].as<double>();
+  // Whole milliseconds of it must fit the clocks' tick counts; 10^6 s is 11.5 days.
+  check_range("--comm-timeout", a.world.timeout_s, 0.001, 1e6);
   a.world.debug_collectives = r["debug-collectives"].as<bool>();
   a.world.backend = r["backend"].as<std::string>();
   a.world.device = r["device"].as<std::string>();

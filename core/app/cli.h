@@ -12,6 +12,7 @@
 
 #include "core/comm/launch_env.h"
 #include "core/comm/world.h"
+#include "core/report/flag_number.h"
 
 namespace dtbench {
 

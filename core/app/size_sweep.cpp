@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "core/report/errors.h"
+#include "core/report/flag_number.h"
+#include "core/report/numbers.h"
 
 namespace dtbench {
 
@@ -25,33 +27,13 @@ void add_size_flags(cxxopts::Options& o, const std::string& group, const SizeSwe
        cxxopts::value<std::string>(), "SIZE")
       ("f,stepfactor", d.step_factor ? fmt::format("multiply sizes by F (>= 2, default {}; not with -i)", d.step_factor)
                                      : std::string("multiply sizes by F (>= 2; not with -i)"),
-       cxxopts::value<int64_t>(), "F")
-      ("n,iters", "timed iterations per size", cxxopts::value<int>()->default_value(std::to_string(d.iters)), "N")
-      ("w,warmup_iters", "untimed iterations first", cxxopts::value<int>()->default_value(std::to_string(d.warmup)), "N");
+       number<int64_t>(), "F")
+      ("n,iters", "timed iterations per size", number<int>()->default_value(std::to_string(d.iters)), "N")
+      ("w,warmup_iters", "untimed iterations first", number<int>()->default_value(std::to_string(d.warmup)), "N");
   // clang-format on
 }
 
-int64_t parse_size(const std::string& flag, const std::string& text) {
-  std::size_t used = 0;
-  long long v = -1;
-  try {
-    v = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  int64_t mult = 1;
-  std::string rest = text.substr(used);
-  if (rest == "K" || rest == "k")
-    mult = 1LL << 10;
-  else if (rest == "M" || rest == "m")
-    mult = 1LL << 20;
-  else if (rest == "G" || rest == "g")
-    mult = 1LL << 30;
-  else if (!rest.empty())
-    used = 0;
-  DT_USAGE(used > 0, "{} {}: not a size; write bytes with an optional K, M or G suffix (e.g. 8, 64K, 1G)", flag, text);
-  return v * mult;
-}
+int64_t parse_size(const std::string& flag, const std::string& text) { return parse_bytes(flag, text, 1); }
 
 SizeSweep read_size_flags(const cxxopts::ParseResult& r, const SizeSweep& defaults) {
   SizeSweep a = defaults;

@@ -6,9 +6,11 @@
 #include <netinet/in.h>
 
 #include <cstdlib>
+#include <limits>
 #include <vector>
 
 #include "core/report/errors.h"
+#include "core/report/numbers.h"
 
 extern char** environ;
 
@@ -22,21 +24,29 @@ std::optional<std::string> get(const EnvMap& env, const std::string& key) {
   return it->second;
 }
 
-int parse_int(const std::string& source, const std::string& key, const std::string& value) {
-  try {
-    std::size_t used = 0;
-    long v = std::stol(value, &used);
-    if (used == value.size() && v >= 0 && v <= 1 << 30) return static_cast<int>(v);
-  } catch (const std::exception&) {
-  }
-  throw UsageError(
-      fmt::format("{}: {}='{}' is not a non-negative integer; fix the launcher's environment", source, key, value));
+// Ranks, sizes and indices: 0 to 2^30; counts of processes or nodes start at 1; ports are
+// 1 to 65535 (a larger one would be taken modulo 2^16 by the socket layer).
+constexpr int64_t kMaxCount = int64_t{1} << 30;
+
+int parse_int(const std::string& source, const std::string& key, const std::string& value, int64_t lo = 0,
+              int64_t hi = kMaxCount) {
+  return static_cast<int>(parse_integer(fmt::format("{}: {}", source, key), value, lo, hi));
+}
+
+bool is_port(const std::string& key) { return key.size() >= 4 && key.compare(key.size() - 4, 4, "PORT") == 0; }
+bool is_count(const std::string& key) {
+  for (const char* k : {"WORLD_SIZE", "LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE",
+                        "SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "PMI_SIZE", "PMIX_SIZE", "PMI_LOCAL_SIZE", "PET_NNODES",
+                        "NNODES", "AWS_BATCH_JOB_NUM_NODES", "PET_NPROC_PER_NODE", "NPROC_PER_NODE"})
+    if (key == k) return true;
+  return false;
 }
 
 std::optional<int> get_int(const EnvMap& env, const std::string& source, const std::string& key) {
   auto v = get(env, key);
   if (!v) return std::nullopt;
-  return parse_int(source, key, *v);
+  if (is_port(key)) return parse_int(source, key, *v, 1, 65535);
+  return parse_int(source, key, *v, is_count(key) ? 1 : 0);
 }
 
 // A candidate from one source: complete or absent; partial sets are errors.
@@ -49,7 +59,12 @@ struct Candidate {
 };
 
 void check_ranges(const Candidate& c) {
-  if (c.world_size < 1) throw UsageError(fmt::format("{}: world size {} must be at least 1", c.source, c.world_size));
+  if (c.world_size < 1 || c.world_size > kMaxCount)
+    throw UsageError(fmt::format("{}: world size {} must be from 1 to 2^30", c.source, c.world_size));
+  if (c.rank < 0 || c.local_rank < 0)
+    throw UsageError(fmt::format("{}: rank {} (local rank {}) cannot be negative", c.source, c.rank, c.local_rank));
+  if (c.master_port && (*c.master_port < 1 || *c.master_port > 65535))
+    throw UsageError(fmt::format("{}: master port {} is not a port; want 1 to 65535", c.source, *c.master_port));
   if (c.rank >= c.world_size)
     throw UsageError(fmt::format("{}: rank {} is not below world size {}", c.source, c.rank, c.world_size));
   if (c.local_world_size < 1 || c.local_rank >= c.local_world_size)
@@ -83,7 +98,21 @@ std::optional<Candidate> from_torchrun(const EnvMap& env) {
   auto rank = get_int(env, "torchrun", "RANK");
   auto world = get_int(env, "torchrun", "WORLD_SIZE");
   auto local = get_int(env, "torchrun", "LOCAL_RANK");
-  if (!rank || !world || !local) return std::nullopt;
+  if (!rank || !world || !local) {
+    // A pod of a PyTorchJob or an Indexed Job has RANK and WORLD_SIZE of its own (their
+    // node-level sources read them); anywhere else a part of the set is a broken launch,
+    // which would otherwise train as a single process.
+    if ((rank || world || local) && !get(env, "PET_NNODES") && !get(env, "JOB_COMPLETION_INDEX")) {
+      std::string missing;
+      for (const char* k : {"RANK", "WORLD_SIZE", "LOCAL_RANK"})
+        if (!get(env, k)) missing += std::string(missing.empty() ? "" : ", ") + k;
+      throw UsageError(
+          fmt::format("torchrun: {} set without {}; set all of RANK, WORLD_SIZE, LOCAL_RANK, "
+                      "MASTER_ADDR and MASTER_PORT (torchrun and dtbench-launch do), or unset them",
+                      rank ? "RANK" : (world ? "WORLD_SIZE" : "LOCAL_RANK"), missing));
+    }
+    return std::nullopt;
+  }
   // The same variables; the source names which of the two set them.
   Candidate c{get(env, "DTBENCH_LAUNCHER") ? "dtbench-launch" : "torchrun"};
   c.rank = *rank;
@@ -92,6 +121,11 @@ std::optional<Candidate> from_torchrun(const EnvMap& env) {
   c.local_world_size = get_int(env, "torchrun", "LOCAL_WORLD_SIZE").value_or(*world);
   c.master_addr = get(env, "MASTER_ADDR");
   c.master_port = get_int(env, "torchrun", "MASTER_PORT");
+  if (!c.master_addr || !c.master_port)
+    throw UsageError(
+        fmt::format("{}: RANK {} of WORLD_SIZE {} but no {}; set MASTER_ADDR and MASTER_PORT to rank 0's "
+                    "store (torchrun and dtbench-launch do)",
+                    c.source, c.rank, c.world_size, c.master_addr ? "MASTER_PORT" : "MASTER_ADDR"));
   c.job_id = get(env, "TORCHELASTIC_RUN_ID").value_or("");
   return c;
 }
@@ -133,7 +167,9 @@ std::optional<Candidate> from_slurm(const EnvMap& env) {
   }
   c.job_id = get(env, "SLURM_JOB_ID").value_or("");
   c.master_port = get_int(env, "slurm", "MASTER_PORT");
-  if (!c.master_port && !c.job_id.empty()) c.master_port = 20000 + parse_int("slurm", "SLURM_JOB_ID", c.job_id) % 20000;
+  if (!c.master_port && !c.job_id.empty())
+    c.master_port = static_cast<int>(
+        20000 + parse_integer("slurm: SLURM_JOB_ID", c.job_id, 0, std::numeric_limits<int64_t>::max()) % 20000);
   return c;
 }
 
@@ -170,7 +206,7 @@ int nproc_value(const EnvMap& env, const std::string& source, const std::string&
   auto v = get(env, key);
   if (!v) return std::max(1, ctx.visible_gpus);
   if (*v == "auto" || *v == "gpu") return std::max(1, ctx.visible_gpus);
-  return parse_int(source, key, *v);
+  return parse_int(source, key, *v, 1, 1024);
 }
 
 std::optional<NodeCandidate> from_kubeflow(const EnvMap& env, const LaunchContext& ctx) {
@@ -182,7 +218,7 @@ std::optional<NodeCandidate> from_kubeflow(const EnvMap& env, const LaunchContex
                     "node count: set elasticPolicy min = max replicas",
                     *nnodes));
   NodeCandidate c{"kubeflow"};
-  c.nodes = parse_int("kubeflow", "PET_NNODES", *nnodes);
+  c.nodes = parse_int("kubeflow", "PET_NNODES", *nnodes, 1);
   // PET_NODE_RANK where the operator sets it, else the pod index in RANK.
   auto nr = get_int(env, "kubeflow", "PET_NODE_RANK");
   if (!nr) nr = get_int(env, "kubeflow", "RANK");
@@ -276,21 +312,21 @@ std::string slurm_first_host(const std::string& nodelist) {
 
 int slurm_tasks_on_node(const std::string& tpn, int node_id) {
   // "8(x2),4": two nodes with 8 tasks, then one with 4.
-  int node = 0;
+  int64_t node = 0;
   std::size_t pos = 0;
   while (pos < tpn.size()) {
     std::size_t end = tpn.find(',', pos);
     if (end == std::string::npos) end = tpn.size();
     std::string item = tpn.substr(pos, end - pos);
-    int tasks = 0, repeat = 1;
     auto paren = item.find("(x");
-    try {
-      tasks = std::stoi(item.substr(0, paren));
-      if (paren != std::string::npos) repeat = std::stoi(item.substr(paren + 2));
-    } catch (const std::exception&) {
-      throw UsageError(fmt::format("slurm: SLURM_STEP_TASKS_PER_NODE='{}' is not Slurm's format", tpn));
-    }
-    if (node_id < node + repeat) return tasks;
+    const bool closed = paren == std::string::npos || (item.size() > paren + 2 && item.back() == ')');
+    int64_t tasks = 0, repeat = 1;
+    if (!closed || !read_integer(item.substr(0, paren), 1, kMaxCount, tasks).empty() ||
+        (paren != std::string::npos &&
+         !read_integer(item.substr(paren + 2, item.size() - paren - 3), 1, kMaxCount, repeat).empty()))
+      throw UsageError(
+          fmt::format("slurm: SLURM_STEP_TASKS_PER_NODE='{}' is not Slurm's format, e.g. 8(x2),4", shown_text(tpn)));
+    if (node_id < node + repeat) return static_cast<int>(tasks);
     node += repeat;
     pos = end + 1;
   }

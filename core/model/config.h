@@ -8,6 +8,14 @@
 
 namespace dtbench {
 
+// Llama 3's RoPE frequency rescaling (config.json "rope_scaling", "rope_type": "llama3"):
+// wavelengths above original_context / low_freq_factor are slowed by `factor`, those below
+// original_context / high_freq_factor kept, with a smooth ramp between. factor 0: none.
+struct RopeScaling {
+  double factor = 0, low_freq_factor = 1, high_freq_factor = 4;
+  int64_t original_context = 8192;
+};
+
 struct ModelConfig {
   std::string name;
   std::string
@@ -17,7 +25,7 @@ struct ModelConfig {
   int64_t seq = 0;  // default (and, for learned positions, maximum) sequence length
   bool swiglu = true, rmsnorm = true, rope = true, tied_embeddings = false, bias = false;
   double rope_theta = 10000.0;
-  bool rope_llama31_scaling = false;  // Llama 3.1's low/high-frequency rescaling of RoPE
+  RopeScaling rope_scaling;
   double norm_eps = 1e-5;
 
   int64_t head_dim() const { return hidden / heads; }

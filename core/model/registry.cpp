@@ -26,12 +26,17 @@ ModelConfig shape(std::string name, std::string family, std::string source, int6
 }
 
 ModelConfig llama(std::string name, std::string source, int64_t h, int64_t layers, int64_t heads, int64_t kv,
-                  int64_t ffn, int64_t vocab, int64_t seq, double theta, bool llama31) {
+                  int64_t ffn, int64_t vocab, int64_t seq, double theta, RopeScaling scaling = {}) {
   ModelConfig c = shape(std::move(name), "llama", std::move(source), h, layers, heads, kv, ffn, vocab, seq);
   c.rope_theta = theta;
-  c.rope_llama31_scaling = llama31;
+  c.rope_scaling = scaling;
   return c;
 }
+
+// Meta's config.json "rope_scaling" of each release (low 1, high 4, original context 8192
+// in both): Llama 3.1 8B/70B ("factor": 8.0) and Llama 3.2 1B/3B ("factor": 32.0).
+constexpr RopeScaling kLlama31Rope{8.0, 1.0, 4.0, 8192};
+constexpr RopeScaling kLlama32Rope{32.0, 1.0, 4.0, 8192};
 
 // Llama 3.2 1B and 3B share the embedding with the output head.
 ModelConfig tied(ModelConfig c) {
@@ -54,18 +59,19 @@ ModelConfig gpt(std::string name, std::string source, int64_t h, int64_t layers,
 
 std::vector<ModelConfig> build() {
   const std::string l2 = "Llama 2 paper (Touvron et al. 2023), table 1; AWS FSDP test case";
-  const std::string l3 = "Llama 3.1/3.2 model cards (config.json); AWS FSDP test case";
+  const std::string l31 = "meta-llama/Llama-3.1-8B and -70B config.json; AWS FSDP test case";
+  const std::string l32 = "meta-llama/Llama-3.2-1B and -3B config.json; AWS FSDP test case";
   const std::string mg = "Megatron-LM README, GPT-3 model table (heads/hidden/layers)";
   std::vector<ModelConfig> r = {
-      llama("llama2_7b", l2, 4096, 32, 32, 32, 11008, 32000, 4096, 10000.0, false),
-      llama("llama2_13b", l2, 5120, 40, 40, 40, 13824, 32000, 4096, 10000.0, false),
-      llama("llama2_70b", l2, 8192, 80, 64, 8, 28672, 32000, 4096, 10000.0, false),
-      llama("llama3_1_8b", l3, 4096, 32, 32, 8, 14336, 128256, 8192, 500000.0, true),
-      llama("llama3_1_70b", l3, 8192, 80, 64, 8, 28672, 128256, 8192, 500000.0, true),
-      tied(llama("llama3_2_1b", l3, 2048, 16, 32, 8, 8192, 128256, 8192, 500000.0, true)),
-      tied(llama("llama3_2_3b", l3, 3072, 28, 24, 8, 8192, 128256, 8192, 500000.0, true)),
+      llama("llama2_7b", l2, 4096, 32, 32, 32, 11008, 32000, 4096, 10000.0),
+      llama("llama2_13b", l2, 5120, 40, 40, 40, 13824, 32000, 4096, 10000.0),
+      llama("llama2_70b", l2, 8192, 80, 64, 8, 28672, 32000, 4096, 10000.0),
+      llama("llama3_1_8b", l31, 4096, 32, 32, 8, 14336, 128256, 8192, 500000.0, kLlama31Rope),
+      llama("llama3_1_70b", l31, 8192, 80, 64, 8, 28672, 128256, 8192, 500000.0, kLlama31Rope),
+      tied(llama("llama3_2_1b", l32, 2048, 16, 32, 8, 8192, 128256, 8192, 500000.0, kLlama32Rope)),
+      tied(llama("llama3_2_3b", l32, 3072, 28, 24, 8, 8192, 128256, 8192, 500000.0, kLlama32Rope)),
       llama("mathstral_7b", "Mathstral 7B config.json (Mistral AI); AWS FSDP test case", 4096, 32, 32, 8, 14336, 32768,
-            8192, 1000000.0, false),
+            8192, 1000000.0),
       gpt("gpt2", "GPT-2 small (Radford et al. 2019): 124M", 768, 12, 12, 50257, 1024),
       gpt("gpt3_1_7b", mg, 2304, 24, 24, 51200, 2048),
       gpt("gpt3_3_6b", mg, 3072, 30, 32, 51200, 2048),
@@ -76,8 +82,8 @@ std::vector<ModelConfig> build() {
       gpt("gpt3_145_6b", mg, 12288, 80, 96, 51200, 2048),
       gpt("gpt3_310_1b", mg, 16384, 96, 128, 51200, 2048),
       // Small shapes for CPU work: byte-level vocabulary (tools/make_dataset's tokens).
-      llama("tiny", "dtbench: CPU tests and the quickstart", 64, 2, 4, 2, 192, 256, 128, 10000.0, false),
-      llama("small", "dtbench: CPU benchmarks where compute dominates", 256, 4, 8, 4, 704, 256, 256, 10000.0, false),
+      llama("tiny", "dtbench: CPU tests and the quickstart", 64, 2, 4, 2, 192, 256, 128, 10000.0),
+      llama("small", "dtbench: CPU benchmarks where compute dominates", 256, 4, 8, 4, 704, 256, 256, 10000.0),
       gpt("tiny_gpt", "dtbench: CPU tests of the GPT family", 64, 2, 4, 256, 128),
   };
   return r;
@@ -102,6 +108,18 @@ ModelConfig find_model(const std::string& name) {
 void validate_model(const ModelConfig& c) {
   DT_USAGE(c.hidden > 0 && c.layers > 0 && c.heads > 0 && c.kv_heads > 0 && c.ffn > 0 && c.vocab > 0 && c.seq > 0,
            "model {}: hidden, layers, heads, kv-heads, ffn, vocab and seq must all be positive", c.name);
+  // Bounds far above any published model, under which every count the arithmetic makes in
+  // int64 (parameters, FLOPs per token, bytes per rank) is exact: parameters stay below 2^57
+  // and FLOPs per token below 2^62. Above them a figure would wrap, not just be large.
+  const struct {
+    const char* flag;
+    int64_t value, max;
+  } bounds[] = {{"--hidden", c.hidden, int64_t{1} << 20}, {"--ffn", c.ffn, int64_t{1} << 22},
+                {"--layers", c.layers, int64_t{1} << 12}, {"--heads", c.heads, c.hidden},
+                {"--vocab", c.vocab, int64_t{1} << 24},   {"--seq", c.seq, int64_t{1} << 24}};
+  for (const auto& b : bounds)
+    DT_USAGE(b.value <= b.max, "model {}: {} {} is above {}, where the parameter and FLOP counts stay exact", c.name,
+             b.flag, b.value, b.max);
   DT_USAGE(c.hidden % c.heads == 0, "model {}: --hidden {} is not a multiple of --heads {}; pick heads that divide it",
            c.name, c.hidden, c.heads);
   DT_USAGE(

@@ -9,9 +9,10 @@ namespace dtbench {
 at::Tensor rope_inv_freq(const ModelConfig& c) {
   const int64_t d = c.head_dim();
   at::Tensor inv = 1.0 / at::pow(c.rope_theta, at::arange(0, d, 2, at::kDouble) / static_cast<double>(d));
-  if (c.rope_llama31_scaling) {
-    // Llama 3.1: long wavelengths slowed by `factor`, short ones kept, a smooth ramp between.
-    const double factor = 8.0, low = 1.0, high = 4.0, old_ctx = 8192.0;
+  const RopeScaling& s = c.rope_scaling;
+  if (s.factor > 0) {
+    const double factor = s.factor, low = s.low_freq_factor, high = s.high_freq_factor;
+    const auto old_ctx = static_cast<double>(s.original_context);
     at::Tensor wavelen = 2.0 * M_PI / inv;
     at::Tensor smooth = ((old_ctx / wavelen) - low) / (high - low);
     at::Tensor ramp = (1.0 - smooth) * inv / factor + smooth * inv;

@@ -5,6 +5,8 @@
 
 #include "core/report/errors.h"
 #include "core/report/files.h"
+#include "core/report/flag_number.h"
+#include "core/report/numbers.h"
 
 namespace dtbench {
 
@@ -12,12 +14,12 @@ void add_model_flags(cxxopts::Options& o, const std::string& default_model) {
   // clang-format off
   o.add_options("model")
       ("model", "registry model (see tools/planner --list)", cxxopts::value<std::string>()->default_value(default_model), "NAME")
-      ("hidden", "override the hidden size", cxxopts::value<int64_t>(), "N")
-      ("layers", "override the layer count", cxxopts::value<int64_t>(), "N")
-      ("heads", "override the attention heads", cxxopts::value<int64_t>(), "N")
-      ("kv-heads", "override the key/value heads", cxxopts::value<int64_t>(), "N")
-      ("ffn", "override the MLP width", cxxopts::value<int64_t>(), "N")
-      ("vocab", "override the vocabulary", cxxopts::value<int64_t>(), "N");
+      ("hidden", "override the hidden size", number<int64_t>(), "N")
+      ("layers", "override the layer count", number<int64_t>(), "N")
+      ("heads", "override the attention heads", number<int64_t>(), "N")
+      ("kv-heads", "override the key/value heads", number<int64_t>(), "N")
+      ("ffn", "override the MLP width", number<int64_t>(), "N")
+      ("vocab", "override the vocabulary", number<int64_t>(), "N");
   // clang-format on
 }
 
@@ -37,29 +39,29 @@ void add_train_flags(cxxopts::Options& o, const std::string& default_model, bool
   add_model_flags(o, default_model);
   // clang-format off
   o.add_options("training")
-      ("seq", "sequence length (default: the model's)", cxxopts::value<int64_t>(), "N")
-      ("micro-batch", "sequences per rank per micro-step", cxxopts::value<int64_t>()->default_value("1"), "N")
+      ("seq", "sequence length (default: the model's)", number<int64_t>(), "N")
+      ("micro-batch", "sequences per rank per micro-step", number<int64_t>()->default_value("1"), "N")
       ("global-batch", "sequences per step = micro-batch x dp x accumulation (default: micro-batch x dp)",
-       cxxopts::value<int64_t>(), "N")
-      ("steps", "optimizer steps", cxxopts::value<int64_t>()->default_value("10"), "N")
-      ("warmup-steps", "linear warmup steps", cxxopts::value<int64_t>()->default_value("0"), "N")
-      ("lr", "peak learning rate", cxxopts::value<double>()->default_value("1e-4"), "X")
-      ("min-lr", "learning rate at the last step", cxxopts::value<double>()->default_value("1e-5"), "X")
+       number<int64_t>(), "N")
+      ("steps", "optimizer steps", number<int64_t>()->default_value("10"), "N")
+      ("warmup-steps", "linear warmup steps", number<int64_t>()->default_value("0"), "N")
+      ("lr", "peak learning rate", number<double>()->default_value("1e-4"), "X")
+      ("min-lr", "learning rate at the last step", number<double>()->default_value("1e-5"), "X")
       ("lr-schedule", "cosine | linear | constant", cxxopts::value<std::string>()->default_value("cosine"), "S")
       ("weight-decay", "AdamW decoupled weight decay (not on norms, biases)",
-       cxxopts::value<double>()->default_value("0.2"), "X")
-      ("grad-clip", "global gradient-norm clip (0 = off)", cxxopts::value<double>()->default_value("1.0"), "X")
-      ("seed", "initialization and synthetic-data seed", cxxopts::value<uint64_t>()->default_value("12345"), "N")
+       number<double>()->default_value("0.2"), "X")
+      ("grad-clip", "global gradient-norm clip (0 = off)", number<double>()->default_value("1.0"), "X")
+      ("seed", "initialization and synthetic-data seed", number<uint64_t>()->default_value("12345"), "N")
       ("dtype", "fp32 | bf16 (bf16 compute, fp32 master weights, gradients and reductions)", cxxopts::value<std::string>()->default_value("fp32"), "T")
       ("data", "synthetic | a token file | an indexed dataset's .bin", cxxopts::value<std::string>()->default_value("synthetic"), "PATH")
       ("ckpt-dir", "checkpoint folder: <dir>/<model>-<N>steps/ (shared by all nodes)", cxxopts::value<std::string>(), "DIR")
       ("ckpt-every", "save a checkpoint every N steps and after the last (0 = never)",
-       cxxopts::value<int64_t>()->default_value("0"), "N")
+       number<int64_t>()->default_value("0"), "N")
       ("resume", "continue from the newest complete checkpoint in --ckpt-dir (none: start at step 0)",
        cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
-      ("log-every", "print the step line every N steps", cxxopts::value<int64_t>()->default_value("1"), "N")
+      ("log-every", "print the step line every N steps", number<int64_t>()->default_value("1"), "N")
       ("peak-tflops", "peak TFLOP/s per device for MFU (default: the GPU's datasheet figure, else a GEMM probe)",
-       cxxopts::value<double>()->default_value("0"), "T")
+       number<double>()->default_value("0"), "T")
       ("activation-checkpointing", "recompute each block's activations in backward (less memory, ~1/3 more compute)",
        cxxopts::value<bool>()->default_value(default_activation_checkpointing ? "true" : "false")->implicit_value("true"))
       ("dry-run", "print parameters, FLOPs/token and per-rank memory, then exit without allocating the model",
@@ -79,16 +81,20 @@ TrainArgs read_train_flags(const cxxopts::ParseResult& r, int64_t dp, BatchLayou
     a.model = read_model_flags(r);
   }
   a.seq = r.count("seq") ? r["seq"].as<int64_t>() : a.model.seq;
-  DT_USAGE(a.seq >= 1, "--seq {}: must be at least 1", a.seq);
+  DT_USAGE(a.seq >= 1 && a.seq <= (int64_t{1} << 24), "--seq {}: want 1 to 2^24", a.seq);
   DT_USAGE(a.model.rope || a.seq <= a.model.seq, "--seq {}: {} has learned positions for at most {} tokens", a.seq,
            a.model.name, a.model.seq);
   a.micro_batch = r["micro-batch"].as<int64_t>();
   DT_USAGE(a.micro_batch >= 1, "--micro-batch {}: must be at least 1", a.micro_batch);
-  a.global_batch = r.count("global-batch") ? r["global-batch"].as<int64_t>() : a.micro_batch * dp;
-  DT_USAGE(a.global_batch >= 1 && a.global_batch % (a.micro_batch * dp) == 0,
+  // Tokens per step (global batch x seq) stay below 2^40, so counts built on them cannot wrap.
+  const int64_t max_tokens = int64_t{1} << 40;
+  const int64_t per_micro_step = checked_product("--micro-batch x data-parallel size", {a.micro_batch, dp}, max_tokens);
+  a.global_batch = r.count("global-batch") ? r["global-batch"].as<int64_t>() : per_micro_step;
+  DT_USAGE(a.global_batch >= 1 && a.global_batch % per_micro_step == 0,
            "--global-batch {}: must be a multiple of micro-batch {} x data-parallel size {} = {}", a.global_batch,
-           a.micro_batch, dp, a.micro_batch * dp);
-  *layout = BatchLayout{a.micro_batch, dp, a.global_batch / (a.micro_batch * dp)};
+           a.micro_batch, dp, per_micro_step);
+  checked_product("--global-batch x --seq (tokens per step)", {a.global_batch, a.seq}, max_tokens);
+  *layout = BatchLayout{a.micro_batch, dp, a.global_batch / per_micro_step};
   a.steps = r["steps"].as<int64_t>();
   DT_USAGE(a.steps >= 1, "--steps {}: must be at least 1", a.steps);
   a.lr = LrSchedule{r["lr-schedule"].as<std::string>(), r["lr"].as<double>(), r["min-lr"].as<double>(),

@@ -24,9 +24,9 @@ int main(int argc, char** argv) {
     add_common_flags(options);
     // clang-format off
     options.add_options()
-        ("seconds", "how long to exchange", cxxopts::value<double>()->default_value("60"))
+        ("seconds", "how long to exchange", number<double>()->default_value("60"))
         ("bytes", "each rank sends this many bytes an exchange and expects as many from every rank (0: the round "
-                  "number, any length)", cxxopts::value<int64_t>()->default_value("0"));
+                  "number, any length)", number<int64_t>()->default_value("0"));
     // clang-format on
     auto flags = parse_flags(options, argc, argv);
     CommonArgs common = read_common_flags(flags);

@@ -177,15 +177,21 @@ TEST_CASE("contradictions name both sources") {
   CHECK_THAT(usage_error({{"RANK", "1"},
                           {"WORLD_SIZE", "2"},
                           {"LOCAL_RANK", "1"},
+                          {"MASTER_ADDR", "h"},
+                          {"MASTER_PORT", "29500"},
                           {"OMPI_COMM_WORLD_RANK", "0"},
                           {"OMPI_COMM_WORLD_SIZE", "2"}}),
              Catch::Contains("torchrun") && Catch::Contains("openmpi"));
   LaunchFlags f;
   f.rank = 0;
   f.world_size = 4;
-  CHECK_THAT(usage_error({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "0"}}, f),
-             Catch::Contains("flags") && Catch::Contains("torchrun"));
-  CHECK_THAT(usage_error({{"RANK", "3"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "0"}}), Catch::Contains("not below"));
+  const EnvMap store{{"MASTER_ADDR", "h"}, {"MASTER_PORT", "29500"}};
+  EnvMap env = store;
+  env.insert({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "0"}});
+  CHECK_THAT(usage_error(env, f), Catch::Contains("flags") && Catch::Contains("torchrun"));
+  env = store;
+  env.insert({{"RANK", "3"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "0"}});
+  CHECK_THAT(usage_error(env), Catch::Contains("not below"));
   CHECK_THAT(usage_error({{"OMPI_COMM_WORLD_RANK", "x"}, {"OMPI_COMM_WORLD_SIZE", "2"}}),
              Catch::Contains("OMPI_COMM_WORLD_RANK"));
 }
@@ -222,8 +228,9 @@ TEST_CASE("Kubeflow: auto processes per node, elastic ranges refused") {
 }
 
 TEST_CASE("a process started by our launcher inside a PyTorchJob pod is checked against PET_*") {
-  EnvMap env{{"PET_NNODES", "2"}, {"PET_NODE_RANK", "1"}, {"PET_NPROC_PER_NODE", "2"}, {"PET_MASTER_ADDR", "m"},
-             {"RANK", "3"},       {"WORLD_SIZE", "4"},    {"LOCAL_RANK", "1"},         {"LOCAL_WORLD_SIZE", "2"}};
+  EnvMap env{{"PET_NNODES", "2"},  {"PET_NODE_RANK", "1"},  {"PET_NPROC_PER_NODE", "2"}, {"PET_MASTER_ADDR", "m"},
+             {"RANK", "3"},        {"WORLD_SIZE", "4"},     {"LOCAL_RANK", "1"},         {"LOCAL_WORLD_SIZE", "2"},
+             {"MASTER_ADDR", "m"}, {"MASTER_PORT", "29500"}};
   CHECK(discover(env).source == "torchrun");
   env["RANK"] = "1";  // node 0 by the launcher, node 1 by the operator
   CHECK_THAT(usage_error(env), Catch::Contains("kubeflow"));
@@ -271,4 +278,45 @@ TEST_CASE("node-level sources must agree with each other") {
                           {"NNODES", "2"},
                           {"MASTER_ADDR", "m"}}),
              Catch::Contains("kubeflow") && Catch::Contains("indexed-job"));
+}
+
+TEST_CASE("a partial launch set is refused, naming what is missing") {
+  // RANK or WORLD_SIZE alone would otherwise train as one process.
+  CHECK_THAT(usage_error({{"RANK", "5"}, {"WORLD_SIZE", "4"}}), Catch::Contains("LOCAL_RANK"));
+  CHECK_THAT(usage_error({{"WORLD_SIZE", "4"}}), Catch::Contains("RANK, LOCAL_RANK"));
+  CHECK_THAT(usage_error({{"LOCAL_RANK", "0"}}), Catch::Contains("RANK, WORLD_SIZE"));
+  // A complete process set without the rendezvous.
+  CHECK_THAT(usage_error({{"RANK", "1"}, {"WORLD_SIZE", "4"}, {"LOCAL_RANK", "1"}}), Catch::Contains("MASTER_ADDR"));
+  CHECK_THAT(usage_error({{"RANK", "1"}, {"WORLD_SIZE", "4"}, {"LOCAL_RANK", "1"}, {"MASTER_ADDR", "h"}}),
+             Catch::Contains("no MASTER_PORT"));
+  // rank >= world, negative flags, ports out of range, zero counts: exit 2, named.
+  CHECK_THAT(usage_error(
+                 {{"RANK", "5"}, {"WORLD_SIZE", "4"}, {"LOCAL_RANK", "0"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}}),
+             Catch::Contains("not below"));
+  LaunchFlags f;
+  f.rank = -1;
+  f.world_size = 2;
+  CHECK_THAT(usage_error({}, f), Catch::Contains("negative"));
+  f.rank = 0;
+  f.master_port = 70000;
+  CHECK_THAT(usage_error({}, f), Catch::Contains("1 to 65535"));
+  CHECK_THAT(
+      usage_error(
+          {{"RANK", "0"}, {"WORLD_SIZE", "1"}, {"LOCAL_RANK", "0"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "70000"}}),
+      Catch::Contains("MASTER_PORT '70000'"));
+  CHECK_THAT(usage_error({{"AWS_BATCH_JOB_NODE_INDEX", "0"}, {"AWS_BATCH_JOB_NUM_NODES", "0"}}),
+             Catch::Contains("AWS_BATCH_JOB_NUM_NODES '0'"));
+  CHECK_THAT(usage_error({{"OMPI_COMM_WORLD_RANK", "0"}, {"OMPI_COMM_WORLD_SIZE", "2x"}}),
+             Catch::Contains("OMPI_COMM_WORLD_SIZE '2x'"));
+  CHECK_THAT(usage_error({{"SLURM_STEP_ID", "0"},
+                          {"SLURM_PROCID", "0"},
+                          {"SLURM_STEP_NUM_TASKS", "2"},
+                          {"SLURM_STEP_TASKS_PER_NODE", "2(x1"}}),
+             Catch::Contains("Slurm's format"));
+  // The pods of a PyTorchJob and an Indexed Job keep their own RANK/WORLD_SIZE.
+  CHECK(discover(
+            {{"PET_NNODES", "2"}, {"PET_NODE_RANK", "1"}, {"PET_MASTER_ADDR", "m"}, {"RANK", "1"}, {"WORLD_SIZE", "2"}})
+            .source == "kubeflow");
+  CHECK(discover({{"JOB_COMPLETION_INDEX", "1"}, {"NNODES", "2"}, {"MASTER_ADDR", "m"}, {"RANK", "1"}}).source ==
+        "indexed-job");
 }

@@ -1,9 +1,14 @@
 // The transformer: its parameters are what the arithmetic says, it is causal, starts at
-// ln(V) and learns; Llama 3.1's RoPE scaling.
+// ln(V) and learns; Llama 3's RoPE scaling, also against transformers (hf_rope.sh).
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 
 #include "core/data/token_source.h"
 #include "core/model/rope.h"
@@ -80,7 +85,7 @@ TEST_CASE("a tiny model learns a fixed batch") {
 TEST_CASE("Llama 3.1 RoPE scaling keeps short wavelengths and slows long ones by 8") {
   const ModelConfig c = find_model("llama3_1_8b");
   ModelConfig plain = c;
-  plain.rope_llama31_scaling = false;
+  plain.rope_scaling = {};
   at::Tensor scaled = rope_inv_freq(c), base = rope_inv_freq(plain);
   CHECK(scaled[0].item<double>() == Approx(base[0].item<double>()));
   const int64_t last = base.size(0) - 1;
@@ -107,5 +112,30 @@ TEST_CASE("activation checkpointing gives the same loss and gradients") {
       REQUIRE(pb[item.key()].grad().defined());
       CHECK(at::allclose(item.value().grad(), pb[item.key()].grad(), 1e-6, 1e-7));
     }
+  }
+}
+
+// Run by tests/unit/hf_rope.sh, which writes the reference with Hugging Face transformers.
+TEST_CASE("RoPE frequencies equal transformers' for every Llama-family release", "[.hf_reference]") {
+  const char* path = std::getenv("DTBENCH_ROPE_REFERENCE");
+  REQUIRE(path != nullptr);
+  std::ifstream in(path);
+  REQUIRE(in.good());
+  const nlohmann::json ref = nlohmann::json::parse(in);
+  REQUIRE(ref.size() >= 8);
+  for (const auto& [name, want] : ref.items()) {
+    INFO(name);
+    const at::Tensor ours = rope_inv_freq(find_model(name));
+    REQUIRE(ours.size(0) == static_cast<int64_t>(want.size()));
+    double worst = 0;
+    for (int64_t i = 0; i < ours.size(0); ++i) {
+      const double w = want[static_cast<std::size_t>(i)].get<double>(), o = ours[i].item<double>();
+      worst = std::max(worst, std::abs(o - w) / w);
+    }
+    // transformers computes in fp32: agreement to its rounding, far inside the factor-of-4
+    // difference between Llama 3.1's and 3.2's scaling.
+    CHECK(worst < 1e-6);
+    std::printf("model %s: %lld frequencies, worst relative difference %.2e\n", name.c_str(),
+                static_cast<long long>(ours.size(0)), worst);
   }
 }

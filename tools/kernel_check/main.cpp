@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
         ("h,help", "print this help and exit")
         ("device", "cpu: the CPU references against the model's ATen code; cuda: the CUDA kernels against the "
                    "CPU references", cxxopts::value<std::string>()->default_value("cpu"), "D")
-        ("seed", "seed of the random inputs", cxxopts::value<uint64_t>()->default_value("1234"), "N");
+        ("seed", "seed of the random inputs", number<uint64_t>()->default_value("1234"), "N");
     // clang-format on
     auto r = parse_flags(o, argc, argv);
     const std::string device = r["device"].as<std::string>();

@@ -19,11 +19,11 @@ int main(int argc, char** argv) {
     o.add_options()
         ("h,help", "print this help and exit")
         ("list", "list the registry with parameter counts and sources")
-        ("seq", "sequence length (default: the model's)", cxxopts::value<int64_t>(), "N")
-        ("micro-batch", "sequences per micro-batch", cxxopts::value<int64_t>()->default_value("1"), "N")
-        ("dp", "data-parallel size", cxxopts::value<int64_t>()->default_value("1"), "N")
-        ("tp", "tensor-parallel size", cxxopts::value<int64_t>()->default_value("1"), "N")
-        ("pp", "pipeline-parallel size", cxxopts::value<int64_t>()->default_value("1"), "N")
+        ("seq", "sequence length (default: the model's)", number<int64_t>(), "N")
+        ("micro-batch", "sequences per micro-batch", number<int64_t>()->default_value("1"), "N")
+        ("dp", "data-parallel size", number<int64_t>()->default_value("1"), "N")
+        ("tp", "tensor-parallel size", number<int64_t>()->default_value("1"), "N")
+        ("pp", "pipeline-parallel size", number<int64_t>()->default_value("1"), "N")
         ("fsdp", "shard parameters, gradients and optimizer state over dp",
          cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
         ("activation-checkpointing", "recompute activations in backward",
