@@ -161,6 +161,23 @@ int64_t run_checked(Communicator& comm, const Collective& coll, c10::ScalarType 
   return check_once(comm, coll, b, op, root, make_inputs(op, dtype), dtype, in_place);
 }
 
+double peak_buffer_bytes(const Collective& coll, const BenchArgs& args, int nranks) {
+  // Counts are linear in the elements (up to rounding): their ratios at a size that cannot
+  // overflow scale to the largest one.
+  const int64_t probe = int64_t{1024} * nranks;
+  int64_t send_n = 0, recv_n = 0;
+  coll.counts(probe, nranks, &send_n, &recv_n);
+  double peak = 0;
+  for (c10::ScalarType t : args.dtypes) {
+    const double es = static_cast<double>(c10::elementSize(t));
+    const double elems = static_cast<double>(args.max_bytes) / es;
+    const double send = elems * static_cast<double>(send_n) / static_cast<double>(probe);
+    const double recv = elems * static_cast<double>(recv_n) / static_cast<double>(probe);
+    peak = std::max(peak, (send + recv) * es + (args.check ? (send + recv) * 8.0 : 0.0));
+  }
+  return peak;
+}
+
 void print_table_header() {
   std::printf("#%57s out-of-place                       in-place\n", "");
   std::printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s\n", "size", "count", "type", "redop",

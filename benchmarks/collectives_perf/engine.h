@@ -27,6 +27,11 @@ EngineResult run_engine(Communicator& comm, const Collective& coll, const BenchA
 int64_t run_checked(Communicator& comm, const Collective& coll, c10::ScalarType dtype, ReduceOp op, int root,
                     int64_t elems, bool in_place, bool on_cuda);
 
+// About the most bytes one rank holds at once in the sweep: both buffers at the largest size
+// and, when checking, the float64 inputs and expected values. Computed in double (a count
+// times the ranks can pass int64), to refuse a sweep that cannot fit before allocating.
+double peak_buffer_bytes(const Collective& coll, const BenchArgs& args, int nranks);
+
 // Prints the table's header lines (rank 0).
 void print_table_header();
 

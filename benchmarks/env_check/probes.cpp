@@ -14,6 +14,7 @@
 #include "benchmarks/env_check/check.h"
 #include "core/report/efa_counters.h"
 #include "core/report/files.h"
+#include "core/report/system_info.h"
 
 #ifdef DTBENCH_WITH_LIBFABRIC
 #include "core/comm/fabric_version.h"
@@ -40,19 +41,6 @@ const char* env(const char* name) {
 }
 
 std::string gib(double bytes) { return fmt::format("{:.1f} GiB", bytes / (1 << 30)); }
-
-// /proc/meminfo's value for `key` (kB), -1 when absent.
-long long meminfo(const std::string& key) {
-  std::ifstream in("/proc/meminfo");
-  std::string k;
-  long long v;
-  std::string unit;
-  while (in >> k >> v) {
-    std::getline(in, unit);
-    if (k == key + ":") return v;
-  }
-  return -1;
-}
 
 }  // namespace
 
@@ -81,8 +69,8 @@ void probe_system(Facts& f, std::vector<Check>& out) {
 #endif
 
   // Hugepages: libfabric's EFA provider uses them for its bounce buffers when it can.
-  const long long huge = meminfo("HugePages_Total"), huge_free = meminfo("HugePages_Free"),
-                  huge_kb = meminfo("Hugepagesize");
+  const long long huge = meminfo_kib("HugePages_Total"), huge_free = meminfo_kib("HugePages_Free"),
+                  huge_kb = meminfo_kib("Hugepagesize");
   out.push_back(ok("hugepages", {{"total", huge}, {"free", huge_free}, {"size_kib", huge_kb}},
                    huge > 0 ? "" : "none reserved: EFA's provider falls back to regular pages"));
 

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/report/errors.h"
+#include "core/report/files.h"
 #include "core/report/flag_number.h"
 #include "core/report/numbers.h"
 
@@ -79,7 +80,12 @@ cxxopts::ParseResult parse_flags(cxxopts::Options& options, int argc, char** arg
 
 CommonArgs read_common_flags(const cxxopts::ParseResult& r) {
   CommonArgs a;
-  if (r.count("out")) a.out = r["out"].as<std::string>();
+  if (r.count("out")) {
+    a.out = r["out"].as<std::string>();
+    // Found now, not when the record is written after the last step.
+    const std::string why = check_writable_file(a.out);
+    DT_USAGE(why.empty(), "--out {}: {}; give a path in a writable folder", a.out, why);
+  }
   if (r.count("run-dir")) {
     a.run_dir = r["run-dir"].as<std::string>();
   } else {

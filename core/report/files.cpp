@@ -27,6 +27,20 @@ std::string make_dirs(const std::string& path) {
   return "";
 }
 
+std::string check_writable_file(const std::string& path) {
+  struct stat st {};
+  if (path.empty() || path.back() == '/' || (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)))
+    return "it is a folder, not a file";
+  const std::string dir = parent_dir(path);
+  if (std::string why = make_dirs(dir); !why.empty()) return "cannot create its folder: " + why;
+  const std::string probe = path + ".probe." + std::to_string(::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return std::string("cannot create a file in ") + dir + ": " + std::strerror(errno);
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return "";
+}
+
 std::string parent_dir(const std::string& path) {
   auto slash = path.rfind('/');
   if (slash == std::string::npos) return ".";

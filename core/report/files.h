@@ -14,6 +14,11 @@ namespace dtbench {
 // mkdir -p; returns "" on success, else the reason.
 std::string make_dirs(const std::string& path);
 
+// Whether a file can be written at `path` the way write_json_atomic writes it (its folder
+// made if missing, a new file created beside it, then renamed over it): "" or the reason.
+// Leaves the folder, but no file, behind. For checking --out before the first step.
+std::string check_writable_file(const std::string& path);
+
 // The folder part of a path ("." when there is none).
 std::string parent_dir(const std::string& path);
 

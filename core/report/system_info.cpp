@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "core/report/recorded_env.h"
+
 extern char** environ;
 
 namespace dtbench {
@@ -41,12 +43,6 @@ std::string nvidia_driver() {
   return rest.substr(0, rest.find(' '));
 }
 
-bool looks_secret(const std::string& name) {
-  for (const char* word : {"KEY", "SECRET", "TOKEN", "PASSWORD", "CREDENTIAL"})
-    if (name.find(word) != std::string::npos) return true;
-  return false;
-}
-
 }  // namespace
 
 std::string short_hostname() {
@@ -54,6 +50,17 @@ std::string short_hostname() {
   if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
   std::string h(buf);
   return h.substr(0, h.find('.'));
+}
+
+int64_t meminfo_kib(const std::string& key) {
+  std::ifstream in("/proc/meminfo");
+  std::string k, unit;
+  int64_t v = 0;
+  while (in >> k >> v) {
+    std::getline(in, unit);
+    if (k == key + ":") return v;
+  }
+  return -1;
 }
 
 int64_t peak_rss_bytes() {
@@ -78,18 +85,13 @@ void set_system_info(const std::string& key, nlohmann::json value) {
 }
 
 nlohmann::json fabric_environment() {
-  nlohmann::json env = nlohmann::json::object();
+  std::vector<std::pair<std::string, std::string>> env;
   for (char** e = environ; e && *e; ++e) {
-    std::string kv(*e);
-    auto eq = kv.find('=');
-    if (eq == std::string::npos) continue;
-    std::string name = kv.substr(0, eq);
-    bool wanted = false;
-    for (const char* prefix : {"NCCL_", "FI_", "OFI_NCCL_", "CUDA_"})
-      if (name.rfind(prefix, 0) == 0) wanted = true;
-    if (wanted && !looks_secret(name)) env[name] = kv.substr(eq + 1);
+    const std::string kv(*e);
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos) env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
-  return env;
+  return recorded_environment(env);
 }
 
 }  // namespace dtbench

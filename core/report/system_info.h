@@ -16,11 +16,16 @@ nlohmann::json& system_info();
 // Sets system_info()[key] = value (thread-safe).
 void set_system_info(const std::string& key, nlohmann::json value);
 
-// NCCL_*, FI_*, OFI_NCCL_*, CUDA_* variables of this process, without anything that looks
-// like a secret. Read after communicator init, so that what the libraries set is seen too.
+// NCCL_*, FI_*, OFI_NCCL_*, CUDA_* variables of this process, values only for the allowlist of
+// core/report/recorded_env.h. Read after communicator init, so that what the libraries set is
+// seen too.
 nlohmann::json fabric_environment();
 
 std::string short_hostname();
+
+// /proc/meminfo's value for `key` ("MemAvailable", "HugePages_Free"), in its unit (kB for
+// sizes); -1 when absent.
+int64_t meminfo_kib(const std::string& key);
 
 // Peak resident set size of this process, bytes (the CPU's peak memory).
 int64_t peak_rss_bytes();

@@ -11,6 +11,7 @@
 
 #include "core/report/clock.h"
 #include "core/report/errors.h"
+#include "core/report/numbers.h"
 #include "core/report/result.h"
 #include "core/report/stats.h"
 #include "core/report/system_info.h"
@@ -28,7 +29,7 @@ namespace {
 // DTBENCH_KILL_AFTER_STEP (trainer.h), or -1.
 int64_t kill_after_step() {
   const char* v = std::getenv("DTBENCH_KILL_AFTER_STEP");
-  return v && *v ? std::atoll(v) : -1;
+  return v && *v ? parse_integer("DTBENCH_KILL_AFTER_STEP", v, 0) : -1;
 }
 
 nlohmann::json model_identity(const ModelConfig& m) {

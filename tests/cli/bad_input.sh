@@ -2,24 +2,24 @@
 # Bad input: exit 2 and one line naming the cause and the fix, before any communication.
 source "$(dirname "$0")/../lib.sh"
 
-bad() {  # bad DESCRIPTION WORD-IN-MESSAGE ARGS...
+bad() {  # bad DESCRIPTION WORD-IN-MESSAGE ARGS...: runs $BIN (collectives_perf by default)
   local what="$1" word="$2"
   shift 2
-  expect_exit 2 "$what" -- "$COLLPERF" "$@"
+  expect_exit 2 "$what" -- "${BIN:-$COLLPERF}" "$@"
   local lines
   lines=$(wc -l <"$WORK/err")
   if [ "$lines" -ne 1 ]; then fail "$what: $lines lines on stderr, want 1"; sed 's/^/    /' "$WORK/err"; fi
   if ! grep -q -- "$word" "$WORK/err"; then fail "$what: message lacks '$word': $(cat "$WORK/err")"; fi
 }
 
-bad "zero size" "positive" -b 0 -e 8
+bad "zero size" "-b '0': out of range; want at least 1" -b 0 -e 8
 bad "reversed sizes" "reversed" -b 1M -e 8
 bad "unknown op" "unknown collective" --op allreduce
 bad "unknown dtype" "unknown or unsupported datatype" -d uint32
 bad "unknown reduction" "unknown reduction" -o xor
 bad "-i with -f" "not both" -b 8 -e 64 -i 8 -f 2
 bad "step factor below 2" "below 2" -b 8 -e 64 -f 1
-bad "-i 0 without -f" "zero step" -b 8 -e 64 -i 0
+bad "-i 0 without -f" "-i '0'" -b 8 -e 64 -i 0
 bad "zero iterations" "at least one timed iteration" -n 0
 bad "a backend not built or unknown" "unknown backend" --backend gloo
 bad "an absent device" "no CUDA device" --device cuda
@@ -32,9 +32,62 @@ bad "half a launch" "--world-size" --rank 1
 bad "bad --tag" "key=value" --tag novalue
 bad "mpi backend without mpirun" "mpirun" --backend mpi --rank 0 --world-size 2 --master-port 1
 
+# Numbers (core/report/numbers): the whole text, finite, in range, products checked; the flag
+# or variable named. Each class with several inputs and several programs.
+FSDP="$DTBENCH_BIN/benchmarks/fsdp_llama"
+MEGATRON="$DTBENCH_BIN/benchmarks/megatron_gpt"
+LAUNCH="$DTBENCH_BIN/launch/dtbench-launch"
+BIN="$FSDP"
+bad "a decimal comma" "--lr '1,5e-4': not a finite number" --lr 1,5e-4
+bad "nan" "--lr 'nan'" --lr nan
+bad "inf" "--min-lr 'inf'" --min-lr=inf
+bad "trailing text" "--steps '12abc'" --steps 12abc
+bad "an int past int64" "too large" --seed 99999999999999999999
+bad "a negative seed" "--seed '-1'" --seed=-1
+bad "a timeout past 10^6 s" "--comm-timeout" --comm-timeout 1e20
+bad "100000 threads" "4 x the" --threads 100000
+bad "hidden 2^32" "--hidden 4294967296" --hidden 4294967296 --dry-run
+bad "micro-batch x dp past 2^40" "micro-batch x data-parallel" --micro-batch 4611686018427387904 --dry-run
+bad "a negative rank" "negative" --rank=-1 --world-size 2
+bad "port 70000" "1 to 65535" --master-port 70000 --rank 0 --world-size 2
+BIN="$MEGATRON"
+bad "tp x pp past the world" "--tp x --pp" --tp 4294967296 --pp 4294967296 --dry-run
+bad "a comma in --lr (megatron)" "--lr" --lr 3,0e-4
+BIN="$COLLPERF"
+bad "a size past int64" "-e '18014398509481985K': too large" -b 8 -e 18014398509481985K
+bad "a fractional size" "not a size" -b 1.5K -e 8K
+bad "iterations with a suffix" "-n '5x'" -n 5x
+bad "buffers past the memory" "MemAvailable" -b 8 -e 64G
+bad "buffers past the memory (all_gather)" "MemAvailable" --op all_gather -b 8 -e 4T
+BIN="$LAUNCH"
+bad "launcher: --grace abc" "--grace 'abc'" --grace abc -- true
+bad "launcher: 2^30 ranks per node" "--nproc-per-node '1073741823'" --nproc-per-node 1073741823 -- true
+bad "launcher: 2^21 nodes" "--nnodes '2097152'" --nnodes 2097152 --node-rank 0 -- true
+unset BIN
+# The launch environment: partial sets, bad values, zero counts.
+envbad() {  # envbad DESCRIPTION WORD VAR=VALUE...: fsdp_llama --dry-run under that environment
+  local what="$1" word="$2"
+  shift 2
+  BIN=env bad "$what" "$word" -i PATH="$PATH" "$@" "$FSDP" --dry-run
+}
+envbad "RANK and WORLD_SIZE without LOCAL_RANK" "without LOCAL_RANK" RANK=5 WORLD_SIZE=4
+envbad "WORLD_SIZE alone" "RANK, LOCAL_RANK" WORLD_SIZE=4
+envbad "a torchrun set without MASTER_ADDR" "no MASTER_ADDR" RANK=1 WORLD_SIZE=4 LOCAL_RANK=1
+envbad "rank not below world" "not below" RANK=5 WORLD_SIZE=4 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500
+envbad "MASTER_PORT=70000" "MASTER_PORT '70000'" RANK=0 WORLD_SIZE=1 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=70000
+envbad "OMPI size with trailing text" "OMPI_COMM_WORLD_SIZE '2x'" OMPI_COMM_WORLD_RANK=0 OMPI_COMM_WORLD_SIZE=2x
+BIN=env bad "AWS Batch with 0 nodes" "AWS_BATCH_JOB_NUM_NODES '0'" -i PATH="$PATH" AWS_BATCH_JOB_NODE_INDEX=0 \
+  AWS_BATCH_JOB_NUM_NODES=0 "$LAUNCH" -- true
+# --out that cannot be written is found before the first step.
+BIN="$FSDP"
+bad "--out under a file" "cannot create its folder" --steps 1 --out /etc/hostname/r.json
+bad "--out in /proc" "cannot create a file" --steps 1 --out /proc/r.json
+bad "--out a folder" "a folder, not a file" --steps 1 --out "$WORK"
+unset BIN
+
 # Under mpirun: every rank finds the error before MPI starts; the job exits 2.
 expect_exit 2 "bad input under mpirun" -- "$MPIRUN_LOCAL" 2 "$COLLPERF" -b 0
-grep -q "positive" "$WORK/err" || fail "under mpirun: no cause in stderr"
+grep -q "at least 1" "$WORK/err" || fail "under mpirun: no cause in stderr"
 
 # --help is not an error.
 expect_exit 0 "--help" -- "$COLLPERF" --help

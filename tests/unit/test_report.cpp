@@ -7,6 +7,7 @@
 #include "core/report/checksum.h"
 #include "core/report/errors.h"
 #include "core/report/files.h"
+#include "core/report/recorded_env.h"
 #include "core/report/result.h"
 #include "core/report/stats.h"
 
@@ -55,4 +56,32 @@ TEST_CASE("records are written whole, with every schema key") {
   CHECK(files == 1);  // no temp file left
   CHECK_THROWS_AS(write_json_atomic("/proc/dtbench-cannot/x.json", rec), RuntimeFailure);
   remove_tree(dir);
+}
+
+TEST_CASE("records keep values only for the allowlisted variables") {
+  const nlohmann::json e = recorded_environment({{"NCCL_ALGO", "Ring"},
+                                                 {"NCCL_IB_PASSWD", "hunter2"},
+                                                 {"FI_EFA_CREDS", "abc"},
+                                                 {"FI_PROVIDER", "efa"},
+                                                 {"nccl_token", "xyz"},
+                                                 {"Fi_Efa_Key", "k"},
+                                                 {"CUDA_VISIBLE_DEVICES", "0,1"},
+                                                 {"OFI_NCCL_PROTOCOL", "RDMA"},
+                                                 {"AWS_SECRET_ACCESS_KEY", "s"},
+                                                 {"HOME", "/root"}});
+  CHECK(e["NCCL_ALGO"] == "Ring");
+  CHECK(e["FI_PROVIDER"] == "efa");
+  CHECK(e["CUDA_VISIBLE_DEVICES"] == "0,1");
+  CHECK(e["OFI_NCCL_PROTOCOL"] == "RDMA");
+  for (const char* hidden : {"NCCL_IB_PASSWD", "FI_EFA_CREDS", "nccl_token", "Fi_Efa_Key"}) {
+    INFO(hidden);
+    CHECK(e[hidden] == "<not recorded>");
+  }
+  CHECK_FALSE(e.contains("AWS_SECRET_ACCESS_KEY"));  // not under a recorded prefix: not named
+  CHECK_FALSE(e.contains("HOME"));
+  CHECK(e.dump().find("hunter2") == std::string::npos);
+  for (const auto& name : recorded_variables()) {
+    INFO(name);
+    for (const char* word : {"PASS", "SECRET", "TOKEN", "KEY", "CRED"}) CHECK(name.find(word) == std::string::npos);
+  }
 }

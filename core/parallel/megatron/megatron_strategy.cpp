@@ -7,6 +7,7 @@
 #include "core/parallel/megatron/grad_reducer.h"
 #include "core/parallel/pipeline/pipeline_driver.h"
 #include "core/report/errors.h"
+#include "core/report/numbers.h"
 
 namespace dtbench {
 
@@ -31,6 +32,7 @@ std::vector<TrainTensor> megatron_tensors(const std::vector<TransformerImpl*>& c
 
 MegatronStrategy::MegatronStrategy(const MegatronSettings& settings, int world_size) : s_(settings) {
   DT_USAGE(s_.tp >= 1 && s_.pp >= 1, "--tp {} --pp {}: sizes are at least 1", s_.tp, s_.pp);
+  checked_product("--tp x --pp (ranks of one model replica)", {s_.tp, s_.pp}, world_size);
   DT_USAGE(world_size % (s_.tp * s_.pp) == 0, "--tp {} x --pp {} = {} does not divide the world size {}", s_.tp, s_.pp,
            s_.tp * s_.pp, world_size);
   DT_USAGE(s_.vp >= 1, "--vp {}: at least 1", s_.vp);
