@@ -33,7 +33,8 @@ out="${out:-$root/runs/nightly/$date_tag}"
 mkdir -p "$out" "$results/history/$system"
 : "${DEVICE:=cpu}"
 if [ "$DEVICE" = cpu ]; then
-  read -r -a launch <<<"${NIGHTLY_LAUNCH:-$root/launch/mpirun-local 2}"
+  # The default is an array, not split from a string: the clone's path may hold spaces.
+  if [ -n "${NIGHTLY_LAUNCH:-}" ]; then read -r -a launch <<<"$NIGHTLY_LAUNCH"; else launch=("$root/launch/mpirun-local" 2); fi
   train=(--model tiny --seq 64 --global-batch 8 --steps 12 --threads 1 --log-every 100)
   coll=(-b 8 -e 1M -f 8 -n 10 -w 2)
   megatron=(--model tiny --layers 4 --tp 1 --pp 2 --global-batch 8 --seq 64 --steps 12 --threads 1 --log-every 100)

@@ -25,7 +25,10 @@ set -euo pipefail
 : "${DEVICE:=cuda}"
 : "${GPUS_PER_NODE:=8}"
 : "${LAUNCH:=srun}"
-: "${RUN_DIR:=$DTBENCH_ROOT/runs/${SLURM_JOB_NAME:-dtbench}-${SLURM_JOB_ID:-local}}"
+# The job name is the user's free text: only [A-Za-z0-9._-] of it names the run folder.
+job_name="${SLURM_JOB_NAME:-dtbench}"
+job_name="${job_name//[^A-Za-z0-9._-]/_}"
+: "${RUN_DIR:=$DTBENCH_ROOT/runs/${job_name}-${SLURM_JOB_ID:-local}}"
 : "${EXTRA_ARGS:=}"
 : "${SRUN_ARGS:=}"
 : "${CONTAINER_IMAGE:=}"

@@ -68,7 +68,7 @@ unset BIN
 envbad() {  # envbad DESCRIPTION WORD VAR=VALUE...: fsdp_llama --dry-run under that environment
   local what="$1" word="$2"
   shift 2
-  BIN=env bad "$what" "$word" -i PATH="$PATH" "$@" "$FSDP" --dry-run
+  BIN="env" bad "$what" "$word" -i PATH="$PATH" "$@" "$FSDP" --dry-run
 }
 envbad "RANK and WORLD_SIZE without LOCAL_RANK" "without LOCAL_RANK" RANK=5 WORLD_SIZE=4
 envbad "WORLD_SIZE alone" "RANK, LOCAL_RANK" WORLD_SIZE=4
@@ -76,7 +76,7 @@ envbad "a torchrun set without MASTER_ADDR" "no MASTER_ADDR" RANK=1 WORLD_SIZE=4
 envbad "rank not below world" "not below" RANK=5 WORLD_SIZE=4 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500
 envbad "MASTER_PORT=70000" "MASTER_PORT '70000'" RANK=0 WORLD_SIZE=1 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=70000
 envbad "OMPI size with trailing text" "OMPI_COMM_WORLD_SIZE '2x'" OMPI_COMM_WORLD_RANK=0 OMPI_COMM_WORLD_SIZE=2x
-BIN=env bad "AWS Batch with 0 nodes" "AWS_BATCH_JOB_NUM_NODES '0'" -i PATH="$PATH" AWS_BATCH_JOB_NODE_INDEX=0 \
+BIN="env" bad "AWS Batch with 0 nodes" "AWS_BATCH_JOB_NUM_NODES '0'" -i PATH="$PATH" AWS_BATCH_JOB_NODE_INDEX=0 \
   AWS_BATCH_JOB_NUM_NODES=0 "$LAUNCH" -- true
 # --out that cannot be written is found before the first step.
 BIN="$FSDP"
@@ -84,6 +84,18 @@ bad "--out under a file" "cannot create its folder" --steps 1 --out /etc/hostnam
 bad "--out in /proc" "cannot create a file" --steps 1 --out /proc/r.json
 bad "--out a folder" "a folder, not a file" --steps 1 --out "$WORK"
 unset BIN
+
+# slurm/common.sh: a hostile SLURM_JOB_ID is refused before any use (it once reached $(( )),
+# where an array subscript runs a command); a job name cannot lead the run folder elsewhere.
+for id in "a[\$(touch $WORK/pwned)]" '1;touch x' '12 34' '-1' '0x10' '1234567890123'; do
+  expect_exit 2 "slurm/common.sh refuses SLURM_JOB_ID='$id'" -- env SLURM_JOB_ID="$id" DTBENCH_ROOT="$WORK" \
+    bash -c 'source "$1"' _ "$DTBENCH_SRC/slurm/common.sh"
+  grep -q "is not a job number" "$WORK/err" || fail "SLURM_JOB_ID='$id': $(cat "$WORK/err")"
+done
+[ ! -e "$WORK/pwned" ] && pass "no command ran from SLURM_JOB_ID" || fail "SLURM_JOB_ID ran a command"
+run_dir=$(env SLURM_JOB_ID=42 SLURM_JOB_NAME='../../etc x' DTBENCH_ROOT="$WORK" \
+  bash -c 'source "$1"; echo "$RUN_DIR"' _ "$DTBENCH_SRC/slurm/common.sh")
+[ "$run_dir" = "$WORK/runs/.._.._etc_x-42" ] && pass "a job name stays inside runs/ ($run_dir)" || fail "RUN_DIR $run_dir"
 
 # Under mpirun: every rank finds the error before MPI starts; the job exits 2.
 expect_exit 2 "bad input under mpirun" -- "$MPIRUN_LOCAL" 2 "$COLLPERF" -b 0

@@ -15,8 +15,12 @@ expect_exit 0 "night 1: baselines" -- "$NIGHTLY" --system cpu-2core --results "$
   --update-baseline
 n=$(find "$WORK/results/baselines/cpu-2core" -name '*.json' | wc -l)
 [ "$n" -eq 10 ] && pass "10 baselines (7 collectives, fsdp, ddp, megatron)" || fail "$n baselines"
+# Night 2 runs from a clone path and a results path with spaces (links to the same trees).
+ln -s "$DTBENCH_SRC" "$WORK/a clone"
+ln -s "$WORK/results" "$WORK/results dir"
 rc=0
-"$NIGHTLY" --system cpu-2core --results "$WORK/results" --out "$WORK/n2" --pushgateway "http://127.0.0.1:$port" \
+"$WORK/a clone/scripts/nightly.sh" --system cpu-2core --results "$WORK/results dir" --out "$WORK/n2" \
+  --pushgateway "http://127.0.0.1:$port" \
   --textfile-dir "$WORK/textfile" >"$WORK/n2.out" 2>"$WORK/n2.err" || rc=$?
 if [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ]; then
   pass "night 2: compared (exit $rc, $(grep -c '| regression |' "$WORK/n2/compare.md") regression(s), $(grep -c '| noisy |' "$WORK/n2/compare.md") noisy)"
