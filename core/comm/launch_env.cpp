@@ -33,20 +33,21 @@ int parse_int(const std::string& source, const std::string& key, const std::stri
   return static_cast<int>(parse_integer(fmt::format("{}: {}", source, key), value, lo, hi));
 }
 
-bool is_port(const std::string& key) { return key.size() >= 4 && key.compare(key.size() - 4, 4, "PORT") == 0; }
-bool is_count(const std::string& key) {
-  for (const char* k : {"WORLD_SIZE", "LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE",
-                        "SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "PMI_SIZE", "PMIX_SIZE", "PMI_LOCAL_SIZE", "PET_NNODES",
-                        "NNODES", "AWS_BATCH_JOB_NUM_NODES", "PET_NPROC_PER_NODE", "NPROC_PER_NODE"})
-    if (key == k) return true;
-  return false;
-}
-
-std::optional<int> get_int(const EnvMap& env, const std::string& source, const std::string& key) {
+// A rank or index by default (0 to 2^30).
+std::optional<int> get_int(const EnvMap& env, const std::string& source, const std::string& key, int64_t lo = 0,
+                           int64_t hi = kMaxCount) {
   auto v = get(env, key);
   if (!v) return std::nullopt;
-  if (is_port(key)) return parse_int(source, key, *v, 1, 65535);
-  return parse_int(source, key, *v, is_count(key) ? 1 : 0);
+  return parse_int(source, key, *v, lo, hi);
+}
+
+// A count of processes or nodes (1 to 2^30).
+std::optional<int> get_count(const EnvMap& env, const std::string& source, const std::string& key) {
+  return get_int(env, source, key, 1);
+}
+
+std::optional<int> get_port(const EnvMap& env, const std::string& source, const std::string& key) {
+  return get_int(env, source, key, 1, 65535);
 }
 
 // A candidate from one source: complete or absent; partial sets are errors.
@@ -96,7 +97,7 @@ std::optional<Candidate> from_torchrun(const EnvMap& env) {
   // torchrun and our launcher always set LOCAL_RANK; a PyTorchJob pod's RANK/WORLD_SIZE
   // (pod index, pod count) come without it and are left to the Kubeflow source.
   auto rank = get_int(env, "torchrun", "RANK");
-  auto world = get_int(env, "torchrun", "WORLD_SIZE");
+  auto world = get_count(env, "torchrun", "WORLD_SIZE");
   auto local = get_int(env, "torchrun", "LOCAL_RANK");
   if (!rank || !world || !local) {
     // A pod of a PyTorchJob or an Indexed Job has RANK and WORLD_SIZE of its own (their
@@ -118,9 +119,9 @@ std::optional<Candidate> from_torchrun(const EnvMap& env) {
   c.rank = *rank;
   c.world_size = *world;
   c.local_rank = *local;
-  c.local_world_size = get_int(env, "torchrun", "LOCAL_WORLD_SIZE").value_or(*world);
+  c.local_world_size = get_count(env, "torchrun", "LOCAL_WORLD_SIZE").value_or(*world);
   c.master_addr = get(env, "MASTER_ADDR");
-  c.master_port = get_int(env, "torchrun", "MASTER_PORT");
+  c.master_port = get_port(env, "torchrun", "MASTER_PORT");
   if (!c.master_addr || !c.master_port)
     throw UsageError(
         fmt::format("{}: RANK {} of WORLD_SIZE {} but no {}; set MASTER_ADDR and MASTER_PORT to rank 0's "
@@ -132,15 +133,15 @@ std::optional<Candidate> from_torchrun(const EnvMap& env) {
 
 std::optional<Candidate> from_openmpi(const EnvMap& env) {
   auto rank = get_int(env, "openmpi", "OMPI_COMM_WORLD_RANK");
-  auto size = get_int(env, "openmpi", "OMPI_COMM_WORLD_SIZE");
+  auto size = get_count(env, "openmpi", "OMPI_COMM_WORLD_SIZE");
   if (!rank || !size) return std::nullopt;
   Candidate c{"openmpi"};
   c.rank = *rank;
   c.world_size = *size;
   c.local_rank = get_int(env, "openmpi", "OMPI_COMM_WORLD_LOCAL_RANK").value_or(0);
-  c.local_world_size = get_int(env, "openmpi", "OMPI_COMM_WORLD_LOCAL_SIZE").value_or(1);
+  c.local_world_size = get_count(env, "openmpi", "OMPI_COMM_WORLD_LOCAL_SIZE").value_or(1);
   c.master_addr = get(env, "MASTER_ADDR");
-  c.master_port = get_int(env, "openmpi", "MASTER_PORT");
+  c.master_port = get_port(env, "openmpi", "MASTER_PORT");
   c.job_id = get(env, "SLURM_JOB_ID").value_or("");
   return c;
 }
@@ -149,8 +150,8 @@ std::optional<Candidate> from_slurm(const EnvMap& env) {
   // The batch script itself has SLURM_PROCID=0 but no step: it is not rank 0 of anything.
   if (!get(env, "SLURM_STEP_ID")) return std::nullopt;
   auto rank = get_int(env, "slurm", "SLURM_PROCID");
-  auto size = get_int(env, "slurm", "SLURM_STEP_NUM_TASKS");
-  if (!size) size = get_int(env, "slurm", "SLURM_NTASKS");
+  auto size = get_count(env, "slurm", "SLURM_STEP_NUM_TASKS");
+  if (!size) size = get_count(env, "slurm", "SLURM_NTASKS");
   if (!rank || !size) return std::nullopt;
   Candidate c{"slurm"};
   c.rank = *rank;
@@ -166,7 +167,7 @@ std::optional<Candidate> from_slurm(const EnvMap& env) {
     if (auto nodes = get(env, "SLURM_STEP_NODELIST")) c.master_addr = slurm_first_host(*nodes);
   }
   c.job_id = get(env, "SLURM_JOB_ID").value_or("");
-  c.master_port = get_int(env, "slurm", "MASTER_PORT");
+  c.master_port = get_port(env, "slurm", "MASTER_PORT");
   if (!c.master_port && !c.job_id.empty())
     c.master_port = static_cast<int>(
         20000 + parse_integer("slurm: SLURM_JOB_ID", c.job_id, 0, std::numeric_limits<int64_t>::max()) % 20000);
@@ -174,8 +175,8 @@ std::optional<Candidate> from_slurm(const EnvMap& env) {
 }
 
 std::optional<Candidate> from_pmi(const EnvMap& env) {
-  auto size = get_int(env, "pmi", "PMI_SIZE");
-  if (!size) size = get_int(env, "pmix", "PMIX_SIZE");
+  auto size = get_count(env, "pmi", "PMI_SIZE");
+  if (!size) size = get_count(env, "pmix", "PMIX_SIZE");
   std::optional<int> rank;
   std::string source = "pmix";
   if ((rank = get_int(env, "pmix", "PMIX_RANK"))) {
@@ -187,9 +188,9 @@ std::optional<Candidate> from_pmi(const EnvMap& env) {
   c.rank = *rank;
   c.world_size = *size;
   c.local_rank = get_int(env, source, "PMI_LOCAL_RANK").value_or(0);
-  c.local_world_size = get_int(env, source, "PMI_LOCAL_SIZE").value_or(1);
+  c.local_world_size = get_count(env, source, "PMI_LOCAL_SIZE").value_or(1);
   c.master_addr = get(env, "MASTER_ADDR");
-  c.master_port = get_int(env, source, "MASTER_PORT");
+  c.master_port = get_port(env, source, "MASTER_PORT");
   return c;
 }
 
@@ -227,15 +228,15 @@ std::optional<NodeCandidate> from_kubeflow(const EnvMap& env, const LaunchContex
   c.nproc_per_node = nproc_value(env, "kubeflow", "PET_NPROC_PER_NODE", ctx);
   c.master_addr = get(env, "PET_MASTER_ADDR");
   if (!c.master_addr) c.master_addr = get(env, "MASTER_ADDR");
-  c.master_port = get_int(env, "kubeflow", "PET_MASTER_PORT");
-  if (!c.master_port) c.master_port = get_int(env, "kubeflow", "MASTER_PORT");
+  c.master_port = get_port(env, "kubeflow", "PET_MASTER_PORT");
+  if (!c.master_port) c.master_port = get_port(env, "kubeflow", "MASTER_PORT");
   return c;
 }
 
 std::optional<NodeCandidate> from_indexed_job(const EnvMap& env, const LaunchContext& ctx) {
   auto index = get_int(env, "indexed-job", "JOB_COMPLETION_INDEX");
   if (!index) return std::nullopt;
-  auto nnodes = get_int(env, "indexed-job", "NNODES");
+  auto nnodes = get_count(env, "indexed-job", "NNODES");
   if (!nnodes)
     throw UsageError(
         "indexed-job: JOB_COMPLETION_INDEX is set but NNODES is not; set NNODES (= completions) in the manifest");
@@ -247,13 +248,13 @@ std::optional<NodeCandidate> from_indexed_job(const EnvMap& env, const LaunchCon
   if (!c.master_addr)
     throw UsageError(
         "indexed-job: MASTER_ADDR is not set; point it at index 0's pod (headless service name) in the manifest");
-  c.master_port = get_int(env, "indexed-job", "MASTER_PORT");
+  c.master_port = get_port(env, "indexed-job", "MASTER_PORT");
   return c;
 }
 
 std::optional<NodeCandidate> from_aws_batch(const EnvMap& env, const LaunchContext& ctx) {
   auto index = get_int(env, "aws-batch", "AWS_BATCH_JOB_NODE_INDEX");
-  auto num = get_int(env, "aws-batch", "AWS_BATCH_JOB_NUM_NODES");
+  auto num = get_count(env, "aws-batch", "AWS_BATCH_JOB_NUM_NODES");
   if (!index || !num) return std::nullopt;
   auto main = get_int(env, "aws-batch", "AWS_BATCH_JOB_MAIN_NODE_INDEX").value_or(0);
   NodeCandidate c{"aws-batch"};
@@ -266,7 +267,7 @@ std::optional<NodeCandidate> from_aws_batch(const EnvMap& env, const LaunchConte
       throw UsageError("aws-batch: this is the main node but its own address is unknown; set MASTER_ADDR");
     c.master_addr = ctx.own_address;  // absent on the main node itself
   }
-  c.master_port = get_int(env, "aws-batch", "MASTER_PORT");
+  c.master_port = get_port(env, "aws-batch", "MASTER_PORT");
   c.job_id = get(env, "AWS_BATCH_JOB_ID").value_or("");
   return c;
 }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 
@@ -77,30 +78,14 @@ std::string read_real(std::string_view text, double lo, double hi, double& out) 
 }
 
 std::string read_bytes(std::string_view text, int64_t lo, int64_t hi, int64_t& out) {
+  // K, M, G, T: 2^10, 2^20, 2^30, 2^40, in either case.
   int64_t mult = 1;
   std::string_view number = text;
-  if (!number.empty()) {
-    switch (number.back()) {
-      case 'K':
-      case 'k':
-        mult = int64_t{1} << 10;
-        break;
-      case 'M':
-      case 'm':
-        mult = int64_t{1} << 20;
-        break;
-      case 'G':
-      case 'g':
-        mult = int64_t{1} << 30;
-        break;
-      case 'T':
-      case 't':
-        mult = int64_t{1} << 40;
-        break;
-      default:
-        break;
-    }
-    if (mult > 1) number.remove_suffix(1);
+  const auto suffix = number.empty() ? std::string_view::npos
+                                     : std::string_view("KMGT").find(static_cast<char>(std::toupper(number.back())));
+  if (suffix != std::string_view::npos) {
+    mult = int64_t{1} << (10 * (suffix + 1));
+    number.remove_suffix(1);
   }
   int64_t v = 0;
   const std::string why = whole_integer(number, v);
