@@ -11,10 +11,12 @@
 #   asan    scripts/sanitize.sh address,undefined: unit tests, 2- and 3-rank dist tests
 #   tsan    scripts/sanitize.sh thread: the communication tests over MPI and the store
 # The checks and test phases all run even when one fails (a failed setup or build stops it);
-# the exit code is then 1.
+# the exit code is then 1, and the last lines printed say which phases and tests failed (a CI
+# log is often read from its tail).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+summary=()
 phase() {  # phase NAME COMMAND...: runs it and prints how long it took
   local name="$1" t0 rc=0
   shift
@@ -22,7 +24,13 @@ phase() {  # phase NAME COMMAND...: runs it and prints how long it took
   echo "=== ${name}"
   "$@" || rc=$?
   echo "=== ${name}: $(($(date +%s) - t0)) s (exit ${rc})"
+  summary+=("${name}: $(($(date +%s) - t0)) s, exit ${rc}")
   return "$rc"
+}
+failed_tests() {  # failed_tests BUILD_DIR: the tests CTest's last run there failed
+  local f="$1/Testing/Temporary/LastTestsFailed.log"
+  [ -s "$f" ] && echo "    failed in $1: $(cut -d: -f2 "$f" | tr '\n' ' ')"
+  return 0
 }
 rc=0
 phase setup bash scripts/setup.sh
@@ -36,4 +44,11 @@ phase tidy python3 scripts/tidy.py --build-dir "$DTBENCH_BUILD_DIR" || rc=1
 phase tests ctest --test-dir "$DTBENCH_BUILD_DIR" --output-on-failure --timeout 300 -j 2 || rc=1
 phase asan bash scripts/sanitize.sh address,undefined || rc=1
 phase tsan bash scripts/sanitize.sh thread || rc=1
+echo "=== summary"
+printf '    %s\n' "${summary[@]}"
+if [ "$rc" -ne 0 ]; then
+  failed_tests "$DTBENCH_BUILD_DIR"
+  failed_tests "${DTBENCH_ASAN_BUILD_DIR:-build-asan}"
+  failed_tests "${DTBENCH_TSAN_BUILD_DIR:-build-tsan}"
+fi
 exit "$rc"

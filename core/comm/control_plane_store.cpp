@@ -196,28 +196,44 @@ int listen_on(const std::string& host, int port) {
 
 // Every rank's greeting under a name all ranks know, sealed with its token: ranks given
 // different tokens (whose other keys' names differ, so they would only time out) are told so.
-void greet(c10d::Store& store, const StoreAuth& auth, int rank, int size, const std::string& where) {
+// Each rank then says it has read the greetings; when one fails, the serving rank keeps the
+// store up until all have (within `linger_s`), so every rank reads why instead of finding
+// the store gone ("connection reset") and blaming a timeout.
+void greet(c10d::Store& store, const StoreAuth& auth, int rank, int size, bool serving, double linger_s,
+           const std::string& where) {
   auto name = [](int r) { return fmt::format("hello/{}", r); };
   store.set("dtbench/" + name(rank), auth.seal(name(rank), ""));
   std::vector<std::string> keys;
-  for (int r = 0; r < size; ++r) keys.push_back("dtbench/" + name(r));
+  std::vector<std::string> read;
+  for (int r = 0; r < size; ++r) {
+    keys.push_back("dtbench/" + name(r));
+    read.push_back(fmt::format("dtbench/greeted/{}", r));
+  }
   try {
     store.wait(keys);
   } catch (const std::exception& e) {
     throw RuntimeFailure(
         fmt::format("store at {}: not every rank arrived within --comm-timeout ({})", where, first_line(e)));
   }
-  for (int r = 0; r < size; ++r) {
+  int failed = -1;
+  for (int r = 0; r < size && failed < 0; ++r) {
     try {
       auth.open(name(r), store.get(keys[r]));
     } catch (const RuntimeFailure&) {
-      throw RuntimeFailure(
-          fmt::format("store at {}: rank {}'s greeting fails its authentication: the ranks were "
-                      "given different DTBENCH_JOB_TOKENs (or a client without the token wrote it); "
-                      "give every rank the same one",
-                      where, r));
+      failed = r;
     }
   }
+  if (failed < 0) return;
+  try {
+    store.set(read[rank], "");
+    if (serving) store.wait(read, std::chrono::milliseconds(static_cast<int64_t>(linger_s * 1000)));
+  } catch (const std::exception&) {  // a rank that never reads: the failure below still stands
+  }
+  throw RuntimeFailure(
+      fmt::format("store at {}: rank {}'s greeting fails its authentication: the ranks were "
+                  "given different DTBENCH_JOB_TOKENs (or a client without the token wrote it); "
+                  "give every rank the same one",
+                  where, failed));
 }
 
 }  // namespace
@@ -252,7 +268,7 @@ std::unique_ptr<ControlPlane> make_store_control_plane(const StoreOptions& opt) 
   }
   auto auth = std::make_shared<const StoreAuth>(opt.token);
   const std::string where = fmt::format("{}:{}", opt.host, opt.port);
-  greet(*store, *auth, opt.rank, opt.size, where);
+  greet(*store, *auth, opt.rank, opt.size, o.isServer, std::min(opt.timeout_s, 30.0), where);
   auto plane = std::make_unique<StorePlane>(store, auth, where, "world", opt.rank, opt.size);
   plane->barrier();  // everyone is here
   plane->own_store(o.isServer, std::min(opt.timeout_s, 30.0));

@@ -1,13 +1,11 @@
 #include "core/comm/store_auth.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstring>
 
 #include "core/report/errors.h"
+#include "core/report/regular_file.h"
 #include "core/report/sha256.h"
 
 namespace dtbench {
@@ -19,17 +17,10 @@ constexpr std::size_t kTag = 32, kLength = 8;
 
 std::string read_token_file(const std::string& path) {
   const std::string what = fmt::format("DTBENCH_JOB_TOKEN_FILE={}", path);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  DT_USAGE(fd >= 0, "{}: cannot open it ({}); point it at a readable file holding the job's token", what,
-           std::strerror(errno));
-  struct stat st {};
-  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  std::string s(kMaxToken + 1, '\0');
-  const ssize_t n = regular ? ::read(fd, s.data(), s.size()) : -1;
-  ::close(fd);
-  DT_USAGE(regular, "{}: not a regular file; point it at a file holding the job's token", what);
-  DT_USAGE(n >= 0 && static_cast<std::size_t>(n) <= kMaxToken, "{}: unreadable or over {} bytes", what, kMaxToken);
-  s.resize(static_cast<std::size_t>(n));
+  std::string s;
+  const std::string why = read_regular_file(path, kMaxToken, &s);
+  DT_USAGE(why.empty(), "{}: {}; point it at a readable file of at most {} bytes holding the job's token", what, why,
+           kMaxToken);
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
 }

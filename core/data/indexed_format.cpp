@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/report/errors.h"
+#include "core/report/regular_file.h"
 
 namespace dtbench {
 
@@ -36,14 +37,14 @@ int indexed_token_bytes(int code) {
 }
 
 IndexedIndex read_indexed_index(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  DT_USAGE(in.good(), "{}: cannot open the index (.idx) of the indexed dataset", path);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::size_t pos = 0;
-  auto take = [&](void* dst, std::size_t n, const char* what) {
-    DT_USAGE(pos + n <= bytes.size(), "{}: truncated index: it ends inside the {} ({} bytes); rebuild it", path, what,
-             bytes.size());
-    std::memcpy(dst, bytes.data() + pos, n);
+  const RegularFile file(path);
+  DT_USAGE(file.ok(), "{}: the index (.idx) of the indexed dataset: {}", path, file.error());
+  int64_t pos = 0;
+  auto take = [&](void* dst, int64_t n, const char* what) {
+    DT_USAGE(pos + n <= file.size(), "{}: truncated index: it ends inside the {} ({} bytes); rebuild it", path, what,
+             file.size());
+    const std::string why = file.read_at(dst, n, pos);
+    DT_USAGE(why.empty(), "{}: reading the {}: {}", path, what, why);
     pos += n;
   };
   char magic[9];
@@ -61,16 +62,23 @@ IndexedIndex read_indexed_index(const std::string& path) {
   DT_USAGE(indexed_token_bytes(code) > 0, "{}: dtype code {} is not an integer token type (1-5 or 8)", path, code);
   take(&count, 8, "sequence count");
   take(&docs, 8, "document count");
-  DT_USAGE(count < (1ULL << 40) && docs < (1ULL << 40), "{}: implausible counts ({} sequences, {} documents)", path,
-           count, docs);
+  // The counts against the file's length before anything is allocated for them (2^40 keeps
+  // the byte counts below far from overflow). Longer is allowed: megatron-core may append
+  // a per-sequence mode byte (multimodal datasets).
+  const uint64_t needed = static_cast<uint64_t>(pos) + 12 * count + 8 * docs;
+  DT_USAGE(count < (1ULL << 40) && docs < (1ULL << 40) && needed <= static_cast<uint64_t>(file.size()),
+           "{}: truncated index: it claims {} sequences and {} documents ({} bytes), but the file holds {} bytes; "
+           "rebuild it",
+           path, count, docs, count < (1ULL << 40) && docs < (1ULL << 40) ? fmt::format("{}", needed) : "too many",
+           file.size());
   IndexedIndex idx;
   idx.dtype_code = code;
   idx.sizes.resize(count);
   idx.pointers.resize(count);
   idx.doc_idx.resize(docs);
-  take(idx.sizes.data(), count * 4, "sizes");
-  take(idx.pointers.data(), count * 8, "pointers");
-  take(idx.doc_idx.data(), docs * 8, "document index");
+  take(idx.sizes.data(), static_cast<int64_t>(count * 4), "sizes");
+  take(idx.pointers.data(), static_cast<int64_t>(count * 8), "pointers");
+  take(idx.doc_idx.data(), static_cast<int64_t>(docs * 8), "document index");
   const int tb = indexed_token_bytes(code);
   int64_t expect = 0;
   for (uint64_t i = 0; i < count; ++i) {

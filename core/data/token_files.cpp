@@ -1,17 +1,17 @@
-// Token files: flat streams (nanoGPT) and Megatron indexed datasets, memory-mapped and
-// checked when opened; and open_token_source(), which picks the source for a --data spec.
+// Token files: flat streams (nanoGPT) and Megatron indexed datasets, read with positioned
+// reads and checked when opened; and open_token_source(), which picks the source for a --data spec.
 #include <ATen/ATen.h>
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/data/indexed_format.h"
 #include "core/data/sources.h"
 #include "core/report/errors.h"
+#include "core/report/regular_file.h"
 
 namespace dtbench {
 
@@ -22,94 +22,87 @@ bool exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-template <typename T>
-int64_t max_token(const void* data, int64_t n, int64_t* negative_at) {
-  const T* p = static_cast<const T*>(data);
-  int64_t mx = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t v = static_cast<int64_t>(p[i]);
-    if (v < 0 && *negative_at < 0) *negative_at = i;
-    mx = std::max(mx, v);
+// The little-endian token at `p`, of `token_bytes` bytes: uint8, uint16, int32 or int64.
+int64_t token_at(const char* p, int token_bytes) {
+  switch (token_bytes) {
+    case 1:
+      return static_cast<uint8_t>(*p);
+    case 2: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      return v;
+    }
+    case 4: {
+      int32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    default: {
+      int64_t v;
+      std::memcpy(&v, p, 8);
+      return v;
+    }
   }
-  return mx;
 }
 
+// A file of tokens, read with positioned reads (not a mapping: a file truncated while
+// training is then a reported failure naming it, not a SIGBUS), checked whole when opened.
 class StreamSource final : public TokenSource {
  public:
   StreamSource(const std::string& path, const std::string& what, int token_bytes, int64_t vocab, int64_t seq)
-      : path_(path), what_(what), tb_(token_bytes), seq_(seq) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    DT_USAGE(fd >= 0, "--data {}: cannot open: {}", path, std::strerror(errno));
-    struct stat st {};
-    ::fstat(fd, &st);
-    bytes_ = st.st_size;
-    DT_USAGE(bytes_ % tb_ == 0, "--data {}: {} bytes is not a whole number of {}-byte tokens; the file is truncated",
-             path, bytes_, tb_);
-    n_ = bytes_ / tb_;
+      : file_(path), what_(what), tb_(token_bytes), seq_(seq) {
+    DT_USAGE(file_.ok(), "--data {}: {}; give synthetic, a token file, or an indexed dataset's .bin", path,
+             file_.error());
+    const int64_t bytes = file_.size();
+    DT_USAGE(bytes % tb_ == 0, "--data {}: {} bytes is not a whole number of {}-byte tokens; the file is truncated",
+             path, bytes, tb_);
+    n_ = bytes / tb_;
     DT_USAGE(n_ >= seq + 1,
              "--data {}: {} tokens, fewer than one sample of --seq {} + 1; use a shorter --seq or more data", path, n_,
              seq);
-    map_ = ::mmap(nullptr, static_cast<size_t>(bytes_), PROT_READ, MAP_PRIVATE, fd, 0);
-    ::close(fd);
-    DT_USAGE(map_ != MAP_FAILED, "--data {}: cannot map: {}", path, std::strerror(errno));
     int64_t negative = -1, mx = 0;
-    switch (tb_) {
-      case 1:
-        mx = max_token<uint8_t>(map_, n_, &negative);
-        break;
-      case 2:
-        mx = max_token<uint16_t>(map_, n_, &negative);
-        break;
-      case 4:
-        mx = max_token<int32_t>(map_, n_, &negative);
-        break;
-      default:
-        mx = max_token<int64_t>(map_, n_, &negative);
-        break;
+    std::vector<char> chunk(std::size_t{1} << 20);  // a whole number of tokens of every width
+    for (int64_t at = 0; at < bytes; at += static_cast<int64_t>(chunk.size())) {
+      const int64_t len = std::min<int64_t>(static_cast<int64_t>(chunk.size()), bytes - at);
+      read(chunk.data(), len, at);
+      for (int64_t i = 0; i < len; i += tb_) {
+        const int64_t v = token_at(chunk.data() + i, tb_);
+        if (v < 0 && negative < 0) negative = (at + i) / tb_;
+        mx = std::max(mx, v);
+      }
     }
     DT_USAGE(negative < 0, "--data {}: token {} is negative; the file is not {}", path, negative, what);
     DT_USAGE(mx < vocab, "--data {}: token id {} is not below the vocabulary ({}); use a model with --vocab {} or more",
              path, mx, vocab, mx + 1);
-  }
-  ~StreamSource() override {
-    if (map_ && map_ != MAP_FAILED) ::munmap(map_, static_cast<size_t>(bytes_));
   }
 
   at::Tensor samples(int64_t first, int64_t count) const override {
     at::Tensor out = at::empty({count, seq_ + 1}, at::kLong);
     int64_t* o = out.data_ptr<int64_t>();
     const int64_t windows = n_ - seq_;  // start positions 0 .. n - seq - 1
+    std::vector<char> window(static_cast<std::size_t>((seq_ + 1) * tb_));
     for (int64_t i = 0; i < count; ++i) {
       const int64_t start = static_cast<int64_t>((static_cast<unsigned __int128>(first + i) * seq_) % windows);
-      for (int64_t j = 0; j <= seq_; ++j) o[i * (seq_ + 1) + j] = token(start + j);
+      read(window.data(), static_cast<int64_t>(window.size()), start * tb_);
+      for (int64_t j = 0; j <= seq_; ++j) o[i * (seq_ + 1) + j] = token_at(window.data() + j * tb_, tb_);
     }
     return out;
   }
 
-  std::string describe() const override { return fmt::format("{} {} ({} tokens)", what_, path_, n_); }
+  std::string describe() const override { return fmt::format("{} {} ({} tokens)", what_, file_.path(), n_); }
 
  private:
-  int64_t token(int64_t i) const {
-    const char* base = static_cast<const char*>(map_);
-    switch (tb_) {
-      case 1:
-        return static_cast<const uint8_t*>(map_)[i];
-      case 2:
-        return static_cast<const uint16_t*>(map_)[i];
-      case 4:
-        return static_cast<const int32_t*>(map_)[i];
-      default: {
-        int64_t v;
-        std::memcpy(&v, base + i * 8, 8);
-        return v;
-      }
-    }
+  // Bytes [offset, offset + len) of the file; checked at open, so a failure here means the
+  // file changed under the run.
+  void read(char* dst, int64_t len, int64_t offset) const {
+    if (std::string why = file_.read_at(dst, len, offset); !why.empty())
+      throw RuntimeFailure(fmt::format("--data {}: {} (the file changed while the run read it)", file_.path(), why));
   }
 
-  std::string path_, what_;
+  RegularFile file_;
+  std::string what_;
   int tb_;
-  int64_t seq_, bytes_ = 0, n_ = 0;
-  void* map_ = nullptr;
+  int64_t seq_, n_ = 0;
 };
 
 }  // namespace

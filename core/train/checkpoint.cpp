@@ -8,14 +8,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
+#include <limits>
 #include <map>
+#include <type_traits>
 
 #include "core/report/checksum.h"
 #include "core/report/clock.h"
 #include "core/report/errors.h"
 #include "core/report/files.h"
 #include "core/report/log.h"
+#include "core/report/regular_file.h"
 #include "core/report/result.h"
 
 namespace dtbench {
@@ -23,6 +25,9 @@ namespace dtbench {
 namespace {
 
 using nlohmann::json;
+
+// Far above any real .metadata (a few hundred bytes per tensor piece), far below memory.
+constexpr int64_t kMaxMetadataBytes = int64_t{1} << 30;
 
 const std::map<std::string, at::ScalarType>& dtypes() {
   static const std::map<std::string, at::ScalarType> m = {
@@ -260,11 +265,82 @@ std::string save_checkpoint(ControlPlane& ctl, const std::string& dir, const std
   return final_path;
 }
 
+namespace {
+
+// The integer `key` of `j`, or CheckpointError naming `what` and `key` unless it lies in [lo, hi].
+template <typename Key>
+int64_t bounded(const json& j, Key key, int64_t lo, int64_t hi, const std::string& what) {
+  const json* v = nullptr;
+  if constexpr (std::is_integral_v<Key>) {
+    v = &j.at(key);
+  } else {
+    v = j.is_object() && j.contains(key) ? &j.at(key) : nullptr;
+  }
+  const bool integer = v != nullptr && v->is_number_integer() &&
+                       (!v->is_number_unsigned() || v->get<uint64_t>() <= static_cast<uint64_t>(hi));
+  if (!integer || v->get<int64_t>() < lo || v->get<int64_t>() > hi)
+    throw CheckpointError(fmt::format("{}: '{}' is {}, not an integer in [{}, {}]", what, key,
+                                      v != nullptr ? v->dump() : "missing", lo, hi));
+  return v->get<int64_t>();
+}
+
+bool is_rank_file(const std::string& file) {
+  return file.size() == rank_file(0).size() && file.rfind("rank", 0) == 0 && file.substr(9) == ".bin" &&
+         std::all_of(file.begin() + 4, file.begin() + 9, [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// One tensor's entry, checked whole before anything is read or allocated: a crafted
+// .metadata may name any file and any number. Pieces name only the files a save writes
+// (rank<NNNNN>.bin, inside the checkpoint's folder); every count, offset and product is
+// checked in 64 bits, so the reads neither wrap nor leave the file (whose real length
+// read_piece checks).
+void check_entry(const std::string& name, const json& t) {
+  const std::string what = fmt::format("tensor {}", name);
+  if (!t.is_object() || !t.contains("dtype") || !t.at("dtype").is_string() ||
+      dtypes().count(t.at("dtype").get<std::string>()) == 0)
+    throw CheckpointError(fmt::format("{} has no known dtype", what));
+  const auto esize = static_cast<int64_t>(c10::elementSize(dtypes().at(t.at("dtype").get<std::string>())));
+  const int64_t max_elements = std::numeric_limits<int64_t>::max() / esize;
+  if (!t.contains("shape") || !t.at("shape").is_array() || t.at("shape").size() > 16)
+    throw CheckpointError(fmt::format("{} has no shape of at most 16 dimensions", what));
+  int64_t total = 1;
+  for (std::size_t d = 0; d < t.at("shape").size(); ++d) {
+    const int64_t extent = bounded(t.at("shape"), d, 0, max_elements, what + " shape");
+    if (extent != 0 && total > max_elements / extent)
+      throw CheckpointError(
+          fmt::format("{}: its shape {} has more than {} elements", what, t.at("shape").dump(), max_elements));
+    total *= extent;
+  }
+  if (!t.contains("pieces") || !t.at("pieces").is_array())
+    throw CheckpointError(fmt::format("{} has no list of pieces", what));
+  for (const json& p : t.at("pieces")) {
+    const bool named = p.is_object() && p.contains("file") && p.at("file").is_string();
+    if (!named || !is_rank_file(p.at("file").get<std::string>()))
+      throw CheckpointError(fmt::format("{}: a piece names the file {}, not a rank<NNNNN>.bin of this checkpoint", what,
+                                        named ? p.at("file").dump() : "(none)"));
+    int64_t block = total;
+    if (p.contains("cols")) {
+      const int64_t cols = bounded(p, "cols", 1, std::max<int64_t>(total, 1), what);
+      const int64_t first = bounded(p, "first", 0, cols - 1, what);
+      const int64_t width = bounded(p, "width", 1, cols - first, what);
+      if (total % cols != 0) throw CheckpointError(fmt::format("{}: {} elements are no rows of {}", what, total, cols));
+      block = total / cols * width;
+    }
+    const int64_t start = bounded(p, "start", 0, block, what);
+    const int64_t numel = bounded(p, "numel", 0, block - start, what);
+    bounded(p, "offset", 0, std::numeric_limits<int64_t>::max() - numel * esize, what);
+    bounded(p, "crc32c", 0, std::numeric_limits<uint32_t>::max(), what);
+  }
+}
+
+}  // namespace
+
 CheckpointReader::CheckpointReader(std::string path, json metadata)
     : path_(std::move(path)), meta_(std::move(metadata)) {
   if (!meta_.is_object() || meta_.value("format", "") != kCheckpointFormat || !meta_.contains("tensors") ||
-      !meta_.contains("state"))
+      !meta_.at("tensors").is_object() || !meta_.contains("state"))
     throw CheckpointError(fmt::format(".metadata is not a {} record", kCheckpointFormat));
+  for (const auto& [name, entry] : meta_.at("tensors").items()) check_entry(name, entry);
 }
 
 const json& CheckpointReader::entry(const std::string& name) const {
@@ -279,22 +355,20 @@ std::vector<int64_t> CheckpointReader::shape(const std::string& name) const {
 }
 
 at::Tensor CheckpointReader::read_piece(const json& piece, int64_t nbytes, const std::string& name) const {
-  const std::string file = path_ + "/" + piece.at("file").get<std::string>();
+  const RegularFile file(path_ + "/" + piece.at("file").get<std::string>());
+  const int64_t off = piece.at("offset").get<int64_t>();  // check_entry: off + nbytes does not overflow
+  if (!file.ok()) throw CheckpointError(fmt::format("{}: {}", file.path(), file.error()));
+  // Checked against the file's length before anything is allocated.
+  if (off + nbytes > file.size())
+    throw CheckpointError(fmt::format("{} is truncated: {} bytes, and the piece of {} needs bytes [{}, {})",
+                                      file.path(), file.size(), name, off, off + nbytes));
   at::Tensor bytes = at::empty({nbytes}, at::kByte);
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw CheckpointError(fmt::format("cannot open {}: {}", file, std::strerror(errno)));
   auto* dst = static_cast<char*>(bytes.data_ptr());
-  int64_t done = 0, off = piece.at("offset").get<int64_t>();
-  while (done < nbytes) {
-    const ssize_t n = ::pread(fd, dst + done, static_cast<std::size_t>(nbytes - done), off + done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += n;
-  }
-  ::close(fd);
-  if (done != nbytes) throw CheckpointError(fmt::format("{} is truncated (piece of {} at byte {})", file, name, off));
-  if (crc32c(dst, static_cast<std::size_t>(done)) != piece.at("crc32c").get<uint32_t>())
-    throw CheckpointError(fmt::format("{}: checksum mismatch in {} (bytes {}..{})", file, name, off, off + done));
+  if (std::string why = file.read_at(dst, nbytes, off); !why.empty())
+    throw CheckpointError(fmt::format("{} (the piece of {}): {}", file.path(), name, why));
+  if (crc32c(dst, static_cast<std::size_t>(nbytes)) != piece.at("crc32c").get<uint32_t>())
+    throw CheckpointError(
+        fmt::format("{}: checksum mismatch in {} (bytes {}..{})", file.path(), name, off, off + nbytes));
   return bytes;
 }
 
@@ -362,9 +436,12 @@ std::string load_latest_checkpoint(ControlPlane& ctl, const std::string& dir, co
     std::string path = dir + "/" + c.get<std::string>();
     std::string status;
     try {
-      std::ifstream in(path + "/.metadata");
-      if (!in) throw CheckpointError("incomplete: no .metadata (the save did not finish)");
-      json meta = json::parse(in, nullptr, /*allow_exceptions=*/false);
+      std::string text;
+      if (::access((path + "/.metadata").c_str(), F_OK) != 0)
+        throw CheckpointError("incomplete: no .metadata (the save did not finish)");
+      if (std::string why = read_regular_file(path + "/.metadata", kMaxMetadataBytes, &text); !why.empty())
+        throw CheckpointError(".metadata: " + why);
+      json meta = json::parse(text, nullptr, /*allow_exceptions=*/false);
       if (meta.is_discarded()) throw CheckpointError(".metadata is not valid JSON");
       const CheckpointReader reader(path, std::move(meta));
       stage(reader);

@@ -29,7 +29,7 @@ bad = dict(r); bad["schema"] = "dtbench.result/v9"; json.dump(bad, open(f"{w}/ve
 open(f"{w}/notjson.json", "w").write("{")
 PY
 for case in missing:"'metrics' is a required property" type:"'two' is not of type 'integer'" \
-  version:"unknown schema version 'dtbench.result/v9'" notjson:"cannot read it as JSON"; do
+  version:"unknown schema version 'dtbench.result/v9'" notjson:"cannot read it as a JSON record"; do
   name="${case%%:*}"
   expect_exit 2 "validator rejects: $name" -- "$VALIDATE" "$WORK/$name.json"
   grep -q "${case#*:}" "$WORK/out" || fail "$name: $(cat "$WORK/out")"

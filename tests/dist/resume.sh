@@ -5,6 +5,8 @@
 # - a corrupt newest checkpoint (one flipped byte) and an incomplete one (no .metadata)
 #   are reported and skipped, and the run resumes from the one before, bitwise again;
 # - a 2-rank checkpoint resumes on 1 rank (same samples; losses to 1e-5 relative);
+# - checkpoints crafted to read outside their folder, wrap sizes or block (FIFOs) are
+#   reported and skipped;
 # - resuming with another global batch exits 2 and names it.
 source "$(dirname "$0")/../lib.sh"
 train() {
@@ -42,6 +44,51 @@ grep -q "tiny-10steps skipped: rank .: .*checksum mismatch" "$WORK/err" && pass 
   || fail "no 'checksum mismatch' line: $(grep -i skip "$WORK/err")"
 same_losses "$WORK/full.json" "$WORK/resumed2.json" 5 9 && pass "resumed from tiny-5steps, steps 6-10 bitwise identical" \
   || fail "losses after skipping differ"
+
+# Crafted checkpoints newer than the good one, each wrong in one way: every one is reported
+# and skipped (nothing outside the folder is read, nothing wraps, nothing blocks), and the
+# run resumes from tiny-5steps once more.
+python3 - "$WORK/a" <<'PY'
+import json, os, shutil, sys
+root = sys.argv[1]
+good = json.load(open(f"{root}/tiny-5steps/.metadata"))
+def piece_edit(field, value):
+    def edit(meta):
+        name = sorted(meta["tensors"])[0]
+        meta["tensors"][name]["pieces"][0][field] = value
+    return edit
+def shape_edit(meta):
+    meta["tensors"][sorted(meta["tensors"])[0]]["shape"] = [2**32, 2**32, 2**32]
+cases = [("outside", piece_edit("file", "../../../../etc/passwd")), ("absolute", piece_edit("file", "/etc/passwd")),
+         ("numel", piece_edit("numel", 2**62)), ("offset", piece_edit("offset", 2**62)),
+         ("negative", piece_edit("offset", -8)), ("cols", piece_edit("cols", 0)), ("shape", shape_edit),
+         ("crc", piece_edit("crc32c", "x")), ("fifo", None), ("dir", None), ("meta_fifo", None)]
+for i, (name, edit) in enumerate(cases):
+    d = f"{root}/tiny-{20 + i}steps"
+    shutil.copytree(f"{root}/tiny-5steps", d)
+    meta = json.loads(json.dumps(good))
+    if edit:
+        edit(meta)
+    json.dump(meta, open(f"{d}/.metadata", "w"))
+    if name == "fifo":
+        os.unlink(f"{d}/rank00001.bin"); os.mkfifo(f"{d}/rank00001.bin")
+    if name == "dir":
+        os.unlink(f"{d}/rank00000.bin"); os.mkdir(f"{d}/rank00000.bin")
+    if name == "meta_fifo":
+        os.unlink(f"{d}/.metadata"); os.mkfifo(f"{d}/.metadata")
+PY
+expect_exit 0 "resume past 11 crafted checkpoints" -- timeout 120 \
+  "$MPIRUN_LOCAL" 2 "$DTBENCH_BIN/benchmarks/ddp_train" --model tiny --steps 10 --global-batch 4 --lr 3e-3 \
+  --threads 1 --log-every 100 --ckpt-dir "$WORK/a" --resume --out "$WORK/resumed3.json"
+for want in '20steps.*file "../../../../etc/passwd", not a rank' '21steps.*file "/etc/passwd", not a rank' \
+  "22steps.*'numel' is 4611686018427387904, not an integer in" "23steps.*is truncated: .* needs bytes \\[4611686018427387904" \
+  "24steps.*'offset' is -8" "25steps.*'cols' is 0" "26steps.*has more than .* elements" \
+  "27steps.*'crc32c' is \"x\"" "28steps.*rank00001.bin: not a regular file" \
+  "29steps.*rank00000.bin: not a regular file" "30steps.*.metadata: not a regular file"; do
+  grep -q "tiny-${want}" "$WORK/err" && pass "crafted: tiny-${want}" || fail "crafted: no line matching 'tiny-$want'"
+done
+grep -q "resume: $WORK/a/tiny-5steps" "$WORK/out" && pass "crafted: resumed from tiny-5steps" \
+  || fail "crafted: resumed from $(grep resume: "$WORK/out")"
 
 expect_exit 0 "resume the 2-rank checkpoint on 1 rank" -- train 1 --ckpt-dir "$WORK/b" --resume --out "$WORK/one.json"
 same_losses "$WORK/full.json" "$WORK/one.json" 5 9 1e-5 && pass "1 rank continues the 2-rank run" \

@@ -137,7 +137,7 @@ TEST_CASE("the job token: from the variable or a file, checked") {
       {dir.path + "/missing", "cannot open it"},
       {dir.path, "not a regular file"},
       {fifo, "not a regular file"},
-      {dir.write("huge", std::string(5000, 'k')), "over 4096 bytes"},
+      {dir.write("huge", std::string(5000, 'k')), "more than 4096"},
       {dir.write("empty", "\n"), "has 0 characters"},
   };
   for (const auto& file_and_cause : bad) {

@@ -8,7 +8,6 @@
 
 #include <cstdio>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -17,6 +16,7 @@
 #include "core/data/indexed_format.h"
 #include "core/report/errors.h"
 #include "core/report/files.h"
+#include "core/report/regular_file.h"
 
 using namespace dtbench;
 
@@ -52,9 +52,11 @@ int main(int argc, char** argv) {
     const std::string input = r["input"].as<std::string>(), prefix = r["output"].as<std::string>();
     const std::string format = r["format"].as<std::string>();
     DT_USAGE(format == "flat" || format == "indexed", "--format {}: use flat or indexed", format);
-    std::ifstream in(input, std::ios::binary);
-    DT_USAGE(in.good(), "--input {}: cannot open it", input);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string text;
+    // Two bytes of tokens per byte of text are held in memory: a bound far above any corpus
+    // this tool is for, and far below an accidental device or disk image.
+    const std::string unreadable = read_regular_file(input, int64_t{1} << 34, &text);
+    DT_USAGE(unreadable.empty(), "--input {}: {}; give a text file", input, unreadable);
     DT_USAGE(!text.empty(), "--input {}: the file is empty", input);
     const std::string why = make_dirs(parent_dir(prefix));
     DT_USAGE(why.empty(), "--output {}: cannot create its folder: {}", prefix, why);

@@ -25,12 +25,15 @@ run as its key's baseline (and compares nothing)."""
 import argparse
 import hashlib
 import json
+import math
 import os
-import random
 import statistics
 import sys
 
-from validate import load_records
+import numpy as np
+
+from escape import file_part, inside, markdown_text
+from validate import BadRecord, load_record, load_records, parse, problems
 
 DEFAULT_THRESHOLDS = {"step_time_s": 0.05, "tokens_per_s": 0.05, "peak_mem_bytes": 0.05, "busbw": 0.05}
 MIN_NIGHTS = 5
@@ -89,15 +92,31 @@ def samples(record):
     return {k: v for k, v in out.items() if v[0]}
 
 
+RESAMPLE_BLOCK = 1 << 22  # values drawn per numpy call: 32 MiB of indices, whatever the record's length
+
+
+def resampled_medians(values, rng, rounds):
+    """The medians of `rounds` resamples (with replacement, each as long as `values`), drawn
+    in blocks of whole resamples, so the work is a few numpy calls per metric, not a Python
+    loop per resample or per value."""
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    per_block = max(1, RESAMPLE_BLOCK // n)
+    out = []
+    for start in range(0, rounds, per_block):
+        idx = rng.integers(0, n, size=(min(per_block, rounds - start), n))
+        out.append(np.median(values[idx], axis=1))
+    return np.concatenate(out)
+
+
 def bootstrap(now, base, seed=12345, rounds=2000):
     """(ratio of medians now/base, 2.5% and 97.5% quantiles of its bootstrap)."""
-    rng = random.Random(seed)
-    ratio = statistics.median(now) / statistics.median(base)
+    ratio = float(np.median(now) / np.median(base))
     if len(now) < 2 and len(base) < 2:
         return ratio, ratio, ratio
-    draws = sorted(statistics.median(rng.choices(now, k=len(now))) / statistics.median(rng.choices(base, k=len(base)))
-                   for _ in range(rounds))
-    return ratio, draws[int(0.025 * rounds)], draws[int(0.975 * rounds) - 1]
+    rng = np.random.default_rng(seed)
+    draws = np.sort(resampled_medians(now, rng, rounds) / resampled_medians(base, rng, rounds))
+    return ratio, float(draws[int(0.025 * rounds)]), float(draws[int(0.975 * rounds) - 1])
 
 
 def verdict(now, base, lower_better, threshold, history=None):
@@ -119,19 +138,47 @@ def verdict(now, base, lower_better, threshold, history=None):
     return "ok", r, (lo, hi)
 
 
-def load_history(history_dir):
+def history_problem(line):
+    """(record, None) for a valid history line, else (None, what is wrong with it)."""
+    try:
+        rec = parse(line)
+    except ValueError as e:
+        return None, f"not JSON ({e})"
+    found = problems(rec)
+    if found:
+        return None, found[0]
+    if not isinstance(rec.get("_key"), str):
+        return None, "no comparison key (_key)"
+    return rec, None
+
+
+def load_history(history_dir, tool):
     """{comparison key id: [samples() of each night's record, oldest first]} from
-    <history>/*.jsonl (one record per line, with `_key`); read once per invocation."""
+    <history>/*.jsonl (one record per line, with `_key`); read once per invocation. A line
+    that is not a valid record (garbage, or an old line the schema no longer accepts) is
+    reported on stderr and skipped: one bad night must not stop the nightly gate."""
     nights = {}
     if not history_dir or not os.path.isdir(history_dir):
         return nights
     for name in sorted(os.listdir(history_dir)):
-        if name.endswith(".jsonl"):
-            for line in open(os.path.join(history_dir, name)):
-                if line.strip():
-                    rec = json.loads(line)
-                    nights.setdefault(rec.get("_key"), []).append(samples(rec))
+        if not name.endswith(".jsonl"):
+            continue
+        path = os.path.join(history_dir, name)
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                rec, problem = history_problem(line)
+                if problem:
+                    print(f"{tool}: {path}:{number}: skipped: {problem}", file=sys.stderr)
+                else:
+                    nights.setdefault(rec["_key"], []).append(samples(rec))
     return nights
+
+
+def baseline_path(baselines, record, kid):
+    """<baselines>/<benchmark>-<key id>.json; the name is made safe and kept inside the folder."""
+    return inside(baselines, file_part(f"{record['benchmark']}-{kid}") + ".json")
 
 
 def night_medians(nights, metric):
@@ -161,31 +208,39 @@ def main(argv):
         try:
             thresholds[name] = float(value)
         except ValueError:
-            print(f"dtbench-compare: --threshold {t}: want METRIC=FRACTION, e.g. step_time_s=0.05", file=sys.stderr)
+            thresholds[name] = math.nan
+        if not 0 < thresholds[name] < 10:
+            print(f"dtbench-compare: --threshold {t}: want METRIC=FRACTION with 0 < FRACTION < 10, "
+                  "e.g. step_time_s=0.05", file=sys.stderr)
             return 2
     rows, regressions = [], 0
-    history = load_history(a.history)
+    history = load_history(a.history, "dtbench-compare")
     loaded = load_records(a.runs, "dtbench-compare")
     if loaded is None:
         return 2
     for path, run in loaded:
         key = comparison_key(run, system)
         kid = key_id(key)
-        base_path = os.path.join(a.baselines, f"{run['benchmark']}-{kid}.json")
+        base_path = baseline_path(a.baselines, run, kid)
         if a.update_baseline:
             os.makedirs(a.baselines, exist_ok=True)
             tmp = base_path + ".tmp"
-            json.dump(dict(run, _key=kid, _key_fields=key), open(tmp, "w"), indent=1)
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(dict(run, _key=kid, _key_fields=key), f, indent=1)
             os.replace(tmp, base_path)
             print(f"baseline {base_path} <- {path}")
             continue
         if run.get("status") != "ok":
-            rows.append((run["benchmark"], "-", "-", "-", "-", "-", f"run failed: {run.get('error')}"))
+            rows.append((run["benchmark"], "-", "-", "-", "-", "-", f"run failed: {markdown_text(run.get('error'))}"))
             continue
         if not os.path.exists(base_path):
             rows.append((run["benchmark"], "-", "-", "-", "-", "-", f"no baseline for key {kid}: not compared"))
             continue
-        base = json.load(open(base_path))
+        try:
+            base = load_record(base_path)
+        except BadRecord as e:
+            print(f"dtbench-compare: baseline {e}", file=sys.stderr)
+            return 2
         now_s, base_s = samples(run), samples(base)
         for metric in sorted(set(now_s) & set(base_s)):
             family = "busbw" if metric.startswith("busbw_") else metric

@@ -20,12 +20,12 @@ import urllib.parse
 import urllib.request
 
 from compare import busbw_rows, comparison_key, key_id
+from escape import file_part, prometheus_label
 from validate import load_records
 
 
 def label_text(labels):
-    return ",".join(f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-                    for k, v in sorted(labels.items()))
+    return ",".join(f'{k}="{prometheus_label(v)}"' for k, v in sorted(labels.items()))
 
 
 def exposition(records, system):
@@ -99,7 +99,7 @@ def main(argv):
             print(f"pushed {len(records)} {bench} record(s) to {a.pushgateway} (job {a.job}, system {a.system})")
         if a.textfile_dir:
             os.makedirs(a.textfile_dir, exist_ok=True)
-            final = os.path.join(a.textfile_dir, f"dtbench_{bench}.prom")
+            final = os.path.join(a.textfile_dir, f"dtbench_{file_part(bench)}.prom")
             tmp = f"{final}.{os.getpid()}.tmp"
             with open(tmp, "w") as f:
                 f.write(text)

@@ -10,22 +10,20 @@ baseline's value and a ±5% band. --compare includes a dtbench-compare table. Wr
 DIR/index.html, DIR/report.md and DIR/*.png; exits 2 on bad input, 3 when gnuplot fails."""
 import argparse
 import html
-import json
 import os
 import statistics
 import subprocess
 import sys
 
-from compare import busbw_rows, comparison_key, key_id, load_history, night_medians, samples
-from validate import load_records
-
-
-def quoted(text):
-    return json.dumps(text, ensure_ascii=False)  # gnuplot reads UTF-8; ± must stay ±
+from compare import baseline_path, busbw_rows, comparison_key, key_id, load_history, night_medians, samples
+from escape import file_part, gnuplot_string, markdown_text
+from validate import BadRecord, load_record, load_records
 
 
 def plot(out_dir, name, title, xlabel, ylabel, series, logx=False, logy=False, style="linespoints", integer_x=False):
-    """series: [(label, [(x, y), ...], style or None)]. Writes name.png; returns its file name."""
+    """series: [(label, [(x, y), ...], style or None)]. Writes name.png; returns its file name.
+    Every string reaches gnuplot through gnuplot_string (record text is data, never a command)."""
+    name = file_part(name)
     data_files = []
     for i, (_, points, _) in enumerate(series):
         path = os.path.join(out_dir, f".{name}.{i}.dat")
@@ -33,8 +31,10 @@ def plot(out_dir, name, title, xlabel, ylabel, series, logx=False, logy=False, s
             f.writelines(f"{x} {y}\n" for x, y in points)
         data_files.append(path)
     image = f"{name}.png"
-    script = [f"set terminal pngcairo size 900,500 font 'sans,10' noenhanced", f"set output '{os.path.join(out_dir, image)}'",
-              f"set title {quoted(title)}", f"set xlabel {quoted(xlabel)}", f"set ylabel {quoted(ylabel)}",
+    script = ["set terminal pngcairo size 900,500 font 'sans,10' noenhanced",
+              f"set output {gnuplot_string(os.path.join(out_dir, image))}",
+              f"set title {gnuplot_string(title)}", f"set xlabel {gnuplot_string(xlabel)}",
+              f"set ylabel {gnuplot_string(ylabel)}",
               "set grid", "set key outside right"]
     if logx:
         script.append("set logscale x 2")
@@ -42,7 +42,7 @@ def plot(out_dir, name, title, xlabel, ylabel, series, logx=False, logy=False, s
         script.append("set xtics 1")
     if logy:
         script.append("set logscale y 10")
-    plots = [f"'{d}' using 1:2 with {s or style} title {quoted(label)}"
+    plots = [f"{gnuplot_string(d)} using 1:2 with {s or style} title {gnuplot_string(label)}"
              for d, (label, _, s) in zip(data_files, series)]
     script.append("plot " + ", ".join(plots))
     r = subprocess.run(["gnuplot"], input="\n".join(script), text=True, capture_output=True)
@@ -67,18 +67,19 @@ def main(argv):
     records = load_records(a.runs, "dtbench-report")
     if records is None:
         return 2
-    history = load_history(a.history)
+    history = load_history(a.history, "dtbench-report")
     sections = []  # (title, [lines of markdown], [image files])
     try:
         for i, (path, r) in enumerate(records):
             kid = key_id(comparison_key(r, system))
-            name = f"{r['benchmark']}-{kid}"
+            name = file_part(f"{r['benchmark']}-{kid}")
             m = r.get("metrics", {})
-            lines, figs = [f"`{os.path.basename(path)}`: status **{r['status']}**, {r['launch']['world_size']} "
-                           f"rank(s), launch {r['launch']['source']}, key `{kid}`"], []
+            lines, figs = [f"{os.path.basename(path)}: status {r['status']}, {r['launch']['world_size']} "
+                           f"rank(s), launch {r['launch']['source']}, key {kid}"], []
             if r.get("steps"):
                 figs.append(plot(a.out, f"{name}-loss", f"{r['benchmark']}: loss", "step", "loss",
-                                 [("loss", [(s["step"], s["loss"]) for s in r["steps"]], None)]))
+                                 [("loss", [(s["step"], s["loss"]) for s in r["steps"] if s["loss"] is not None],
+                                   None)]))
                 st = m.get("step_time_s", {})
                 lines.append(f"step {st.get('median', 0):.4g} s (median; p10 {st.get('p10', 0):.4g}, p90 "
                              f"{st.get('p90', 0):.4g}), tokens/s {m.get('tokens_per_s', 0):.4g}, MFU "
@@ -105,9 +106,9 @@ def main(argv):
             trend = list(enumerate(night_medians(history.get(kid, []), "step_time_s")))
             if trend:
                 series = [("nightly median step time", trend, None)]
-                base_path = os.path.join(a.baselines or "", f"{r['benchmark']}-{kid}.json")
-                if a.baselines and os.path.exists(base_path):
-                    b = statistics.median(samples(json.load(open(base_path)))["step_time_s"][0])
+                base_path = baseline_path(a.baselines, r, kid) if a.baselines else ""
+                if base_path and os.path.exists(base_path):
+                    b = statistics.median(samples(load_record(base_path))["step_time_s"][0])
                     xs = [x for x, _ in trend]
                     series += [("baseline", [(x, b) for x in xs], "lines dt 2"),
                                ("baseline ±5%", [(x, b * 1.05) for x in xs], "lines lc rgb 'grey'"),
@@ -115,6 +116,9 @@ def main(argv):
                 figs.append(plot(a.out, f"{name}-trend", f"{r['benchmark']}: nightly median step time", "night",
                                  "seconds", series, integer_x=True))
             sections.append((f"{r['benchmark']} ({kid})", lines, figs))
+    except BadRecord as e:
+        print(f"dtbench-report: baseline {e}", file=sys.stderr)
+        return 2
     except RuntimeError as e:
         print(f"dtbench-report: {e}", file=sys.stderr)
         return 3
@@ -126,7 +130,8 @@ def main(argv):
     if table:
         page.append(f"<h2>Comparison</h2><pre>{html.escape(table)}</pre>")
     for title, lines, figs in sections:
-        md += [f"## {title}", ""] + [f"- {l}" for l in lines] + [""] + [f"![{f}]({f})" for f in figs] + [""]
+        md += [f"## {markdown_text(title)}", ""] + [f"- {markdown_text(l)}" for l in lines] + [""]
+        md += [f"![{f}]({f})" for f in figs] + [""]
         page.append(f"<h2>{html.escape(title)}</h2><ul>" + "".join(f"<li>{html.escape(l)}</li>" for l in lines) + "</ul>")
         page += [f"<p><img src='{html.escape(f)}' alt='{html.escape(f)}'></p>" for f in figs]
     page.append("</body></html>")

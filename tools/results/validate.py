@@ -1,7 +1,13 @@
 """dtbench-validate RECORD.json [...]: checks result records against results/schema/
 (dtbench.result/v1). Prints one line per record: "ok PATH" or "invalid PATH: WHAT at WHERE";
-exits 0 when all are valid, 2 otherwise (a record is this tool's input)."""
+exits 0 when all are valid, 2 otherwise (a record is this tool's input).
+
+Stricter than JSON itself, as every results tool reads records: NaN and Infinity (and numbers
+that overflow to them) are invalid, integers must fit 64 bits, and nesting deeper than 64
+levels is refused."""
+import functools
 import json
+import math
 import os
 import sys
 
@@ -9,6 +15,62 @@ import jsonschema
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "results", "schema")
 KNOWN = {"dtbench.result/v1": "dtbench.result.v1.json"}
+MAX_DEPTH = 64
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not a number a record may hold")
+
+
+def _finite(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} overflows a 64-bit float")
+    return value
+
+
+def _int64(text):
+    value = int(text)
+    if not -2**63 <= value < 2**64:
+        raise ValueError(f"{text} does not fit 64 bits")
+    return value
+
+
+def _too_deep(value):
+    """The path of the first value nested deeper than MAX_DEPTH, or None (iterative: a crafted
+    file must not exhaust the interpreter's stack)."""
+    stack = [(value, 0, "")]
+    while stack:
+        v, depth, where = stack.pop()
+        if depth > MAX_DEPTH:
+            return where or "(top)"
+        items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+        stack.extend((child, depth + 1, f"{where}/{key}" if where else str(key)) for key, child in items)
+    return None
+
+
+def parse(text):
+    """The JSON value in `text` under the rules above; ValueError says what is wrong."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite, parse_int=_int64)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    where = _too_deep(value)
+    if where:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels at {where}")
+    return value
+
+
+def read(path):
+    """The JSON value in the file `path`; OSError or ValueError say what is wrong."""
+    with open(path, encoding="utf-8") as f:
+        return parse(f.read())
+
+
+@functools.lru_cache(maxsize=None)
+def _validator(version):
+    with open(os.path.join(SCHEMA_DIR, KNOWN[version]), encoding="utf-8") as f:
+        return jsonschema.Draft202012Validator(json.load(f))
 
 
 def problems(record):
@@ -16,12 +78,10 @@ def problems(record):
     if not isinstance(record, dict):
         return ["not a JSON object"]
     version = record.get("schema")
-    if version not in KNOWN:
+    if not isinstance(version, str) or version not in KNOWN:
         return [f"unknown schema version {version!r} (this tool knows {', '.join(KNOWN)})"]
-    schema = json.load(open(os.path.join(SCHEMA_DIR, KNOWN[version])))
-    validator = jsonschema.Draft202012Validator(schema)
     return [f"{e.message} at {'/'.join(map(str, e.absolute_path)) or '(top)'}"
-            for e in sorted(validator.iter_errors(record), key=lambda e: list(map(str, e.absolute_path)))]
+            for e in sorted(_validator(version).iter_errors(record), key=lambda e: list(map(str, e.absolute_path)))]
 
 
 class BadRecord(Exception):
@@ -31,9 +91,9 @@ class BadRecord(Exception):
 def load_record(path):
     """The record in `path`; raises BadRecord naming the file and the first problem."""
     try:
-        record = json.load(open(path))
+        record = read(path)
     except (OSError, ValueError) as e:
-        raise BadRecord(f"{path}: cannot read ({e})")
+        raise BadRecord(f"{path}: cannot read it as a JSON record ({e})")
     found = problems(record)
     if found:
         raise BadRecord(f"{path}: not a valid record: {found[0]}")
@@ -56,9 +116,9 @@ def main(argv):
     bad = 0
     for path in argv:
         try:
-            record = json.load(open(path))
+            record = read(path)
         except (OSError, ValueError) as e:
-            print(f"invalid {path}: cannot read it as JSON ({e})")
+            print(f"invalid {path}: cannot read it as a JSON record ({e})")
             bad += 1
             continue
         found = problems(record)
