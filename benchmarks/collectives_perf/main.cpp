@@ -7,6 +7,7 @@
 
 #include "benchmarks/collectives_perf/args.h"
 #include "benchmarks/collectives_perf/engine.h"
+#include "core/app/failed_run_record.h"
 #include "core/app/cli.h"
 #include "core/app/main_guard.h"
 #include "core/app/network_proof.h"
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
     auto world = init_world(launch, common.world, env);
     fill_run_record(record, flags, common, *world);
     const int rank = world->comm->rank();
+    FailedRunRecord on_failure(record, common.out, rank);
     if (rank == 0) {
       std::printf(
           "# dtbench collectives_perf: %s, %d ranks on %d node(s), backend %s (control plane %s), device %s, "
@@ -81,6 +83,7 @@ int main(int argc, char** argv) {
     std::string error;
     if (res.wrong > 0)
       error = fmt::format("{} wrong elements in {} results; see the #wrong columns", res.wrong, coll.name);
+    on_failure.disarm();
     finish_run_record(record, common, rank, clock.elapsed_s(), error);
     if (!error.empty()) throw CorrectnessFailure(error);
     world.reset();  // MPI_Finalize on every rank

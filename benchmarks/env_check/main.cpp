@@ -10,6 +10,7 @@
 #include <map>
 
 #include "benchmarks/env_check/check.h"
+#include "core/app/failed_run_record.h"
 #include "core/app/cli.h"
 #include "core/app/main_guard.h"
 #include "core/app/run_record.h"
@@ -108,6 +109,7 @@ int main(int argc, char** argv) {
     for (const Check& c : mine) packed["checks"].push_back(to_json(c));
     const auto all = world->comm->control().all_gather(packed.dump());
     const int rank = world->comm->rank();
+    FailedRunRecord on_failure(record, common.out, rank);
 
     std::vector<std::vector<Check>> per_rank;
     std::vector<std::string> hosts;
@@ -148,6 +150,7 @@ int main(int argc, char** argv) {
       error = fmt::format("{} check(s) failed: ", failed.size());
       for (size_t i = 0; i < failed.size(); ++i) error += (i ? "; " : "") + failed[i];
     }
+    on_failure.disarm();
     finish_run_record(record, common, rank, clock.elapsed_s(), error);
     if (!error.empty()) throw CorrectnessFailure(error);
     world.reset();

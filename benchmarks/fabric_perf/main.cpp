@@ -10,6 +10,7 @@
 
 #include "benchmarks/fabric_perf/endpoint.h"
 #include "benchmarks/fabric_perf/transfers.h"
+#include "core/app/failed_run_record.h"
 #include "core/app/cli.h"
 #include "core/app/main_guard.h"
 #include "core/app/network_proof.h"
@@ -113,6 +114,7 @@ int main(int argc, char** argv) {
     auto world = init_world(launch, common.world, env);
     fill_run_record(record, flags, common, *world);
     const int rank = world->comm->rank();
+    FailedRunRecord on_failure(record, common.out, rank);
     const auto addresses = world->comm->control().all_gather(ep.address());
     const uint64_t peer = ep.insert_peer(addresses[1 - rank]);
     auto send = ep.region(sweep.max_bytes + 64), recv = ep.region(sweep.max_bytes + 64);
@@ -176,6 +178,7 @@ int main(int argc, char** argv) {
     gather_per_rank(record, *world, "peak_mem_bytes", static_cast<double>(peak_rss_bytes()));
     std::string error;
     if (wrong_total > 0) error = fmt::format("{} bytes arrived wrong; see the #wrong column", wrong_total);
+    on_failure.disarm();
     finish_run_record(record, common, rank, clock.elapsed_s(), error);
     if (!error.empty()) throw CorrectnessFailure(error);
     world.reset();

@@ -14,8 +14,10 @@ namespace {
 
 int fail(const char* program, const std::string& message, int code) {
   const std::string line = fmt::format("{}: error: {}", program, message);
-  if (code != static_cast<int>(ExitCode::kUsage) && Watchdog::instance().has_abort_hooks())
-    Watchdog::instance().fatal(line, code);  // does not return
+  Watchdog& w = Watchdog::instance();
+  if (code != static_cast<int>(ExitCode::kUsage) && w.has_abort_hooks())
+    w.fatal(line, code, message);  // does not return
+  w.last_words(message, code);     // one report per process: returns only on the first failing path
   std::fflush(stdout);
   std::fprintf(stderr, "%s\n", line.c_str());
   return code;

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "core/app/cli.h"
+#include "core/app/failed_run_record.h"
 #include "core/app/main_guard.h"
 #include "core/app/network_proof.h"
 #include "core/app/run_record.h"
@@ -98,7 +99,9 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
         mlp ? nlohmann::json{{"model", "mlp"}, {"parameters", n_params}} : plan_json(args.model, plan);
     record["config"]["strategy"] = strategy.describe();
     record["flops_convention"] = "causal_half";
+    FailedRunRecord on_failure(record, common.out, comm.rank());
     TrainContext ctx;
+    ctx.on_step = [&on_failure](const nlohmann::json& step) { on_failure.add_step(step); };
     ctx.world = &comm;
     ctx.step_line = exe.step_line;
     ctx.device = rank_device(*world);
@@ -158,6 +161,7 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     record["metrics"]["step_time_s"]["rank_min"] = fastest;
     record["metrics"]["step_time_s"]["rank_max"] = slowest;
     if (comm.rank() == 0) print_summary(record["metrics"]);
+    on_failure.disarm();
     finish_run_record(record, common, comm.rank(), clock.elapsed_s());
     return 0;
   });

@@ -37,6 +37,7 @@ struct Watchdog::Impl {
   std::list<Entry> in_flight;
   std::deque<Entry> history;  // completed, newest last
   std::map<int, std::function<void(int)>> abort_hooks;
+  std::map<int, std::function<void(const std::string&, int)>> exit_hooks;
   std::map<int, std::function<std::optional<std::string>()>> health;
   int next_id = 0;
   std::atomic<bool> dying{false};
@@ -179,18 +180,48 @@ std::string Watchdog::in_flight_summary() {
   return "";
 }
 
-void Watchdog::fatal(const std::string& message, int code) {
+int Watchdog::add_exit_hook(std::function<void(const std::string&, int)> hook) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->exit_hooks[++impl_->next_id] = std::move(hook);
+  return impl_->next_id;
+}
+void Watchdog::remove_exit_hook(int id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->exit_hooks.erase(id);
+}
+
+void Watchdog::claim_failure() {
   if (impl_->dying.exchange(true)) {
     // Another thread is already taking the process down.
     for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
   }
-  impl_->write_trace();
-  log_line(fmt::format("{}; trace: {}; exiting {}", message, impl_->trace_path(), code));
-  // An abort hook that hangs must not keep us alive.
+}
+
+void Watchdog::run_exit_hooks(const std::string& cause, int code) {
+  std::vector<std::function<void(const std::string&, int)>> hooks;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    for (auto& [id, h] : impl_->exit_hooks) hooks.push_back(h);
+  }
+  for (auto& h : hooks) h(cause, code);
+}
+
+void Watchdog::last_words(const std::string& cause, int code) {
+  claim_failure();
+  run_exit_hooks(cause, code);
+}
+
+void Watchdog::fatal(const std::string& message, int code, const std::string& cause) {
+  claim_failure();
+  // A hook that hangs (a record on a dead file system, an abort that blocks) must not keep
+  // us alive.
   std::thread([code] {
-    std::this_thread::sleep_for(std::chrono::seconds(5));
+    std::this_thread::sleep_for(std::chrono::seconds(10));
     ::_exit(code);
   }).detach();
+  run_exit_hooks(cause.empty() ? message : cause, code);
+  impl_->write_trace();
+  log_line(fmt::format("{}; trace: {}; exiting {}", message, impl_->trace_path(), code));
   std::vector<std::function<void(int)>> hooks;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);

@@ -6,6 +6,12 @@
 // trace to <run-dir>/comm_trace.rank<R>.log, runs the backends' abort hooks
 // (ncclCommAbort, MPI_Abort) and exits 3. SIGTERM and SIGINT print the op in flight, write
 // the trace and exit 3 too.
+//
+// It is also the process's one way out on failure: whichever thread fails first (the main
+// thread with an error, the watchdog with a timeout, the signal thread) passes last_words()
+// and reports; any later one blocks until the process is gone, so one failure is reported
+// once, with one exit code, however the paths race. Exit hooks (the failed run's record) run
+// there, on the path that reports.
 #pragma once
 
 #include <cstdint>
@@ -57,14 +63,25 @@ class Watchdog {
   int add_health_check(std::function<std::optional<std::string>()> check);
   void remove_health_check(int id);
 
-  // Prints `message`, writes the trace, runs the abort hooks and exits with `code`.
-  [[noreturn]] void fatal(const std::string& message, int code);
+  // Exit hooks run once, on the failing path, before the abort hooks: cause and exit code.
+  int add_exit_hook(std::function<void(const std::string& cause, int code)> hook);
+  void remove_exit_hook(int id);
+
+  // Claims the failure path for the calling thread and runs the exit hooks; in any later
+  // caller it never returns (the first is taking the process down).
+  void last_words(const std::string& cause, int code);
+
+  // last_words() (with `cause`, or `message` when it is empty), then prints `message`, writes
+  // the trace, runs the abort hooks and exits with `code` (within 10 s, whatever a hook does).
+  [[noreturn]] void fatal(const std::string& message, int code, const std::string& cause = "");
 
   // The oldest op in flight, as text ("" when none); for messages.
   std::string in_flight_summary();
 
  private:
   Watchdog();
+  void claim_failure();
+  void run_exit_hooks(const std::string& cause, int code);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -21,6 +21,15 @@ class Work {
   virtual bool is_completed() = 0;
   virtual void wait() = 0;
   virtual void synchronize() { wait(); }
+  // wait() for destructors, which must not free an op's buffers before it is done and must
+  // not throw: an op that failed has already been reported (by whoever waits on it, or by
+  // the watchdog), and rethrowing while unwinding would terminate the process.
+  void settle() noexcept {
+    try {
+      wait();
+    } catch (...) {  // reported elsewhere, see above
+    }
+  }
 };
 
 // Completed by the thread that runs the op.

@@ -141,6 +141,7 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
                      {"lr", lr},
                      {"grad_norm", norm},
                      {"comm_wait_s", comm_wait}});
+    if (ctx.on_step) ctx.on_step(steps.back());
     if (rank == 0 && ((step + 1) % args.log_every == 0 || step + 1 == args.steps)) {
       const double per_dev = tps / world.size();
       StepFigures f;

@@ -38,6 +38,7 @@ struct TrainContext {
   StepLine step_line = aws_step_line;
   double peak_flops_per_device = 0;  // for MFU
   std::string peak_source;
+  std::function<void(const nlohmann::json& step)> on_step;  // each step's record entry, once done
 };
 
 // Trains and returns {"steps": [...], "metrics": {...}, "resumed_from": path or null};

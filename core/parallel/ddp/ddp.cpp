@@ -53,7 +53,7 @@ DistributedDataParallel::DistributedDataParallel(torch::nn::Module& module, Comm
 
 DistributedDataParallel::~DistributedDataParallel() {
   for (auto& b : buckets_)
-    if (b.work) b.work->wait();
+    if (b.work) b.work->settle();
 }
 
 void DistributedDataParallel::broadcast_parameters() {

@@ -167,8 +167,8 @@ FullyShardedDataParallel::FullyShardedDataParallel(torch::nn::Module& module, co
 
 FullyShardedDataParallel::~FullyShardedDataParallel() {
   for (auto& u : units_) {
-    if (u->gather_work) u->gather_work->wait();
-    if (u->reduce_work) u->reduce_work->wait();
+    if (u->gather_work) u->gather_work->settle();
+    if (u->reduce_work) u->reduce_work->settle();
   }
 }
 
