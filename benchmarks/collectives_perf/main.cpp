@@ -16,6 +16,7 @@
 #include "core/report/errors.h"
 #include "core/report/result.h"
 #include "core/report/system_info.h"
+#include "core/train/cuda_device.h"
 
 using namespace dtbench;
 
@@ -37,14 +38,18 @@ int main(int argc, char** argv) {
     DT_USAGE(bench.root < launch.world_size, "-r {}: there is no rank {} among {}; use 0..{} or -1 for every rank",
              bench.root, bench.root, launch.world_size, launch.world_size - 1);
     const collperf::Collective& coll = *collperf::find_collective(bench.op);
-    if (common.world.device == "cpu") {
-      // Every local rank holds its buffers at once: refused now rather than killed later.
+    {
+      // Buffers that cannot be allocated are refused now rather than killed later: on CPU every
+      // local rank holds its buffers at once; on GPU each rank has its own device.
+      const bool cpu = common.world.device == "cpu";
       const double need = collperf::peak_buffer_bytes(coll, bench, launch.world_size);
-      const double have = static_cast<double>(meminfo_kib("MemAvailable")) * 1024.0 / launch.local_world_size;
-      DT_USAGE(have <= 0 || need <= have,
-               "-e {}: {} needs about {:.1f} GiB per rank, {} local ranks have {:.1f} GiB each (MemAvailable); "
-               "give a smaller -e",
-               bench.max_bytes, coll.name, need / (1 << 30), launch.local_world_size, have / (1 << 30));
+      const double have = cpu ? static_cast<double>(meminfo_kib("MemAvailable")) * 1024.0 / launch.local_world_size
+                              : static_cast<double>(cuda_free_bytes(launch.local_rank));
+      DT_USAGE(have <= 0 || need <= have, "-e {}: {} needs about {:.1f} GiB per rank; {}; give a smaller -e",
+               bench.max_bytes, coll.name, need / (1 << 30),
+               cpu ? fmt::format("{} local ranks have {:.1f} GiB each (MemAvailable)", launch.local_world_size,
+                                 have / (1 << 30))
+                   : fmt::format("GPU {} has {:.1f} GiB free", launch.local_rank, have / (1 << 30)));
     }
     apply_threads(common, launch);
 

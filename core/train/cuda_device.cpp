@@ -6,7 +6,9 @@
 #ifdef DTBENCH_WITH_NCCL
 #include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
 #endif
 
 namespace dtbench {
@@ -37,6 +39,14 @@ int64_t cuda_peak_allocated_bytes(int device) {
 
 std::unique_ptr<StepTimer> make_cuda_step_timer() { return std::make_unique<CudaTimer>(); }
 
+int64_t cuda_free_bytes(int device) {
+  const c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device));
+  std::size_t free = 0, total = 0;
+  const cudaError_t rc = cudaMemGetInfo(&free, &total);
+  DT_CHECK(rc == cudaSuccess, "cudaMemGetInfo on GPU {}: {}", device, cudaGetErrorString(rc));
+  return static_cast<int64_t>(free);
+}
+
 #else
 
 int64_t cuda_peak_allocated_bytes(int) {
@@ -46,6 +56,10 @@ int64_t cuda_peak_allocated_bytes(int) {
 std::unique_ptr<StepTimer> make_cuda_step_timer() {
   DT_CHECK(false, "this build has no CUDA");
   return nullptr;
+}
+int64_t cuda_free_bytes(int) {
+  DT_CHECK(false, "this build has no CUDA");
+  return 0;
 }
 
 #endif

@@ -12,6 +12,9 @@ class StepTimer;
 // The caching allocator's peak of allocated bytes on `device` since start.
 int64_t cuda_peak_allocated_bytes(int device);
 
+// The free memory of GPU `device` (cudaMemGetInfo), for refusing what cannot be allocated.
+int64_t cuda_free_bytes(int device);
+
 // A timer of CUDA events on the current stream: start() and stop() record events,
 // stop_s() waits for the second and returns the time between them.
 std::unique_ptr<StepTimer> make_cuda_step_timer();
