@@ -24,7 +24,7 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config git
       libopenmpi-dev openmpi-bin libfabric-dev libfabric-bin
       libcxxopts-dev nlohmann-json3-dev catch2
       gnuplot-nox slurm-wlm munge prometheus-pushgateway
-      python3-venv python3-pip python3-dev shellcheck jq procps util-linux
+      python3-venv python3-pip python3-dev shellcheck jq procps util-linux iproute2 nftables
       clang-format-14 clang-tidy-14 clang-14)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -37,7 +37,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/dtbench-apt.log 2>&1 \
     || { tail -20 /tmp/dtbench-apt.log >&2; die "apt-get install ${missing[*]} (log: /tmp/dtbench-apt.log)"; }
   # Debian starts these daemons on install; our tests start their own instances.
-  for svc in slurmctld slurmd munge prometheus-pushgateway; do
+  for svc in slurmctld slurmd munge prometheus-pushgateway nftables; do
     systemctl stop "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
   done
 else

@@ -99,8 +99,12 @@ class StorePlane final : public ControlPlane {
     if (color < 0) return nullptr;
     const std::vector<int> members = split_members(all, color);
     const int child_rank = static_cast<int>(std::find(members.begin(), members.end(), rank_) - members.begin());
-    return std::make_unique<StorePlane>(store_, auth_, where_, fmt::format("{}/s{}c{}", prefix_, n, color), child_rank,
-                                        static_cast<int>(members.size()));
+    // A connection of its own: each group runs its ops on its own thread, and c10d's client
+    // holds its connection for the whole of a wait, so groups sharing one would block each
+    // other (hybrid sharding deadlocked: a shard group waiting for a peer that needed this
+    // rank's replicate group to post first).
+    return std::make_unique<StorePlane>(store_->clone(), auth_, where_, fmt::format("{}/s{}c{}", prefix_, n, color),
+                                        child_rank, static_cast<int>(members.size()));
   }
 
  private:

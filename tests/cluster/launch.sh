@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# dtbench-launch across two nodes (one per node, 2 ranks each, --nnodes 2 --node-rank K,
+# rendezvous on node0 over the store, the job token shared) and MPI across nodes: fp32 losses
+# within 1e-5 relative of one process, and records that name both hosts.
+#   fsdp_llama 2x2 (launcher), hybrid sharding with its shard groups inside the nodes
+#   (--hsdp-shard-size 2), ddp_train 2x2 (launcher), megatron_gpt tp 2 inside a node and pp 2
+#   across the nodes (mpirun), and tp 2 with dp across the nodes (mpirun).
+source "$(dirname "$0")/lib.sh"
+common=(--model tiny --seq 32 --global-batch 8 --steps 6 --lr 1e-3 --warmup-steps 2 --threads 1 --comm-timeout 60)
+ref() {  # ref PROGRAM OUT: one process
+  expect_exit 0 "$(basename "$1"), 1 process (reference)" -- "$1" "${common[@]}" --out "$2"
+}
+FSDP="$DTBENCH_BIN/benchmarks/fsdp_llama"
+DDP="$DTBENCH_BIN/benchmarks/ddp_train"
+MEG="$DTBENCH_BIN/benchmarks/megatron_gpt"
+ref "$FSDP" "$WORK/fsdp1.json"
+ref "$DDP" "$WORK/ddp1.json"
+ref "$MEG" "$WORK/meg1.json"
+
+across() {  # across NAME PROGRAM ARGS...: launcher on both nodes; checks exits and the record
+  local name="$1" k rc bad=""
+  shift
+  launch_nodes "$name" "$(free_port)" -- "$@" "${common[@]}" --out "$WORK/$name.json"
+  for k in 0 1; do
+    wait_exit "${launch_pids[$k]}" 240
+    [ "$rc" -eq 0 ] || bad+=" node$k exit $rc;"
+  done
+  if [ -z "$bad" ] && python3 - "$WORK/$name.json" <<'PY'; then
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["launch"]["nodes"] == 2 and r["launch"]["world_size"] == 4, r["launch"]
+assert [(p["rank"], p["host"]) for p in r["per_rank"]] == [(0, "node0"), (1, "node0"), (2, "node1"), (3, "node1")]
+PY
+    pass "$name: 2 nodes x 2 ranks by dtbench-launch, record names both hosts"
+  else
+    fail "$name:$bad"
+    tail -n 3 "$WORK/$name.node0.err" "$WORK/$name.node1.err"
+  fi
+}
+across fsdp_2x2 "$FSDP"
+compare_losses "$WORK/fsdp1.json" "$WORK/fsdp_2x2.json" "fsdp_llama 2 nodes x 2 ranks"
+across fsdp_hsdp "$FSDP" --hsdp-shard-size 2
+compare_losses "$WORK/fsdp1.json" "$WORK/fsdp_hsdp.json" "fsdp_llama hybrid, shard groups inside nodes"
+across ddp_2x2 "$DDP"
+compare_losses "$WORK/ddp1.json" "$WORK/ddp_2x2.json" "ddp_train 2 nodes x 2 ranks"
+
+for layout in "--tp 2 --pp 2" "--tp 2"; do
+  name="megatron ${layout}"
+  expect_exit 0 "$name, 2 nodes x 2 ranks (mpirun)" -- cluster_mpirun -np 4 "$MEG" "${common[@]}" $layout \
+    --out "$WORK/meg.json"
+  compare_losses "$WORK/meg1.json" "$WORK/meg.json" "megatron_gpt $layout across nodes (tp inside a node)"
+done
+finish

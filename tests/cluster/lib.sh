@@ -1,0 +1,44 @@
+# shellcheck shell=bash
+# Helpers of the multi-node tests: the shared virtual cluster (tests/cluster/up.sh brings it up
+# as a CTest fixture), running on a node, mpirun across nodes.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+CLUSTER="$DTBENCH_SRC/tests/cluster/cluster.sh"
+: "${DTBENCH_CLUSTER_DIR:=$DTBENCH_BIN/tests/vcluster}"
+export DTBENCH_CLUSTER_DIR
+SUBNET=10.233.0.0/24
+
+on() {  # on NODE CMD...: CMD on NODE of the shared cluster
+  local node="$1"
+  shift
+  bash "$CLUSTER" exec "$DTBENCH_CLUSTER_DIR" "$node" "$@"
+}
+
+# cluster_mpirun ARGS...: mpirun from node0 across the hostfile's nodes, every byte on the
+# cluster's /24 (tests/cluster/rsh.sh enters the other nodes).
+cluster_mpirun() {
+  on node0 mpirun --allow-run-as-root --oversubscribe --bind-to none --hostfile "$DTBENCH_CLUSTER_DIR/hostfile" \
+    --mca plm_rsh_agent "$DTBENCH_SRC/tests/cluster/rsh.sh" --mca plm_rsh_no_tree_spawn 1 \
+    --mca btl self,vader,tcp --mca btl_tcp_if_include "$SUBNET" --mca oob_tcp_if_include "$SUBNET" \
+    --mca btl_vader_single_copy_mechanism none -x DTBENCH_CLUSTER_DIR -x PATH "$@"
+}
+
+# link_bytes NODE: "tx rx" bytes of NODE's veth, as its bridge end counts them.
+link_bytes() {
+  bash "$CLUSTER" exec-outer "$DTBENCH_CLUSTER_DIR" ip -s -j link show "v$1" |
+    python3 -c 'import json,sys; s=json.load(sys.stdin)[0]["stats64"]; print(s["tx"]["bytes"], s["rx"]["bytes"])'
+}
+
+# launch_nodes NAME MASTER_PORT LAUNCHER_ARGS -- PROGRAM ARGS: one dtbench-launch per node (2
+# ranks each, rendezvous on node0), in the background; their pids in launch_pids.
+launch_nodes() {
+  local name="$1" port="$2" k
+  shift 2
+  launch_pids=()
+  for k in 0 1; do
+    on "node$k" env DTBENCH_JOB_TOKEN="cluster-test-token-0123456789abcdef" \
+      "$DTBENCH_BIN/launch/dtbench-launch" --nproc-per-node 2 --nnodes 2 --node-rank "$k" \
+      --master-addr node0 --master-port "$port" "$@" >"$WORK/$name.node$k.out" 2>"$WORK/$name.node$k.err" &
+    launch_pids+=($!)
+    cleanup_hooks+=("kill -KILL $! 2>/dev/null")
+  done
+}
