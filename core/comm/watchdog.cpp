@@ -216,7 +216,7 @@ void Watchdog::fatal(const std::string& message, int code, const std::string& ca
   // A hook that hangs (a record on a dead file system, an abort that blocks) must not keep
   // us alive.
   std::thread([code] {
-    std::this_thread::sleep_for(std::chrono::seconds(10));
+    std::this_thread::sleep_for(std::chrono::seconds(5));
     ::_exit(code);
   }).detach();
   run_exit_hooks(cause.empty() ? message : cause, code);

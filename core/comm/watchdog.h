@@ -72,7 +72,7 @@ class Watchdog {
   void last_words(const std::string& cause, int code);
 
   // last_words() (with `cause`, or `message` when it is empty), then prints `message`, writes
-  // the trace, runs the abort hooks and exits with `code` (within 10 s, whatever a hook does).
+  // the trace, runs the abort hooks and exits with `code` (within 5 s, whatever a hook does).
   [[noreturn]] void fatal(const std::string& message, int code, const std::string& cause = "");
 
   // The oldest op in flight, as text ("" when none); for messages.

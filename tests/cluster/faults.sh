@@ -67,6 +67,17 @@ bash "$CLUSTER" shape "$DTBENCH_CLUSTER_DIR" node1 clear
   fail "1 % loss: exits ${codes[*]}"
 compare_losses "$WORK/ref.json" "$WORK/loss.json" "under 1 % packet loss"
 
+# Delay needs netem, which not every kernel has: where it is missing, SKIP with the error.
+if said=$(bash "$CLUSTER" shape "$DTBENCH_CLUSTER_DIR" node1 delay=5ms 2>&1); then
+  launch_nodes delay "$(free_port)" -- "$FSDP" "${common[@]}" --steps 8 --comm-timeout 60 --out "$WORK/delay.json"
+  wait_launchers delay 120
+  bash "$CLUSTER" shape "$DTBENCH_CLUSTER_DIR" node1 clear
+  [ "${codes[0]}" -eq 0 ] && [ "${codes[1]}" -eq 0 ] && pass "5 ms delay on node1: completes" || fail "delay: exits ${codes[*]}"
+  compare_losses "$WORK/ref.json" "$WORK/delay.json" "under 5 ms delay"
+else
+  echo "SKIP delay=5ms: this kernel has no netem: $said"
+fi
+
 # The rendezvous host is not up: node1 alone, nothing listens on node0.
 port=$(free_port)
 t0=$(date +%s%N)

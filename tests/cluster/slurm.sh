@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Real multi-node Slurm on the virtual cluster: munged (its socket in the cluster's folder) and
+# slurmctld on head, one `slurmd -N nodeK` in each node's namespaces (%n in its spool, pid and
+# log paths), every daemon on the cluster's /24 (NoInAddrAny). sbatch --nodes=2
+# --ntasks-per-node=2 of slurm/fsdp_llama.sbatch (srun with PMIx, and one dtbench-launch per
+# node), slurm/ddp_train.sbatch and slurm/collectives.sbatch: COMPLETED, and the records name
+# both hosts with their ranks. Then node1's link goes down under a running job: every rank
+# exits, the job ends FAILED with exit code 3 (not requeued, not NODE_FAIL) and, the link
+# back, node1 is idle with no rank or slurmstepd left.
+source "$(dirname "$0")/lib.sh"
+sdir="$DTBENCH_CLUSTER_DIR/slurm"
+rm -rf "$sdir"
+mkdir -p "$sdir/state" "$sdir/spool" "$sdir/munge"
+chmod 700 "$sdir/munge"
+cpus=$(nproc)
+mem=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 4))
+: >"$sdir/plugstack.conf"
+cat >"$sdir/slurm.conf" <<CONF
+ClusterName=dtbench-vcluster
+SlurmctldHost=head($(bash "$CLUSTER" addr head))
+SlurmctldPort=6817
+SlurmdPort=6818
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$sdir/munge/munge.socket
+CommunicationParameters=NoInAddrAny
+StateSaveLocation=$sdir/state
+SlurmdSpoolDir=$sdir/spool/%n
+SlurmctldPidFile=$sdir/slurmctld.pid
+SlurmdPidFile=$sdir/slurmd.%n.pid
+SlurmctldLogFile=$sdir/slurmctld.log
+SlurmdLogFile=$sdir/slurmd.%n.log
+PlugStackConfig=$sdir/plugstack.conf
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+MpiDefault=none
+SwitchType=switch/none
+JobCompType=jobcomp/none
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+SchedulerType=sched/builtin
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+MinJobAge=600
+KillOnBadExit=1
+MessageTimeout=10
+SlurmdTimeout=120
+NodeName=node0 NodeAddr=$(bash "$CLUSTER" addr node0) NodeHostname=node0 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+NodeName=node1 NodeAddr=$(bash "$CLUSTER" addr node1) NodeHostname=node1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+PartitionName=vc Nodes=node0,node1 Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+CONF
+export SLURM_CONF="$sdir/slurm.conf"
+# The daemons live in the cluster's PID namespace: they die with it; stopped here as well.
+stop_slurm() {
+  local f
+  for f in "$sdir"/slurmd.*.pid "$sdir/slurmctld.pid" "$sdir/munge/munged.pid"; do
+    [ -f "$f" ] && on head kill "$(cat "$f")" 2>/dev/null
+  done
+  return 0
+}
+cleanup_hooks+=(stop_slurm)
+on head munged --force --socket="$sdir/munge/munge.socket" --pid-file="$sdir/munge/munged.pid" \
+  --log-file="$sdir/munge/munged.log" --seed-file="$sdir/munge/munged.seed" --key-file=/etc/munge/munge.key ||
+  fail "munged: $(tail -n 3 "$sdir/munge/munged.log")"
+on head slurmctld -f "$SLURM_CONF" || fail "slurmctld: $(tail -n 5 "$sdir/slurmctld.log")"
+# PMIx makes its per-step client folders by job and step id under PMIxCliTmpDirBase (/tmp by
+# default): on one shared file system the second node's would collide with the first's. Each
+# node's slurmd (and so its steps) sees a folder of its own there, as real nodes have.
+mkdir -p "$sdir/pmix-tmp" "$sdir/pmix-tmp.node0" "$sdir/pmix-tmp.node1"
+echo "PMIxCliTmpDirBase=$sdir/pmix-tmp" >"$sdir/mpi.conf"
+for k in 0 1; do
+  on "node$k" bash -c 'mount --bind "$1" "$2" && exec slurmd -f "$3" -N "$4"' - "$sdir/pmix-tmp.node$k" "$sdir/pmix-tmp" \
+    "$SLURM_CONF" "node$k" || fail "slurmd node$k: $(tail -n 5 "$sdir/slurmd.node$k.log")"
+done
+for _ in $(seq 60); do
+  [ "$(on head sinfo -h -N -o '%T' 2>/dev/null | grep -cx idle)" -eq 2 ] && break
+  on head scontrol update nodename=node0,node1 state=resume >/dev/null 2>&1 || true
+  sleep 1
+done
+if [ "$(on head sinfo -h -N -o '%T' 2>/dev/null | grep -cx idle)" -eq 2 ]; then pass "Slurm up: $(on head sinfo -h -N -o '%N %T' | tr '\n' ' ')"
+else fail "the nodes never became idle: $(on head sinfo -N 2>&1 | tail -n 2)"; finish; fi
+
+export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include="$SUBNET" OMPI_MCA_oob_tcp_if_include="$SUBNET" \
+  OMPI_MCA_btl_vader_single_copy_mechanism=none
+export DTBENCH_ROOT="$DTBENCH_SRC" DTBENCH_BIN DEVICE=cpu EXTRA_ARGS="--threads 1 --comm-timeout 60"
+# submit NAME SCRIPT [VAR=VALUE...]: sbatch --wait on 2 nodes x 2 tasks from head; $job, $rc.
+submit() {
+  local name="$1" script="$2"
+  shift 2
+  rc=0
+  job=$(on head env "$@" RUN_DIR="$sdir/runs/$name" sbatch --parsable --wait -N 2 --ntasks-per-node=2 -J "$name" \
+    -o "$sdir/$name.out" "$DTBENCH_SRC/slurm/$script") || rc=$?
+  job="${job%%;*}"
+}
+job_field() { on head scontrol show job "$1" -o 2>/dev/null | grep -o "$2=[^ ]*" | cut -d= -f2; }
+both_hosts() {  # both_hosts RECORD
+  python3 - "$1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["status"] == "ok" and r["launch"]["nodes"] == 2, (r["status"], r["launch"])
+assert [(p["rank"], p["host"]) for p in r["per_rank"]] == [(0, "node0"), (1, "node0"), (2, "node1"), (3, "node1")], r["per_rank"]
+print(f"    {r['benchmark']}: launch {r['launch']['source']}, ranks 0-1 on node0, 2-3 on node1")
+PY
+}
+check_job() {  # check_job NAME RECORD
+  local state
+  state=$(job_field "$job" JobState)
+  if [ "$rc" -eq 0 ] && [ "$state" = COMPLETED ] && both_hosts "$2"; then pass "$1: job $job COMPLETED on node0 and node1"
+  else fail "$1: sbatch exit $rc, state ${state:-?}"; tail -n 5 "$sdir/$1.out" | sed 's/^/    /'; fi
+}
+train=(MODEL=tiny STEPS=6 SEQ=32 GLOBAL_BATCH=8 LR=1e-3)
+submit fsdp_srun fsdp_llama.sbatch "${train[@]}"
+check_job fsdp_srun "$sdir/runs/fsdp_srun/result.json"
+submit fsdp_launcher fsdp_llama.sbatch "${train[@]}" LAUNCH=launcher
+check_job fsdp_launcher "$sdir/runs/fsdp_launcher/result.json"
+submit ddp ddp_train.sbatch "${train[@]}"
+check_job ddp "$sdir/runs/ddp/result.json"
+submit coll collectives.sbatch OPS="all_reduce" MAX_BYTES=64K ITERS=3 WARMUP=1
+check_job coll "$sdir/runs/coll/all_reduce/result.json"
+
+# node1's link down under a running job.
+job=$(on head env "${train[@]}" STEPS=100000 EXTRA_ARGS="--threads 1 --comm-timeout 10 --log-every 1" \
+  RUN_DIR="$sdir/runs/down" sbatch --parsable -N 2 --ntasks-per-node=2 -J down -o "$sdir/down.out" \
+  "$DTBENCH_SRC/slurm/fsdp_llama.sbatch")
+job="${job%%;*}"
+for _ in $(seq 600); do grep -q "Batch 3 " "$sdir/down.out" 2>/dev/null && break; sleep 0.1; done
+bash "$CLUSTER" link "$DTBENCH_CLUSTER_DIR" node1 down
+cleanup_hooks+=("bash '$CLUSTER' link '$DTBENCH_CLUSTER_DIR' node1 up")
+t0=$(date +%s%N)
+# Every rank on both nodes exits by its own timeout; the link then comes back, so that the
+# steps can report to srun and Slurm ends the job by its exit code, not by a node failure.
+for _ in $(seq 400); do pgrep -f "^$DTBENCH_BIN/benchmarks/fsdp_llama .*$sdir/runs/down" >/dev/null || break; sleep 0.1; done
+took=$((($(date +%s%N) - t0) / 1000000))
+left="$(pgrep -f "^$DTBENCH_BIN/benchmarks/fsdp_llama .*$sdir/runs/down" || true)"
+bash "$CLUSTER" link "$DTBENCH_CLUSTER_DIR" node1 up
+[ -z "$left" ] && [ "$took" -le 20000 ] && pass "link down: every rank on both nodes ended within --comm-timeout + 10 s (${took} ms)" ||
+  fail "link down: ranks left after ${took} ms: $left"
+for _ in $(seq 600); do
+  case "$(job_field "$job" JobState)" in RUNNING | COMPLETING) sleep 0.1 ;; *) break ;; esac
+done
+state=$(job_field "$job" JobState)
+code=$(job_field "$job" ExitCode)
+restarts=$(job_field "$job" Restarts)
+echo "    link down: job $job $state, exit code $code, restarts $restarts"
+[ "$state" = FAILED ] && [ "${code%%:*}" = 3 ] && [ "$restarts" = 0 ] &&
+  pass "link down under a job: FAILED with exit code 3, not requeued" || fail "link down: job $state, exit code $code, restarts $restarts"
+for _ in $(seq 60); do
+  [ "$(on head sinfo -h -n node1 -o '%T' 2>/dev/null)" = idle ] && [ -z "$(pgrep -f "^slurmstepd|^$DTBENCH_BIN/benchmarks/")" ] &&
+    break
+  sleep 1
+done
+left="$(pgrep -af "^slurmstepd|^$DTBENCH_BIN/benchmarks/" || true)"
+[ "$(on head sinfo -h -n node1 -o '%T')" = idle ] && [ -z "$left" ] &&
+  pass "node1 idle again, no rank and no slurmstepd left" || fail "node1 $(on head sinfo -h -n node1 -o '%T'); left: $left"
+finish
