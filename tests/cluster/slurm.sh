@@ -8,6 +8,7 @@
 # exits, the job ends FAILED with exit code 3 (not requeued, not NODE_FAIL) and, the link
 # back, node1 is idle with no rank or slurmstepd left.
 source "$(dirname "$0")/lib.sh"
+source "$DTBENCH_SRC/tests/e2e/slurm/cluster.sh"
 sdir="$DTBENCH_CLUSTER_DIR/slurm"
 rm -rf "$sdir"
 mkdir -p "$sdir/state" "$sdir/spool" "$sdir/munge"
@@ -33,18 +34,7 @@ SlurmdPidFile=$sdir/slurmd.%n.pid
 SlurmctldLogFile=$sdir/slurmctld.log
 SlurmdLogFile=$sdir/slurmd.%n.log
 PlugStackConfig=$sdir/plugstack.conf
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-MpiDefault=none
-SwitchType=switch/none
-JobCompType=jobcomp/none
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-SchedulerType=sched/builtin
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-ReturnToService=2
-MinJobAge=600
+$(slurm_conf_plugins)
 KillOnBadExit=1
 MessageTimeout=10
 SlurmdTimeout=120

@@ -6,6 +6,25 @@
 #   slurm_cluster_stop DIR    stops them (also after a failed check)
 # Clients find the cluster through SLURM_CONF, which start exports. Needs root.
 
+# The plugin and scheduling lines every test cluster shares: no cgroups, no accounting, the
+# simplest scheduler, jobs kept visible for 10 minutes.
+slurm_conf_plugins() {
+  cat <<'CONF'
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+MpiDefault=none
+SwitchType=switch/none
+JobCompType=jobcomp/none
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+SchedulerType=sched/builtin
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+MinJobAge=600
+CONF
+}
+
 slurm_cluster_start() {
   local dir="$1" host cpus mem ctl_port d_port
   mkdir -p "$dir/state" "$dir/spool" "$dir/munge"
@@ -34,18 +53,7 @@ SlurmdPidFile=$dir/slurmd.pid
 SlurmctldLogFile=$dir/slurmctld.log
 SlurmdLogFile=$dir/slurmd.log
 PlugStackConfig=$dir/plugstack.conf
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-MpiDefault=none
-SwitchType=switch/none
-JobCompType=jobcomp/none
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-SchedulerType=sched/builtin
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-ReturnToService=2
-MinJobAge=600
+$(slurm_conf_plugins)
 NodeName=$host NodeAddr=127.0.0.1 NodeHostname=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=e2e Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 CONF
