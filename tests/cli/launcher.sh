@@ -26,10 +26,14 @@ grep -q "^\[2\] rank 2/4 local 0/2 node 1 at 127.0.0.1:" "$WORK/out" && pass "in
   || fail "indexed job: $(cat "$WORK/out")"
 
 # A rank that fails stops the others; its exit code is the launcher's.
+# The sleepers' duration is unique to this test run, so that no other process on the machine
+# can look like one left behind.
 start=$SECONDS
-expect_exit 7 "rank 1 exits 7" -- "$LAUNCH" --nproc-per-node 3 -- bash -c '[ "$RANK" = 1 ] && exit 7; exec sleep 300'
-[ $((SECONDS - start)) -lt 60 ] && ! pgrep -f "sleep 300" >/dev/null && pass "the other ranks were stopped" \
-  || fail "ranks left running or slow stop"
+naps="299.$$"
+expect_exit 7 "rank 1 exits 7" -- "$LAUNCH" --nproc-per-node 3 -- bash -c '[ "$RANK" = 1 ] && exit 7; exec sleep "$1"' - "$naps"
+left="$(pgrep -af "sleep $naps" || true)"
+[ $((SECONDS - start)) -lt 60 ] && [ -z "$left" ] && pass "the other ranks were stopped" \
+  || fail "ranks left running or slow stop: $((SECONDS - start)) s; left: $left"
 
 # SIGTERM to the launcher reaches every rank: fsdp_llama's ranks name the op and exit 3.
 "$LAUNCH" --nproc-per-node 2 --master-port "$(free_port)" -- "$FSDP" --model tiny --steps 100000 --threads 1 \
