@@ -33,6 +33,7 @@ expect_exit() {
 
 # wait_exit PID SECONDS: waits up to SECONDS for PID (a child of this shell) to end; sets rc to
 # its exit code, 124 when it still runs.
+rc=0
 wait_exit() {
   rc=124
   for _ in $(seq $(($2 * 10))); do

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -12,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "core/report/clock.h"
 #include "core/report/files.h"
@@ -41,6 +43,28 @@ struct Watchdog::Impl {
   std::map<int, std::function<std::optional<std::string>()>> health;
   int next_id = 0;
   std::atomic<bool> dying{false};
+
+  // The registries of hooks and checks: add returns an id for remove; snapshot copies them
+  // out, to be called without the lock.
+  template <typename Map>
+  int add(Map& m, typename Map::mapped_type f) {
+    std::lock_guard<std::mutex> lock(mu);
+    m[++next_id] = std::move(f);
+    return next_id;
+  }
+  template <typename Map>
+  void remove(Map& m, int id) {
+    std::lock_guard<std::mutex> lock(mu);
+    m.erase(id);
+  }
+  template <typename Map>
+  std::vector<typename Map::mapped_type> snapshot(const Map& m, bool newest_first = false) {
+    std::lock_guard<std::mutex> lock(mu);
+    std::vector<typename Map::mapped_type> out;
+    for (const auto& [id, f] : m) out.push_back(f);
+    if (newest_first) std::reverse(out.begin(), out.end());
+    return out;
+  }
   std::thread thread;
 
   void poll_loop(Watchdog* self) {
@@ -147,28 +171,16 @@ void Watchdog::track(OpTrace op, std::shared_ptr<Work> work) {
 Watchdog::Call::Call(Watchdog& w, OpTrace op) : work_(std::make_shared<CpuWork>()) { w.track(std::move(op), work_); }
 Watchdog::Call::~Call() { work_->finish(); }
 
-int Watchdog::add_abort_hook(std::function<void(int)> hook) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->abort_hooks[++impl_->next_id] = std::move(hook);
-  return impl_->next_id;
-}
-void Watchdog::remove_abort_hook(int id) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->abort_hooks.erase(id);
-}
+int Watchdog::add_abort_hook(std::function<void(int)> hook) { return impl_->add(impl_->abort_hooks, std::move(hook)); }
+void Watchdog::remove_abort_hook(int id) { impl_->remove(impl_->abort_hooks, id); }
 bool Watchdog::has_abort_hooks() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return !impl_->abort_hooks.empty();
 }
 int Watchdog::add_health_check(std::function<std::optional<std::string>()> check) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->health[++impl_->next_id] = std::move(check);
-  return impl_->next_id;
+  return impl_->add(impl_->health, std::move(check));
 }
-void Watchdog::remove_health_check(int id) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->health.erase(id);
-}
+void Watchdog::remove_health_check(int id) { impl_->remove(impl_->health, id); }
 
 std::string Watchdog::in_flight_summary() {
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -181,14 +193,9 @@ std::string Watchdog::in_flight_summary() {
 }
 
 int Watchdog::add_exit_hook(std::function<void(const std::string&, int)> hook) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->exit_hooks[++impl_->next_id] = std::move(hook);
-  return impl_->next_id;
+  return impl_->add(impl_->exit_hooks, std::move(hook));
 }
-void Watchdog::remove_exit_hook(int id) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->exit_hooks.erase(id);
-}
+void Watchdog::remove_exit_hook(int id) { impl_->remove(impl_->exit_hooks, id); }
 
 void Watchdog::claim_failure() {
   if (impl_->dying.exchange(true)) {
@@ -198,12 +205,7 @@ void Watchdog::claim_failure() {
 }
 
 void Watchdog::run_exit_hooks(const std::string& cause, int code) {
-  std::vector<std::function<void(const std::string&, int)>> hooks;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    for (auto& [id, h] : impl_->exit_hooks) hooks.push_back(h);
-  }
-  for (auto& h : hooks) h(cause, code);
+  for (auto& h : impl_->snapshot(impl_->exit_hooks)) h(cause, code);
 }
 
 void Watchdog::last_words(const std::string& cause, int code) {
@@ -222,12 +224,7 @@ void Watchdog::fatal(const std::string& message, int code, const std::string& ca
   run_exit_hooks(cause.empty() ? message : cause, code);
   impl_->write_trace();
   log_line(fmt::format("{}; trace: {}; exiting {}", message, impl_->trace_path(), code));
-  std::vector<std::function<void(int)>> hooks;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    for (auto it = impl_->abort_hooks.rbegin(); it != impl_->abort_hooks.rend(); ++it) hooks.push_back(it->second);
-  }
-  for (auto& h : hooks) h(code);
+  for (auto& h : impl_->snapshot(impl_->abort_hooks, /*newest_first=*/true)) h(code);
   ::_exit(code);
 }
 

@@ -10,7 +10,6 @@
 #include <cstring>
 #include <limits>
 #include <map>
-#include <type_traits>
 
 #include "core/report/checksum.h"
 #include "core/report/clock.h"
@@ -267,21 +266,20 @@ std::string save_checkpoint(ControlPlane& ctl, const std::string& dir, const std
 
 namespace {
 
-// The integer `key` of `j`, or CheckpointError naming `what` and `key` unless it lies in [lo, hi].
-template <typename Key>
-int64_t bounded(const json& j, Key key, int64_t lo, int64_t hi, const std::string& what) {
-  const json* v = nullptr;
-  if constexpr (std::is_integral_v<Key>) {
-    v = &j.at(key);
-  } else {
-    v = j.is_object() && j.contains(key) ? &j.at(key) : nullptr;
-  }
+// `v` (the value called `name`; nullptr when missing) as an integer in [lo, hi], or
+// CheckpointError naming `what` and `name`.
+int64_t bounded(const json* v, const std::string& name, int64_t lo, int64_t hi, const std::string& what) {
   const bool integer = v != nullptr && v->is_number_integer() &&
                        (!v->is_number_unsigned() || v->get<uint64_t>() <= static_cast<uint64_t>(hi));
   if (!integer || v->get<int64_t>() < lo || v->get<int64_t>() > hi)
-    throw CheckpointError(fmt::format("{}: '{}' is {}, not an integer in [{}, {}]", what, key,
+    throw CheckpointError(fmt::format("{}: '{}' is {}, not an integer in [{}, {}]", what, name,
                                       v != nullptr ? v->dump() : "missing", lo, hi));
   return v->get<int64_t>();
+}
+
+// The field `key` of the object `j` the same way.
+int64_t bounded(const json& j, const char* key, int64_t lo, int64_t hi, const std::string& what) {
+  return bounded(j.is_object() && j.contains(key) ? &j.at(key) : nullptr, key, lo, hi, what);
 }
 
 bool is_rank_file(const std::string& file) {
@@ -305,7 +303,7 @@ void check_entry(const std::string& name, const json& t) {
     throw CheckpointError(fmt::format("{} has no shape of at most 16 dimensions", what));
   int64_t total = 1;
   for (std::size_t d = 0; d < t.at("shape").size(); ++d) {
-    const int64_t extent = bounded(t.at("shape"), d, 0, max_elements, what + " shape");
+    const int64_t extent = bounded(&t.at("shape").at(d), fmt::format("shape[{}]", d), 0, max_elements, what);
     if (extent != 0 && total > max_elements / extent)
       throw CheckpointError(
           fmt::format("{}: its shape {} has more than {} elements", what, t.at("shape").dump(), max_elements));

@@ -28,6 +28,7 @@ link_bytes() {
     python3 -c 'import json,sys; s=json.load(sys.stdin)[0]["stats64"]; print(s["tx"]["bytes"], s["rx"]["bytes"])'
 }
 
+launch_pids=()
 # launch_nodes NAME MASTER_PORT LAUNCHER_ARGS -- PROGRAM ARGS: one dtbench-launch per node (2
 # ranks each, rendezvous on node0), in the background; their pids in launch_pids.
 launch_nodes() {

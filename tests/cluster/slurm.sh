@@ -21,12 +21,7 @@ ClusterName=dtbench-vcluster
 SlurmctldHost=head($(bash "$CLUSTER" addr head))
 SlurmctldPort=6817
 SlurmdPort=6818
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$sdir/munge/munge.socket
-CommunicationParameters=NoInAddrAny
+$(slurm_conf_common "$sdir")
 StateSaveLocation=$sdir/state
 SlurmdSpoolDir=$sdir/spool/%n
 SlurmctldPidFile=$sdir/slurmctld.pid
@@ -34,7 +29,6 @@ SlurmdPidFile=$sdir/slurmd.%n.pid
 SlurmctldLogFile=$sdir/slurmctld.log
 SlurmdLogFile=$sdir/slurmd.%n.log
 PlugStackConfig=$sdir/plugstack.conf
-$(slurm_conf_plugins)
 KillOnBadExit=1
 MessageTimeout=10
 SlurmdTimeout=120
@@ -52,9 +46,8 @@ stop_slurm() {
   return 0
 }
 cleanup_hooks+=(stop_slurm)
-on head munged --force --socket="$sdir/munge/munge.socket" --pid-file="$sdir/munge/munged.pid" \
-  --log-file="$sdir/munge/munged.log" --seed-file="$sdir/munge/munged.seed" --key-file=/etc/munge/munge.key ||
-  fail "munged: $(tail -n 3 "$sdir/munge/munged.log")"
+why="$(slurm_start_munged "$sdir" on head)"
+[ -z "$why" ] || fail "$why"
 on head slurmctld -f "$SLURM_CONF" || fail "slurmctld: $(tail -n 5 "$sdir/slurmctld.log")"
 # PMIx makes its per-step client folders by job and step id under PMIxCliTmpDirBase (/tmp by
 # default): on one shared file system the second node's would collide with the first's. Each

@@ -6,10 +6,17 @@
 #   slurm_cluster_stop DIR    stops them (also after a failed check)
 # Clients find the cluster through SLURM_CONF, which start exports. Needs root.
 
-# The plugin and scheduling lines every test cluster shares: no cgroups, no accounting, the
+# The slurm.conf lines every test cluster shares: root daemons, munge on the socket in
+# DIR/munge, daemons bound to their own addresses only, no cgroups, no accounting, the
 # simplest scheduler, jobs kept visible for 10 minutes.
-slurm_conf_plugins() {
-  cat <<'CONF'
+slurm_conf_common() {
+  cat <<CONF
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$1/munge/munge.socket
+CommunicationParameters=NoInAddrAny
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 MpiDefault=none
@@ -23,6 +30,16 @@ SelectTypeParameters=CR_Core
 ReturnToService=2
 MinJobAge=600
 CONF
+}
+
+# slurm_start_munged DIR [PREFIX...]: munged with its socket, pid, log and seed in DIR/munge,
+# run through PREFIX (e.g. a node's exec); "" or the reason it did not start.
+slurm_start_munged() {
+  local dir="$1"
+  shift
+  "$@" munged --force --socket="$dir/munge/munge.socket" --pid-file="$dir/munge/munged.pid" \
+    --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed" --key-file=/etc/munge/munge.key ||
+    echo "munged did not start: $(tail -n 3 "$dir/munge/munged.log")"
 }
 
 slurm_cluster_start() {
@@ -40,12 +57,7 @@ ClusterName=dtbench-e2e
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$ctl_port
 SlurmdPort=$d_port
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$dir/munge/munge.socket
-CommunicationParameters=NoInAddrAny
+$(slurm_conf_common "$dir")
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
 SlurmctldPidFile=$dir/slurmctld.pid
@@ -53,14 +65,13 @@ SlurmdPidFile=$dir/slurmd.pid
 SlurmctldLogFile=$dir/slurmctld.log
 SlurmdLogFile=$dir/slurmd.log
 PlugStackConfig=$dir/plugstack.conf
-$(slurm_conf_plugins)
 NodeName=$host NodeAddr=127.0.0.1 NodeHostname=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=e2e Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 CONF
   export SLURM_CONF="$dir/slurm.conf"
-  munged --force --socket="$dir/munge/munge.socket" --pid-file="$dir/munge/munged.pid" \
-    --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed" --key-file=/etc/munge/munge.key \
-    || { echo "munged did not start: $(tail -3 "$dir/munge/munged.log")" >&2; return 1; }
+  local why
+  why="$(slurm_start_munged "$dir")"
+  [ -z "$why" ] || { echo "$why" >&2; return 1; }
   slurmctld -f "$SLURM_CONF" || { echo "slurmctld did not start: $(tail -5 "$dir/slurmctld.log")" >&2; return 1; }
   slurmd -f "$SLURM_CONF" || { echo "slurmd did not start: $(tail -5 "$dir/slurmd.log")" >&2; return 1; }
   local _
