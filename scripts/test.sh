@@ -40,13 +40,17 @@ source scripts/env.sh
 phase build-cpu env DTBENCH_BUILD_DIR=build-cpu bash scripts/build.sh -DBUILD_TESTING=OFF -DDTBENCH_CUDA=OFF
 phase build-rehearsal bash scripts/gpu_check.sh --device cpu --build-only --budget 3000 \
   --build-dir "$DTBENCH_BUILD_DIR/tests/gpu-check-rehearsal"
-phase tidy python3 scripts/tidy.py --build-dir "$DTBENCH_BUILD_DIR" || rc=1
+tidy_log="$DTBENCH_BUILD_DIR/tidy.log"
+# shellcheck disable=SC2016  # $1 and $2 are the inner shell's arguments
+phase tidy bash -c 'set -o pipefail; python3 scripts/tidy.py --build-dir "$1" 2>&1 | tee "$2"' _ \
+  "$DTBENCH_BUILD_DIR" "$tidy_log" || rc=1
 phase tests ctest --test-dir "$DTBENCH_BUILD_DIR" --output-on-failure --timeout 300 -j 2 || rc=1
 phase asan bash scripts/sanitize.sh address,undefined || rc=1
 phase tsan bash scripts/sanitize.sh thread || rc=1
 echo "=== summary"
 printf '    %s\n' "${summary[@]}"
 if [ "$rc" -ne 0 ]; then
+  [ ! -f "$tidy_log" ] || grep -q '^\[tidy\] clean' "$tidy_log" || { echo "    tidy's last lines:"; tail -n 15 "$tidy_log" | sed 's/^/      /'; }
   failed_tests "$DTBENCH_BUILD_DIR"
   failed_tests "${DTBENCH_ASAN_BUILD_DIR:-build-asan}"
   failed_tests "${DTBENCH_TSAN_BUILD_DIR:-build-tsan}"

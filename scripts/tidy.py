@@ -165,17 +165,22 @@ def main():
     print(f"[tidy] {len(entries)} files, {len(entries) - len(todo)} clean in the cache, {len(todo)} to analyse")
 
     # One clang PCH per (header, flags): made once, kept in the cache under its key.
+    def pch_key(x):
+        return sha(version, "no-timestamp", x.pch, file_hash(x.pch), " ".join(x.flags))
     pchs = {}
     for x in todo:
         if x.pch:
-            pchs.setdefault(sha(version, x.pch, file_hash(x.pch), " ".join(x.flags)), (x.pch, x.flags))
+            pchs.setdefault(pch_key(x), (x.pch, x.flags))
     def make_pch(k):
         header, flags = pchs[k]
         out = os.path.join(a.cache, "pch", k + ".pch")
         if os.path.exists(out):
             return k, None
         tmp = f"{out}.{os.getpid()}.tmp"
-        r = run([CLANG, *flags, "-Wno-everything", "-x", "c++-header", header, "-o", tmp])
+        # Without timestamps: clang would refuse the PCH in the next fresh clone (every header's
+        # mtime is new there) although the key proves the contents unchanged.
+        r = run([CLANG, *flags, "-Wno-everything", "-Xclang", "-fno-pch-timestamp", "-x", "c++-header", header,
+                 "-o", tmp])
         if r.returncode != 0:
             return k, r.stderr[-3000:]
         os.replace(tmp, out)
@@ -189,8 +194,7 @@ def main():
     def tidy(x):
         flags = list(x.flags)
         if x.pch:
-            k = sha(version, x.pch, file_hash(x.pch), " ".join(x.flags))
-            flags += ["-include-pch", os.path.join(a.cache, "pch", k + ".pch")]
+            flags += ["-include-pch", os.path.join(a.cache, "pch", pch_key(x) + ".pch")]
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "compile_commands.json"), "w") as f:
                 compiler = CLANG_C if x.file.endswith(".c") else CLANG
