@@ -25,6 +25,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <tuple>
+#include <utility>
 
 #include <string>
 #include <vector>
@@ -145,28 +147,37 @@ Plan read_plan(int argc, char** argv) {
   DT_USAGE(!p.argv.empty(), "no program to launch: dtbench-launch [flags] -- PROGRAM [ARGS...]");
   DT_USAGE(nnodes.has_value() == node_rank.has_value(), "--nnodes and --node-rank go together");
 
+  // This node's place as the environment tells it (a scheduler's node-level variables, or a
+  // Slurm step, mpirun or PMI that started one task per node); flags must agree with it.
+  const EnvMap env = process_env();
+  LaunchContext ctx;
+  ctx.visible_gpus = visible_gpus();
+  const LaunchInfo info = discover_launch(env, {}, ctx);
+  std::optional<std::pair<int, int>> env_place;  // node rank, node count
+  if (info.node_level) {
+    env_place = {info.node_rank, info.nodes};
+    if (nproc.empty() && !nnodes) nproc = std::to_string(info.local_world_size);
+  } else if (info.source != "single") {
+    // A Slurm step, mpirun or PMI that started one task on each node: the tasks are the nodes.
+    DT_USAGE(info.local_world_size == 1,
+             "{} started {} processes on this node; run dtbench-launch once per node (srun --ntasks-per-node=1, "
+             "mpirun --npernode 1)",
+             info.source, info.local_world_size);
+    env_place = {info.rank, info.world_size};
+  }
   if (nnodes) {
+    DT_USAGE(!env_place || env_place->second == *nnodes,
+             "--nnodes {} but {} says the job has {} nodes; drop --nnodes/--node-rank (the launcher reads them from "
+             "{}) or ask the scheduler for {} nodes",
+             *nnodes, info.source, env_place->second, info.source, *nnodes);
+    DT_USAGE(!env_place || env_place->first == *node_rank,
+             "--node-rank {} but {} says this is node {}; drop --nnodes/--node-rank (the launcher reads them from {})",
+             *node_rank, info.source, env_place->first, info.source);
     p.nnodes = *nnodes;
     p.node_rank = *node_rank;
     p.source = "flags";
   } else {
-    const EnvMap env = process_env();
-    LaunchContext ctx;
-    ctx.visible_gpus = visible_gpus();
-    const LaunchInfo info = discover_launch(env, {}, ctx);
-    if (info.node_level) {
-      p.nnodes = info.nodes;
-      p.node_rank = info.node_rank;
-      if (nproc.empty()) nproc = std::to_string(info.local_world_size);
-    } else if (info.source != "single") {
-      // A Slurm step, mpirun or PMI that started one task on each node: the tasks are the nodes.
-      DT_USAGE(info.local_world_size == 1,
-               "{} started {} processes on this node; run dtbench-launch once per node (srun --ntasks-per-node=1, "
-               "mpirun --npernode 1)",
-               info.source, info.local_world_size);
-      p.nnodes = info.world_size;
-      p.node_rank = info.rank;
-    }
+    if (env_place) std::tie(p.node_rank, p.nnodes) = *env_place;
     p.source = info.source == "single" ? p.source : info.source;
     p.master_addr = info.master_addr;
     p.master_port = info.master_port;

@@ -20,6 +20,7 @@
 #include "core/report/clock.h"
 #include "core/report/errors.h"
 #include "core/report/log.h"
+#include "core/report/system_info.h"
 
 namespace dtbench {
 
@@ -161,15 +162,18 @@ void wait_for_name(const std::string& host, double timeout_s) {
     if (found) ::freeaddrinfo(found);
     if (rc == 0) return;
     if (clock.elapsed_s() > timeout_s)
-      throw RuntimeFailure(fmt::format("the rendezvous host {} did not resolve within --comm-timeout ({:.0f} s): {}",
-                                       host, timeout_s, ::gai_strerror(rc)));
+      throw UsageError(
+          fmt::format("MASTER_ADDR {} did not resolve within --comm-timeout ({:.0f} s): {}; give the "
+                      "rendezvous host's name or address (MASTER_ADDR, dtbench-launch --master-addr)",
+                      host, timeout_s, ::gai_strerror(rc)));
     if (attempt == 0) logf("rendezvous host {} does not resolve yet ({}); retrying", host, ::gai_strerror(rc));
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }
 
 // A socket listening on the rendezvous address itself, for TCPStore to take over
-// (masterListenFd): c10d's own server would listen on every interface of the host.
+// (masterListenFd): c10d's own server would listen on every interface of the host. -1 when
+// `host` is not an address of this host (every bind: EADDRNOTAVAIL).
 int listen_on(const std::string& host, int port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -195,7 +199,43 @@ int listen_on(const std::string& host, int port) {
     ::close(fd);
   }
   ::freeaddrinfo(found);
+  if (err == EADDRNOTAVAIL) return -1;
   throw RuntimeFailure(fmt::format("cannot listen on {}:{}: {}", host, port, std::strerror(err)));
+}
+
+// This process's claim on `rank`, made before it greets: the first claim wins (compareSet on
+// an absent key). A second claim means two nodes were given the same node rank (or two jobs
+// share one rendezvous): the second claimer names both hosts under "refused" (the first
+// refusal stands), so that every rank of the job exits 2 with that one line instead of waiting
+// for ranks that never come.
+void claim_rank(c10d::Store& store, const StoreAuth& auth, int rank) {
+  const std::string name = fmt::format("claim/{}", rank);
+  const std::string me = fmt::format("{} (pid {})", short_hostname(), ::getpid());
+  const std::vector<uint8_t> mine = auth.seal(name, me);
+  const std::vector<uint8_t> first = store.compareSet(auth.key(name), {}, mine);
+  if (first == mine) return;
+  const std::string why = fmt::format(
+      "rank {} is claimed twice, by {} and by {}: two nodes were given the same node rank (or two jobs share "
+      "MASTER_ADDR:MASTER_PORT); give each node its own --node-rank 0..N-1 and each job its own port",
+      rank, auth.open(name, first), me);
+  // The first refusal stands, so that every rank prints the same line.
+  throw UsageError(auth.open("refused", store.compareSet(auth.key("refused"), {}, auth.seal("refused", why))));
+}
+
+// Waits for `keys`, polling (a c10d wait cut short by its timeout leaves its answer in the
+// socket), and for a refusal that ends the rendezvous for every rank.
+void wait_for_keys(c10d::Store& store, const StoreAuth& auth, const std::vector<std::string>& keys, double timeout_s,
+                   const std::string& where) {
+  const Stopwatch clock;
+  const std::vector<std::string> refused{auth.key("refused")};
+  for (int pause_ms = 5;; pause_ms = std::min(pause_ms * 2, 500)) {
+    if (store.check(keys)) return;
+    if (store.check(refused)) throw UsageError(auth.open("refused", store.get(refused[0])));
+    if (clock.elapsed_s() > timeout_s)
+      throw RuntimeFailure(
+          fmt::format("store at {}: not every rank arrived within --comm-timeout ({:.0f} s)", where, timeout_s));
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+  }
 }
 
 // Every rank's greeting under a name all ranks know, sealed with its token: ranks given
@@ -203,8 +243,9 @@ int listen_on(const std::string& host, int port) {
 // Each rank then says it has read the greetings; when one fails, the serving rank keeps the
 // store up until all have (within `linger_s`), so every rank reads why instead of finding
 // the store gone ("connection reset") and blaming a timeout.
-void greet(c10d::Store& store, const StoreAuth& auth, int rank, int size, bool serving, double linger_s,
+void greet(c10d::Store& store, const StoreAuth& auth, int rank, int size, bool serving, double timeout_s,
            const std::string& where) {
+  claim_rank(store, auth, rank);
   auto name = [](int r) { return fmt::format("hello/{}", r); };
   store.set("dtbench/" + name(rank), auth.seal(name(rank), ""));
   std::vector<std::string> keys;
@@ -213,12 +254,7 @@ void greet(c10d::Store& store, const StoreAuth& auth, int rank, int size, bool s
     keys.push_back("dtbench/" + name(r));
     read.push_back(fmt::format("dtbench/greeted/{}", r));
   }
-  try {
-    store.wait(keys);
-  } catch (const std::exception& e) {
-    throw RuntimeFailure(
-        fmt::format("store at {}: not every rank arrived within --comm-timeout ({})", where, first_line(e)));
-  }
+  wait_for_keys(store, auth, keys, timeout_s, where);
   int failed = -1;
   for (int r = 0; r < size && failed < 0; ++r) {
     try {
@@ -228,6 +264,7 @@ void greet(c10d::Store& store, const StoreAuth& auth, int rank, int size, bool s
     }
   }
   if (failed < 0) return;
+  const double linger_s = std::min(timeout_s, 30.0);
   try {
     store.set(read[rank], "");
     if (serving) store.wait(read, std::chrono::milliseconds(static_cast<int64_t>(linger_s * 1000)));
@@ -263,16 +300,28 @@ std::unique_ptr<ControlPlane> make_store_control_plane(const StoreOptions& opt) 
   o.waitWorkers = false;
   o.timeout = std::chrono::milliseconds(static_cast<int64_t>(opt.timeout_s * 1000));
   c10::intrusive_ptr<c10d::Store> store;
+  // Rank 0 on a host that does not own MASTER_ADDR: a misplaced rank 0, or a second node given
+  // node rank 0. It joins as a client, so that a rank 0 already serving there names both hosts.
+  bool misplaced = false;
   try {
     if (o.isServer) o.masterListenFd = listen_on(opt.host, opt.port);
+    if (o.isServer && o.masterListenFd < 0) {
+      o.isServer = false;
+      misplaced = true;
+    }
     store = c10::make_intrusive<c10d::TCPStore>(opt.host, o);
   } catch (const std::exception& e) {
+    if (misplaced)
+      throw UsageError(fmt::format(
+          "this process is rank 0, which serves the store at {}:{}, but {} is not an address of this host ({}) and no "
+          "other rank 0 serves there: start node rank 0 on {}, or set MASTER_ADDR to this host",
+          opt.host, opt.port, opt.host, short_hostname(), opt.host));
     throw RuntimeFailure(fmt::format("cannot {} the TCP store at {}:{} within --comm-timeout: {}",
                                      o.isServer ? "serve" : "reach", opt.host, opt.port, first_line(e)));
   }
   auto auth = std::make_shared<const StoreAuth>(opt.token);
   const std::string where = fmt::format("{}:{}", opt.host, opt.port);
-  greet(*store, *auth, opt.rank, opt.size, o.isServer, std::min(opt.timeout_s, 30.0), where);
+  greet(*store, *auth, opt.rank, opt.size, o.isServer, opt.timeout_s, where);
   auto plane = std::make_unique<StorePlane>(store, auth, where, "world", opt.rank, opt.size);
   plane->barrier();  // everyone is here
   plane->own_store(o.isServer, std::min(opt.timeout_s, 30.0));

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # dtbench-launch, the local launcher: rank variables, prefixed output, two "nodes" on this
-# machine, an Indexed Job's variables, a failing rank stops the others and its code is the
-# exit code, SIGTERM reaches every rank; and fsdp_llama started by it (store backend) gives
-# the losses of one process.
+# machine, an Indexed Job's variables (and flags that contradict them), a failing rank stops
+# the others and its code is the exit code, SIGTERM reaches every rank; and fsdp_llama started
+# by it (store backend) gives the losses of one process.
 source "$(dirname "$0")/../lib.sh"
 LAUNCH="$DTBENCH_BIN/launch/dtbench-launch"
 FSDP="$DTBENCH_BIN/benchmarks/fsdp_llama"
@@ -24,6 +24,14 @@ expect_exit 0 "Indexed Job pod 1 of 2" -- env JOB_COMPLETION_INDEX=1 NNODES=2 NP
   "$LAUNCH" -- bash -c "$show"
 grep -q "^\[2\] rank 2/4 local 0/2 node 1 at 127.0.0.1:" "$WORK/out" && pass "indexed job: node 1's first rank is 2" \
   || fail "indexed job: $(cat "$WORK/out")"
+# Flags that contradict the scheduler's node variables: exit 2, one line naming both.
+for flags in "--nnodes 3 --node-rank 1:--nnodes 3 but indexed-job says the job has 2 nodes" \
+  "--nnodes 2 --node-rank 0:--node-rank 0 but indexed-job says this is node 1"; do
+  expect_exit 2 "dtbench-launch ${flags%%:*} in pod 1 of 2" -- env JOB_COMPLETION_INDEX=1 NNODES=2 NPROC_PER_NODE=2 \
+    MASTER_ADDR=127.0.0.1 "$LAUNCH" ${flags%%:*} -- true
+  [ "$(wc -l <"$WORK/err")" -eq 1 ] && grep -qF -- "${flags#*:}" "$WORK/err" && pass "names both: $(cat "$WORK/err")" ||
+    fail "message: $(cat "$WORK/err")"
+done
 
 # A rank that fails stops the others; its exit code is the launcher's.
 # The sleepers' duration is unique to this test run, so that no other process on the machine

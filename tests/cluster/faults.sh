@@ -12,14 +12,6 @@ source "$(dirname "$0")/lib.sh"
 FSDP="$DTBENCH_BIN/benchmarks/fsdp_llama"
 common=(--model tiny --seq 32 --global-batch 8 --lr 1e-3 --warmup-steps 2 --threads 1)
 
-wait_launchers() {  # wait_launchers NAME SECONDS: both launchers' exit codes in codes[]
-  local k
-  codes=()
-  for k in 0 1; do
-    wait_exit "${launch_pids[$k]}" "$2"
-    codes+=("$rc")
-  done
-}
 ranks_left() { pgrep -f "fsdp_llama .*$WORK/$1" || true; }
 
 expect_exit 0 "1 process (reference)" -- "$FSDP" "${common[@]}" --steps 8 --out "$WORK/ref.json"
@@ -31,7 +23,7 @@ for _ in $(seq 600); do grep -q "Batch 3 " "$WORK/down.node0.out" 2>/dev/null &&
 bash "$CLUSTER" link "$DTBENCH_CLUSTER_DIR" node1 down
 cleanup_hooks+=("bash '$CLUSTER' link '$DTBENCH_CLUSTER_DIR' node1 up")
 t0=$(date +%s%N)
-wait_launchers down 40
+wait_launchers 40
 took=$((($(date +%s%N) - t0) / 1000000))
 bash "$CLUSTER" link "$DTBENCH_CLUSTER_DIR" node1 up
 echo "    link down: the launchers ended in ${took} ms (exit ${codes[*]}); --comm-timeout 10 s"
@@ -53,7 +45,7 @@ launch_nodes stall "$(free_port)" -- "$FSDP" "${common[@]}" --steps 8 --log-ever
   --out "$WORK/stall.json"
 for _ in $(seq 600); do grep -q "Batch 2 " "$WORK/stall.node0.out" 2>/dev/null && break; sleep 0.1; done
 bash "$CLUSTER" stall "$DTBENCH_CLUSTER_DIR" node1 3
-wait_launchers stall 120
+wait_launchers 120
 [ "${codes[0]}" -eq 0 ] && [ "${codes[1]}" -eq 0 ] && pass "a 3 s stall with --comm-timeout 30: completes" ||
   fail "stall: exits ${codes[*]}"
 compare_losses "$WORK/ref.json" "$WORK/stall.json" "after a 3 s stall"
@@ -61,7 +53,7 @@ compare_losses "$WORK/ref.json" "$WORK/stall.json" "after a 3 s stall"
 bash "$CLUSTER" shape "$DTBENCH_CLUSTER_DIR" node1 loss=1
 cleanup_hooks+=("bash '$CLUSTER' shape '$DTBENCH_CLUSTER_DIR' node1 clear")
 launch_nodes loss "$(free_port)" -- "$FSDP" "${common[@]}" --steps 8 --comm-timeout 60 --out "$WORK/loss.json"
-wait_launchers loss 120
+wait_launchers 120
 bash "$CLUSTER" shape "$DTBENCH_CLUSTER_DIR" node1 clear
 [ "${codes[0]}" -eq 0 ] && [ "${codes[1]}" -eq 0 ] && pass "1 % packet loss on node1: completes" ||
   fail "1 % loss: exits ${codes[*]}"
@@ -70,7 +62,7 @@ compare_losses "$WORK/ref.json" "$WORK/loss.json" "under 1 % packet loss"
 # Delay needs netem, which not every kernel has: where it is missing, SKIP with the error.
 if said=$(bash "$CLUSTER" shape "$DTBENCH_CLUSTER_DIR" node1 delay=5ms 2>&1); then
   launch_nodes delay "$(free_port)" -- "$FSDP" "${common[@]}" --steps 8 --comm-timeout 60 --out "$WORK/delay.json"
-  wait_launchers delay 120
+  wait_launchers 120
   bash "$CLUSTER" shape "$DTBENCH_CLUSTER_DIR" node1 clear
   [ "${codes[0]}" -eq 0 ] && [ "${codes[1]}" -eq 0 ] && pass "5 ms delay on node1: completes" || fail "delay: exits ${codes[*]}"
   compare_losses "$WORK/ref.json" "$WORK/delay.json" "under 5 ms delay"

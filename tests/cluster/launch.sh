@@ -46,7 +46,7 @@ compare_losses "$WORK/ddp1.json" "$WORK/ddp_2x2.json" "ddp_train 2 nodes x 2 ran
 
 for layout in "--tp 2 --pp 2" "--tp 2"; do
   name="megatron ${layout}"
-  expect_exit 0 "$name, 2 nodes x 2 ranks (mpirun)" -- cluster_mpirun -np 4 "$MEG" "${common[@]}" $layout \
+  expect_exit 0 "$name, 2 nodes x 2 ranks (mpirun)" -- cluster_mpirun 4 "$MEG" "${common[@]}" $layout \
     --out "$WORK/meg.json"
   compare_losses "$WORK/meg1.json" "$WORK/meg.json" "megatron_gpt $layout across nodes (tp inside a node)"
 done

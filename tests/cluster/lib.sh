@@ -13,13 +13,14 @@ on() {  # on NODE CMD...: CMD on NODE of the shared cluster
   bash "$CLUSTER" exec "$DTBENCH_CLUSTER_DIR" "$node" "$@"
 }
 
-# cluster_mpirun ARGS...: mpirun from node0 across the hostfile's nodes, every byte on the
-# cluster's /24 (tests/cluster/rsh.sh enters the other nodes).
+# cluster_mpirun [HOSTFILE] NP PROGRAM ARGS...: launch/mpirun-hosts from node0 across the
+# hostfile's nodes (default: the cluster's), every byte on the cluster's /24
+# (tests/cluster/rsh.sh enters the other nodes); MPIRUN_EXTRA: more mpirun options.
 cluster_mpirun() {
-  on node0 mpirun --allow-run-as-root --oversubscribe --bind-to none --hostfile "$DTBENCH_CLUSTER_DIR/hostfile" \
-    --mca plm_rsh_agent "$DTBENCH_SRC/tests/cluster/rsh.sh" --mca plm_rsh_no_tree_spawn 1 \
-    --mca btl self,vader,tcp --mca btl_tcp_if_include "$SUBNET" --mca oob_tcp_if_include "$SUBNET" \
-    --mca btl_vader_single_copy_mechanism none -x DTBENCH_CLUSTER_DIR -x PATH "$@"
+  local hostfile="$DTBENCH_CLUSTER_DIR/hostfile"
+  [ -f "$1" ] && { hostfile="$1"; shift; }
+  on node0 env DTBENCH_MPI_NET="$SUBNET" DTBENCH_MPIRUN_ARGS="--mca plm_rsh_agent $DTBENCH_SRC/tests/cluster/rsh.sh \
+--mca plm_rsh_no_tree_spawn 1 -x DTBENCH_CLUSTER_DIR ${MPIRUN_EXTRA:-}" "$DTBENCH_SRC/launch/mpirun-hosts" "$hostfile" "$@"
 }
 
 # link_bytes NODE: "tx rx" bytes of NODE's veth, as its bridge end counts them.
@@ -41,5 +42,15 @@ launch_nodes() {
       --master-addr node0 --master-port "$port" "$@" >"$WORK/$name.node$k.out" 2>"$WORK/$name.node$k.err" &
     launch_pids+=($!)
     cleanup_hooks+=("kill -KILL $! 2>/dev/null")
+  done
+}
+
+codes=()
+wait_launchers() {  # wait_launchers SECONDS: both launchers' exit codes in codes[]
+  local k
+  codes=()
+  for k in 0 1; do
+    wait_exit "${launch_pids[$k]}" "$1"
+    codes+=("$rc")
   done
 }

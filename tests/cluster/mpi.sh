@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 COLL="$DTBENCH_BIN/benchmarks/collectives_perf"
 for op in all_reduce all_gather reduce_scatter broadcast reduce all_to_all send_recv; do
   rc=0
-  cluster_mpirun -np 4 "$COLL" --op "$op" -b 8 -e 256K -f 8 -n 3 -w 1 --out "$WORK/$op.json" >"$WORK/$op.out" 2>&1 || rc=$?
+  cluster_mpirun 4 "$COLL" --op "$op" -b 8 -e 256K -f 8 -n 3 -w 1 --out "$WORK/$op.json" >"$WORK/$op.out" 2>&1 || rc=$?
   if [ "$rc" -eq 0 ] && grep -q "# Out of bounds values : 0 OK" "$WORK/$op.out"; then pass "$op on 2 nodes x 2 ranks: #wrong 0"
   else fail "$op: exit $rc"; tail -5 "$WORK/$op.out"; fi
 done
@@ -21,7 +21,7 @@ PY
 
 if [ -x "$DTBENCH_BIN/benchmarks/fabric_perf" ]; then
   rc=0
-  cluster_mpirun -np 2 --map-by node -x FI_TCP_IFACE=eth0 "$DTBENCH_BIN/benchmarks/fabric_perf" --provider tcp \
+  MPIRUN_EXTRA="--map-by node -x FI_TCP_IFACE=eth0" cluster_mpirun 2 "$DTBENCH_BIN/benchmarks/fabric_perf" --provider tcp \
     -b 8 -e 1M -f 4 -n 5 -w 1 --out "$WORK/fabric.json" >"$WORK/fabric.out" 2>&1 || rc=$?
   if [ "$rc" -eq 0 ] && python3 - "$WORK/fabric.json" <<'PY'; then
 import json, sys
@@ -40,7 +40,7 @@ cleanup_hooks+=("bash '$CLUSTER' shape '$DTBENCH_CLUSTER_DIR' node1 clear")
 read -r tx0 rx0 <<<"$(link_bytes node1)"
 t0=$(date +%s%N)
 rc=0
-cluster_mpirun -np 4 "$COLL" --op all_reduce -b 8M -e 8M -n 1 -w 1 --out "$WORK/shaped.json" >"$WORK/shaped.out" 2>&1 || rc=$?
+cluster_mpirun 4 "$COLL" --op all_reduce -b 8M -e 8M -n 1 -w 1 --out "$WORK/shaped.json" >"$WORK/shaped.out" 2>&1 || rc=$?
 t1=$(date +%s%N)
 read -r tx1 rx1 <<<"$(link_bytes node1)"
 bash "$CLUSTER" shape "$DTBENCH_CLUSTER_DIR" node1 clear

@@ -2,9 +2,10 @@
 # Real multi-node Slurm on the virtual cluster: munged (its socket in the cluster's folder) and
 # slurmctld on head, one `slurmd -N nodeK` in each node's namespaces (%n in its spool, pid and
 # log paths), every daemon on the cluster's /24 (NoInAddrAny). sbatch --nodes=2
-# --ntasks-per-node=2 of slurm/fsdp_llama.sbatch (srun with PMIx, and one dtbench-launch per
-# node), slurm/ddp_train.sbatch and slurm/collectives.sbatch: COMPLETED, and the records name
-# both hosts with their ranks. Then node1's link goes down under a running job: every rank
+# --ntasks-per-node=2 of slurm/fsdp_llama.sbatch, ddp_train.sbatch and collectives.sbatch, each
+# in both launch forms (srun with PMIx, and one dtbench-launch per node): COMPLETED, and the
+# records name both hosts with their ranks. dtbench-launch told another node count than its
+# step's: exit 2, one line. Then node1's link goes down under a running job: every rank
 # exits, the job ends FAILED with exit code 3 (not requeued, not NODE_FAIL) and, the link
 # back, node1 is idle with no rank or slurmstepd left.
 source "$(dirname "$0")/lib.sh"
@@ -99,10 +100,24 @@ submit fsdp_srun fsdp_llama.sbatch "${train[@]}"
 check_job fsdp_srun "$sdir/runs/fsdp_srun/result.json"
 submit fsdp_launcher fsdp_llama.sbatch "${train[@]}" LAUNCH=launcher
 check_job fsdp_launcher "$sdir/runs/fsdp_launcher/result.json"
-submit ddp ddp_train.sbatch "${train[@]}"
-check_job ddp "$sdir/runs/ddp/result.json"
-submit coll collectives.sbatch OPS="all_reduce" MAX_BYTES=64K ITERS=3 WARMUP=1
-check_job coll "$sdir/runs/coll/all_reduce/result.json"
+for launch in srun launcher; do
+  submit "ddp_$launch" ddp_train.sbatch "${train[@]}" LAUNCH=$launch
+  check_job "ddp_$launch" "$sdir/runs/ddp_$launch/result.json"
+  submit "coll_$launch" collectives.sbatch OPS="all_reduce" MAX_BYTES=64K ITERS=3 WARMUP=1 LAUNCH=$launch
+  check_job "coll_$launch" "$sdir/runs/coll_$launch/all_reduce/result.json"
+done
+
+# dtbench-launch told a node count that Slurm's step contradicts: exit 2 on each node, before
+# any rank starts, one line naming both counts.
+rc=0
+job=$(on head sbatch --parsable --wait -N 2 --ntasks-per-node=1 -J mismatch -o "$sdir/mismatch.out" \
+  --wrap "srun $DTBENCH_BIN/launch/dtbench-launch --nnodes 3 --node-rank 0 -- true") || rc=$?
+job="${job%%;*}"
+lines="$(grep "error:" "$sdir/mismatch.out" | grep -v "^srun: " | sort -u)"
+if [ "$(job_field "$job" ExitCode)" = 2:0 ] && [ "$(grep -c . <<<"$lines")" -eq 1 ] &&
+  grep -qF -- "--nnodes 3 but slurm says the job has 2 nodes" <<<"$lines"; then
+  pass "dtbench-launch --nnodes 3 in a 2-node step: exit 2, one line: $lines"
+else fail "node count mismatch: job $job exit code $(job_field "$job" ExitCode)"; sed 's/^/    /' "$sdir/mismatch.out" | head -5; fi
 
 # node1's link down under a running job.
 job=$(on head env "${train[@]}" STEPS=100000 EXTRA_ARGS="--threads 1 --comm-timeout 10 --log-every 1" \
