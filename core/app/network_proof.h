@@ -1,7 +1,10 @@
 // Proof of the network a run used, for every executable's record (issue: "is EFA really
-// used"): EFA hardware counters before and after the measured part, and which network
-// NCCL chose by its own log. A multi-node run whose bytes did not cross EFA, or whose NCCL
-// fell back to sockets, is marked in record["network"] and warned about in one loud line.
+// used"), measured rather than inferred: EFA hardware counters and every interface's byte
+// counters before and after the measured part (per host), the TCP connections and MPI
+// shared memory each rank holds (which library's, on which interface, to which host), and
+// which network NCCL chose by its own log. A multi-node run whose bytes did not cross EFA,
+// whose NCCL fell back to sockets or that has no EFA at all is marked in record["network"]
+// and warned about in one loud line, once per run (rank 0).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -10,6 +13,7 @@
 
 #include "core/comm/world.h"
 #include "core/report/efa_counters.h"
+#include "core/report/net_links.h"
 
 namespace dtbench {
 
@@ -25,9 +29,10 @@ class NetworkProof {
  private:
   bool reads_counters_;
   std::vector<EfaDevice> before_;
+  std::map<std::string, LinkBytes> links_before_;
 };
 
-// The verdict on a gathered network object (its "hosts", "nccl_ranks", "nodes"): sets
+// The verdict on a gathered network object (its "hosts", "nccl_ranks", "transports", "nodes"): sets
 // "verdict" (single_node | efa | sockets | no_efa_traffic | no_efa) and "warning" ("" or
 // one line). Pure, for tests.
 void judge_network(nlohmann::json& network);

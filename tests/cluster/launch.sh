@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # dtbench-launch across two nodes (one per node, 2 ranks each, --nnodes 2 --node-rank K,
 # rendezvous on node0 over the store, the job token shared) and MPI across nodes: fp32 losses
-# within 1e-5 relative of one process, and records that name both hosts.
+# within 1e-5 relative of one process, and records that name both hosts (and prove, by
+# measurement, that the store's TCP connections crossed the nodes).
 #   fsdp_llama 2x2 (launcher), hybrid sharding with its shard groups inside the nodes
 #   (--hsdp-shard-size 2), ddp_train 2x2 (launcher), megatron_gpt tp 2 inside a node and pp 2
 #   across the nodes (mpirun), and tp 2 with dp across the nodes (mpirun).
@@ -38,6 +39,7 @@ PY
   fi
 }
 across fsdp_2x2 "$FSDP"
+proves_network "fsdp_llama by dtbench-launch" "$WORK/fsdp_2x2.json" store "$WORK"/fsdp_2x2.node*.err
 compare_losses "$WORK/fsdp1.json" "$WORK/fsdp_2x2.json" "fsdp_llama 2 nodes x 2 ranks"
 across fsdp_hsdp "$FSDP" --hsdp-shard-size 2
 compare_losses "$WORK/fsdp1.json" "$WORK/fsdp_hsdp.json" "fsdp_llama hybrid, shard groups inside nodes"

@@ -54,3 +54,30 @@ wait_launchers() {  # wait_launchers SECONDS: both launchers' exit codes in code
     codes+=("$rc")
   done
 }
+
+# proves_network WHAT RECORD LIBRARY OUTPUT...: the record's network proof of a 2-node run on
+# the cluster, as measured: LIBRARY's TCP connections crossed the nodes on eth0, both hosts'
+# eth0 counters moved, no EFA (verdict no_efa), and the outputs hold its warning exactly once.
+proves_network() {
+  local what="$1" record="$2" library="$3" warnings
+  shift 3
+  warnings=$(cat "$@" | grep -c "dtbench: WARNING !!! this 2-node run crossed nodes over TCP" || true)
+  if [ "$warnings" -eq 1 ] && python3 - "$record" "$library" <<'PY'; then
+import json, sys
+n = json.load(open(sys.argv[1]))["network"]
+lib = sys.argv[2]
+assert n["nodes"] == 2 and n["verdict"] == "no_efa" and n["efa_devices"] == 0, n
+t = [x for x in n["transports"] if x["library"] == lib and x["transport"] == "tcp"]
+assert t and t[0]["interfaces"] == ["eth0"] and t[0]["cross_node_connections"] > 0, n["transports"]
+hosts = {h["host"]: h["links"] for h in n["hosts"]}
+assert sorted(hosts) == ["node0", "node1"], hosts
+assert all(l["eth0"]["tx_bytes"] > 0 and l["eth0"]["rx_bytes"] > 0 for l in hosts.values()), hosts
+print("    " + n["warning"])
+print("    transports: " + "; ".join(f"{x['library']} {x['transport']} on {'+'.join(x['interfaces']) or '-'}: "
+      f"{x['ranks']} ranks, {x['cross_node_connections']} connections to the other node" for x in n["transports"]))
+PY
+    pass "$what: network proof measured ($library over TCP on eth0, both hosts' eth0 moved, no EFA), one warning"
+  else
+    fail "$what: network proof (warnings printed: $warnings)"
+  fi
+}

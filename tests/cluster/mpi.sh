@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Open MPI across two nodes of the virtual cluster (2 ranks each, every byte on its /24):
 # collectives_perf runs every op with zero wrong elements and its record names both hosts
-# with their ranks; fabric_perf crosses the nodes over libfabric's tcp provider; with node1's
+# with their ranks, and its network proof is measured (Open MPI's TCP connections across the
+# nodes on eth0, both hosts' eth0 counters, shared memory inside a node, no EFA: one warning);
+# env_check flags the node whose (fake) EFA devices differ; fabric_perf crosses the nodes over
+# libfabric's tcp provider; with node1's
 # link shaped to 80 Mbit/s, the bytes that cross its veth per second of the run stay within
 # 2 % of that rate (busbw is printed beside it: it may exceed the link's rate, by algorithm).
 source "$(dirname "$0")/lib.sh"
@@ -18,6 +21,10 @@ r = json.load(open(sys.argv[1]))
 assert r["launch"]["nodes"] == 2 and r["system"]["hosts"] == ["node0", "node1"], (r["launch"], r["system"]["hosts"])
 assert [(p["rank"], p["host"]) for p in r["per_rank"]] == [(0, "node0"), (1, "node0"), (2, "node1"), (3, "node1")], r["per_rank"]
 PY
+proves_network "all_reduce over mpirun" "$WORK/all_reduce.json" mpi "$WORK/all_reduce.out"
+python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["network"]["transports"]; assert any(x["library"]=="mpi" and x["transport"]=="shared_memory" and x["ranks"]==4 for x in t), t' \
+  "$WORK/all_reduce.json" && pass "every rank mapped Open MPI's shared memory (its node's other rank)" ||
+  fail "no shared memory recorded"
 
 if [ -x "$DTBENCH_BIN/benchmarks/fabric_perf" ]; then
   rc=0
@@ -33,6 +40,29 @@ PY
     pass "fabric_perf between node0 and node1 (tcp provider): every size, zero wrong bytes"
   else fail "fabric_perf across nodes: exit $rc"; tail -5 "$WORK/fabric.out"; fi
 fi
+
+# env_check on both nodes, node1 with a fake tree of 2 EFA devices and node0 with none: rank 0
+# flags the difference and names node1.
+for k in 0 1; do mkdir -p "$WORK/sys.node$k"; done
+for i in 0 1; do
+  dev="$WORK/sys.node1/class/infiniband/rdmap${i}s0"
+  mkdir -p "$dev/device" "$dev/ports/1/hw_counters" "$WORK/sys.node1/bus/pci/drivers/efa"
+  ln -s ../../../../bus/pci/drivers/efa "$dev/device/driver"
+done
+rc=0
+MPIRUN_EXTRA="--map-by node" cluster_mpirun 2 bash -c \
+  'DTBENCH_SYSFS_ROOT="$1.$(hostname)" exec "$2" --out "$3"' - "$WORK/sys" "$DTBENCH_BIN/benchmarks/env_check" \
+  "$WORK/env.json" >"$WORK/env.out" 2>&1 || rc=$?
+if [ "$rc" -eq 4 ] && python3 - "$WORK/env.json" <<'PY'; then
+import json, sys
+r = json.load(open(sys.argv[1]))
+d = [c for c in r["checks"] if c["name"] == "efa_devices differs"]
+assert d and d[0]["verdict"] == "fail", r["checks"]
+assert "on node0 (rank 0" in d[0]["detail"] and "2 on node1 (rank 1" in d[0]["detail"], d[0]
+print("    " + d[0]["detail"])
+PY
+  pass "env_check across nodes: exit 4, node1's 2 EFA devices flagged by name"
+else fail "env_check across nodes: exit $rc"; tail -5 "$WORK/env.out"; fi
 
 rate_mbit=80
 bash "$CLUSTER" shape "$DTBENCH_CLUSTER_DIR" node1 rate=${rate_mbit}mbit

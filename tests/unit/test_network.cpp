@@ -1,6 +1,10 @@
-// The network proof's inputs: EFA counters from a fake sysfs tree, NCCL's choice from
-// recorded log lines, and the verdict on a gathered network object.
+// The network proof's inputs: EFA counters and interface counters from fake sysfs trees,
+// this process's TCP connections, NCCL's choice from recorded log lines, and the verdict on
+// a gathered network object.
+#include <arpa/inet.h>
 #include <catch2/catch.hpp>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -8,6 +12,7 @@
 #include "core/app/network_proof.h"
 #include "core/report/efa_counters.h"
 #include "core/report/files.h"
+#include "core/report/net_links.h"
 #include "core/report/nccl_log.h"
 
 using namespace dtbench;
@@ -134,8 +139,80 @@ TEST_CASE("network verdicts", "[network]") {
   CHECK(net["warning"].get<std::string>().find("plain sockets") != std::string::npos);
   CHECK(net["warning"].get<std::string>().find("rank 9") != std::string::npos);
 
-  net = {{"nodes", 4}, {"hosts", {host("a", 0, 0)}}, {"nccl_ranks", nlohmann::json::array()}};
+  // No EFA anywhere: the warning says what carried the bytes, as measured.
+  nlohmann::json a = host("a", 0, 0);
+  a["links"] = {{"eth0", {{"tx_bytes", 3 << 20}, {"rx_bytes", 1}}}, {"lo", {{"tx_bytes", 9 << 20}, {"rx_bytes", 0}}}};
+  net = {{"nodes", 4},
+         {"hosts", {a}},
+         {"nccl_ranks", nlohmann::json::array()},
+         {"transports",
+          {{{"library", "mpi"},
+            {"transport", "tcp"},
+            {"interfaces", {"eth0"}},
+            {"connections", 8},
+            {"cross_node_connections", 6}},
+           {{"library", "mpi"},
+            {"transport", "shared_memory"},
+            {"interfaces", nlohmann::json::array()},
+            {"connections", 0},
+            {"cross_node_connections", 0}}}}};
   judge_network(net);
   CHECK(net["verdict"] == "no_efa");
-  CHECK(net["warning"].get<std::string>().empty());
+  CHECK(net["warning"] ==
+        "this 4-node run crossed nodes over TCP (mpi on eth0), sent by the hosts: 3.0 MiB on eth0, not EFA: no host "
+        "has an EFA device; these are not EFA figures");
+}
+
+TEST_CASE("interface counters and this process's TCP connections", "[network]") {
+  char tmpl[] = "/tmp/dtbench-links.XXXXXX";
+  const std::string root = ::mkdtemp(tmpl);
+  const std::string header =
+      "Inter-|   Receive                                                |  Transmit\n"
+      " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier "
+      "compressed\n";
+  write(root + "/dev", header +
+                           "    lo:       7       1    0    0    0     0          0         0        7       1    0 "
+                           "   0    0     0       0          0\n  eth0:      50       2    0    0    0     0          0"
+                           "         0     1000      12    0    0    0     0       0          0");
+  const auto before = read_link_bytes(root + "/dev");
+  REQUIRE(before.size() == 2);
+  CHECK(before.at("eth0").tx == 1000);
+  CHECK(before.at("eth0").rx == 50);
+  write(root + "/dev", header +
+                           "    lo:       7       1    0    0    0     0          0         0        7       1    0 "
+                           "   0    0     0       0          0\n  eth0:      50       2    0    0    0     0          0"
+                           "         0     4096      40    0    0    0     0       0          0");
+  const auto moved = link_bytes_delta(before, read_link_bytes(root + "/dev"));
+  REQUIRE(moved.size() == 1);  // lo did not move
+  CHECK(moved.at("eth0").tx == 3096);
+  CHECK(moved.at("eth0").rx == 0);
+  CHECK(read_link_bytes().count("lo") == 1);  // this process's own namespace
+  remove_tree(root);
+
+  // A real loopback connection held by this process is listed from both of its ends.
+  const int server = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(::bind(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(server, 1) == 0);
+  REQUIRE(::getsockname(server, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  const int client = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const int accepted = ::accept(server, nullptr, nullptr);
+  REQUIRE(accepted >= 0);
+  const int port = ntohs(addr.sin_port);
+  int ends = 0;
+  for (const TcpConnection& c : own_tcp_connections()) {
+    if (c.remote_port != port && c.local_port != port) continue;
+    ++ends;
+    CHECK(c.local_ip == "127.0.0.1");
+    CHECK(c.remote_ip == "127.0.0.1");
+    CHECK(c.interface == "lo");
+    CHECK(c.remote_is_local);
+  }
+  CHECK(ends == 2);
+  for (const int fd : {accepted, client, server}) ::close(fd);
+  CHECK(!maps_mpi_shared_memory());  // no MPI in this process
 }
