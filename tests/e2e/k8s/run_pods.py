@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""run_pods.py MANIFEST HOSTS_FILE [SECRET/KEY:=VALUE ...] [NAME=VALUE ...]
+"""run_pods.py MANIFEST HOSTS_FILE|--cluster DIR [SECRET/KEY:=VALUE ...] [NAME=VALUE ...]
 
 Runs the container command of every pod of a plain manifest's Indexed Job as local
 processes, the way the cluster would: the Job's env with the overrides applied (CPU
@@ -8,6 +8,8 @@ arguments (a pod whose Secret is missing does not start, as with the kubelet), $
 from the env as the kubelet does, and the image's programs found on PATH. Each pod runs in
 a private mount namespace (unshare -m) with HOSTS_FILE bind-mounted over /etc/hosts, so
 <job>-0.<service> can resolve to 127.0.0.1 without touching the machine's /etc/hosts.
+With --cluster DIR, pod K runs on nodeK of the virtual cluster in DIR (tests/cluster/), whose
+own hosts file the node's /etc/hosts is: each pod is a node, as on a real cluster.
 Prints each pod's exit code and output tail; exits 0 when every pod exits 0."""
 import os
 import re
@@ -19,9 +21,14 @@ import yaml
 
 
 def main():
-    manifest, hosts = sys.argv[1], sys.argv[2]
-    secrets = dict(a.split(":=", 1) for a in sys.argv[3:] if ":=" in a)
-    overrides = dict(a.split("=", 1) for a in sys.argv[3:] if ":=" not in a)
+    manifest, rest = sys.argv[1], sys.argv[2:]
+    cluster = None
+    if rest[0] == "--cluster":
+        cluster, rest = rest[1], rest[2:]
+    else:
+        hosts, rest = rest[0], rest[1:]
+    secrets = dict(a.split(":=", 1) for a in rest if ":=" in a)
+    overrides = dict(a.split("=", 1) for a in rest if ":=" not in a)
     job = next(d for d in yaml.safe_load_all(open(manifest)) if d and d["kind"] == "Job")
     pods = job["spec"]["completions"]
     c = job["spec"]["template"]["spec"]["containers"][0]
@@ -42,12 +49,15 @@ def main():
         expand = lambda s: re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), s)
         argv = [expand(a) for a in c.get("command", []) + c.get("args", [])]
         os.makedirs(env.get("RESULTS_DIR", "."), exist_ok=True)
-        inner = f"mount --bind {shlex.quote(hosts)} /etc/hosts && exec {shlex.join(argv)}"
+        if cluster:
+            run = ["bash", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../cluster/cluster.sh"),
+                   "exec", cluster, f"node{index}", *argv]
+        else:
+            run = ["unshare", "-m", "sh", "-c", f"mount --bind {shlex.quote(hosts)} /etc/hosts && exec {shlex.join(argv)}"]
         full_env = dict(os.environ)
         full_env.update(env)
         log = open(os.path.join(env.get("RESULTS_DIR", "."), f"pod{index}.log"), "w")
-        procs.append((index, subprocess.Popen(["unshare", "-m", "sh", "-c", inner], env=full_env, stdout=log,
-                                              stderr=subprocess.STDOUT), log.name))
+        procs.append((index, subprocess.Popen(run, env=full_env, stdout=log, stderr=subprocess.STDOUT), log.name))
     worst = 0
     for index, p, log in procs:
         try:
