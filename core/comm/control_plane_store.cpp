@@ -203,12 +203,41 @@ int listen_on(const std::string& host, int port) {
   throw RuntimeFailure(fmt::format("cannot listen on {}:{}: {}", host, port, std::strerror(err)));
 }
 
+// A refused rendezvous (below) ends every process that came to it with the same line. Each
+// says it has read the refusal; the serving process keeps the store up until all that arrived
+// have (within `linger_s`), so that none finds the store gone and blames the network.
+struct Refusal {
+  c10d::Store& store;
+  const StoreAuth& auth;
+  bool serving;
+  double linger_s;
+
+  [[noreturn]] void end(const std::string& why) const {
+    try {
+      store.add(auth.key("refusal-read"), 1);
+      const Stopwatch clock;
+      while (serving && clock.elapsed_s() < linger_s &&
+             store.add(auth.key("refusal-read"), 0) < store.add(auth.key("arrived"), 0))
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } catch (const std::exception&) {  // the store is gone: the refusal still stands
+    }
+    throw UsageError(why);
+  }
+
+  // The refusal, if one was made.
+  void check() const {
+    const std::vector<std::string> key{auth.key("refused")};
+    if (store.check(key)) end(auth.open("refused", store.get(key[0])));
+  }
+};
+
 // This process's claim on `rank`, made before it greets: the first claim wins (compareSet on
 // an absent key). A second claim means two nodes were given the same node rank (or two jobs
 // share one rendezvous): the second claimer names both hosts under "refused" (the first
-// refusal stands), so that every rank of the job exits 2 with that one line instead of waiting
-// for ranks that never come.
-void claim_rank(c10d::Store& store, const StoreAuth& auth, int rank) {
+// refusal stands), so that every process exits 2 with that one line instead of waiting for
+// ranks that never come.
+void claim_rank(c10d::Store& store, const StoreAuth& auth, int rank, const Refusal& refusal) {
+  store.add(auth.key("arrived"), 1);
   const std::string name = fmt::format("claim/{}", rank);
   const std::string me = fmt::format("{} (pid {})", short_hostname(), ::getpid());
   const std::vector<uint8_t> mine = auth.seal(name, me);
@@ -218,19 +247,17 @@ void claim_rank(c10d::Store& store, const StoreAuth& auth, int rank) {
       "rank {} is claimed twice, by {} and by {}: two nodes were given the same node rank (or two jobs share "
       "MASTER_ADDR:MASTER_PORT); give each node its own --node-rank 0..N-1 and each job its own port",
       rank, auth.open(name, first), me);
-  // The first refusal stands, so that every rank prints the same line.
-  throw UsageError(auth.open("refused", store.compareSet(auth.key("refused"), {}, auth.seal("refused", why))));
+  refusal.end(auth.open("refused", store.compareSet(auth.key("refused"), {}, auth.seal("refused", why))));
 }
 
 // Waits for `keys`, polling (a c10d wait cut short by its timeout leaves its answer in the
 // socket), and for a refusal that ends the rendezvous for every rank.
-void wait_for_keys(c10d::Store& store, const StoreAuth& auth, const std::vector<std::string>& keys, double timeout_s,
+void wait_for_keys(c10d::Store& store, const std::vector<std::string>& keys, const Refusal& refusal, double timeout_s,
                    const std::string& where) {
   const Stopwatch clock;
-  const std::vector<std::string> refused{auth.key("refused")};
   for (int pause_ms = 5;; pause_ms = std::min(pause_ms * 2, 500)) {
     if (store.check(keys)) return;
-    if (store.check(refused)) throw UsageError(auth.open("refused", store.get(refused[0])));
+    refusal.check();
     if (clock.elapsed_s() > timeout_s)
       throw RuntimeFailure(
           fmt::format("store at {}: not every rank arrived within --comm-timeout ({:.0f} s)", where, timeout_s));
@@ -245,7 +272,8 @@ void wait_for_keys(c10d::Store& store, const StoreAuth& auth, const std::vector<
 // the store gone ("connection reset") and blaming a timeout.
 void greet(c10d::Store& store, const StoreAuth& auth, int rank, int size, bool serving, double timeout_s,
            const std::string& where) {
-  claim_rank(store, auth, rank);
+  const Refusal refusal{store, auth, serving, std::min(timeout_s, 30.0)};
+  claim_rank(store, auth, rank, refusal);
   auto name = [](int r) { return fmt::format("hello/{}", r); };
   store.set("dtbench/" + name(rank), auth.seal(name(rank), ""));
   std::vector<std::string> keys;
@@ -254,7 +282,7 @@ void greet(c10d::Store& store, const StoreAuth& auth, int rank, int size, bool s
     keys.push_back("dtbench/" + name(r));
     read.push_back(fmt::format("dtbench/greeted/{}", r));
   }
-  wait_for_keys(store, auth, keys, timeout_s, where);
+  wait_for_keys(store, keys, refusal, timeout_s, where);
   int failed = -1;
   for (int r = 0; r < size && failed < 0; ++r) {
     try {
@@ -264,10 +292,9 @@ void greet(c10d::Store& store, const StoreAuth& auth, int rank, int size, bool s
     }
   }
   if (failed < 0) return;
-  const double linger_s = std::min(timeout_s, 30.0);
   try {
     store.set(read[rank], "");
-    if (serving) store.wait(read, std::chrono::milliseconds(static_cast<int64_t>(linger_s * 1000)));
+    if (serving) store.wait(read, std::chrono::milliseconds(static_cast<int64_t>(refusal.linger_s * 1000)));
   } catch (const std::exception&) {  // a rank that never reads: the failure below still stands
   }
   throw RuntimeFailure(
