@@ -1,33 +1,40 @@
 #!/usr/bin/env bash
 # The nightly regression run: the standard set (collectives, every op; fsdp_llama;
-# megatron_gpt; ddp_train) at the preset's sizes, each record validated, compared with the
-# system's baselines (results/baselines/<system>; the history's last nights as the noise
-# band), appended to results/history/<system>/<date>.jsonl, a report with plots, and the
-# figures pushed to a Prometheus Pushgateway and/or written as node_exporter textfiles.
-#   scripts/nightly.sh --system cpu-2core [--pushgateway http://127.0.0.1:9091] [--textfile-dir DIR]
-#                      [--out DIR] [--results DIR] [--update-baseline]
+# megatron_gpt; ddp_train) at the preset's sizes, R times (--repetitions, default 3),
+# interleaved (the whole set, then again), so that a slow minute hits one repetition of
+# several benchmarks, not every repetition of one; each record validated, compared with the
+# system's baselines (results/baselines/<system>, R runs per key; the history's last nights as
+# the noise band), appended to results/history/<system>/<date>.jsonl, a report with plots, and
+# the figures pushed to a Prometheus Pushgateway and/or written as node_exporter textfiles.
+#   scripts/nightly.sh --system cpu-2core [--repetitions R] [--benchmarks "NAME ..."]
+#                      [--pushgateway http://127.0.0.1:9091] [--textfile-dir DIR] [--out DIR]
+#                      [--results DIR] [--update-baseline]
+# --benchmarks: a subset of the set's names (collectives_<op>, fsdp_llama, ddp_train, megatron_gpt).
 # Presets by DEVICE: cpu (tiny shapes, 2 ranks, launch/mpirun-local) or cuda (the GPU
 # sizes); ranks started by $NIGHTLY_LAUNCH (default: mpirun-local 2 on cpu, srun --mpi=pmix on cuda).
-# Exit: 5 on a regression, else the first failing step's code, else 0.
+# Exit: 5 on a regression, else the first failing step's code, else 0; 2 on bad arguments.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/env.sh
 source "$root/scripts/env.sh"
 bin="$root/$DTBENCH_BUILD_DIR"
-system="" pushgateway="" textfile="" update="" results="$root/results" out=""
+system="" pushgateway="" textfile="" update="" results="$root/results" out="" reps=3 only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --system) system="$2"; shift 2 ;;
+    --repetitions) reps="$2"; shift 2 ;;
+    --benchmarks) only="$2"; shift 2 ;;
     --pushgateway) pushgateway="$2"; shift 2 ;;
     --textfile-dir) textfile="$2"; shift 2 ;;
     --results) results="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --update-baseline) update=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "nightly: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [ -n "$system" ] || { echo "nightly: --system NAME is required (e.g. p5.48xlarge-2x8-cu130, cpu-2core)" >&2; exit 2; }
+[[ "$reps" =~ ^[1-9][0-9]?$ ]] || { echo "nightly: --repetitions '$reps': want 1..99 runs of each benchmark (default 3)" >&2; exit 2; }
 date_tag="$(date -u +%Y-%m-%d)"
 out="${out:-$root/runs/nightly/$date_tag}"
 mkdir -p "$out" "$results/history/$system"
@@ -48,21 +55,30 @@ else
   megatron=(--model gpt3_7_5b --tp 8 --pp 2 --device cuda --steps 50 --log-every 10)
   judge=()
 fi
+set_names=(collectives_all_reduce collectives_all_gather collectives_reduce_scatter collectives_broadcast
+  collectives_reduce collectives_all_to_all collectives_send_recv fsdp_llama ddp_train megatron_gpt)
+for name in $only; do
+  [[ " ${set_names[*]} " == *" $name "* ]] || { echo "nightly: --benchmarks: '$name' is not in the set (${set_names[*]})" >&2; exit 2; }
+done
 failed=0
-run() {  # run NAME BENCHMARK ARGS...: one record, $out/NAME.json
+run() {  # run NAME BENCHMARK ARGS...: one record, $out/NAME.json (skipped outside --benchmarks)
   local name="$1" bench="$2"
   shift 2
+  [ -z "$only" ] || [[ " $only " == *" ${name%.r*} "* ]] || return 0
   echo "[nightly] $name" >&2
+  rm -f "$out/$name.json"
   "${launch[@]}" "$bin/benchmarks/$bench" "$@" --tag nightly="$date_tag" --out "$out/$name.json" \
     >"$out/$name.log" 2>&1 || { local rc=$?; echo "[nightly] $name failed (exit $rc): $(tail -1 "$out/$name.log")" >&2;
       [ "$failed" -ne 0 ] || failed=$rc; }
 }
-for op in all_reduce all_gather reduce_scatter broadcast reduce all_to_all send_recv; do
-  run "collectives_$op" collectives_perf --op "$op" "${coll[@]}"
+for rep in $(seq "$reps"); do
+  for op in all_reduce all_gather reduce_scatter broadcast reduce all_to_all send_recv; do
+    run "collectives_$op.r$rep" collectives_perf --op "$op" "${coll[@]}"
+  done
+  run "fsdp_llama.r$rep" fsdp_llama "${train[@]}"
+  run "ddp_train.r$rep" ddp_train "${train[@]}"
+  run "megatron_gpt.r$rep" megatron_gpt "${megatron[@]}"
 done
-run fsdp_llama fsdp_llama "${train[@]}"
-run ddp_train ddp_train "${train[@]}"
-run megatron_gpt megatron_gpt "${megatron[@]}"
 
 mapfile -t records < <(find "$out" -maxdepth 1 -name '*.json' | sort)
 [ "${#records[@]}" -gt 0 ] || { echo "[nightly] no records" >&2; exit 3; }
@@ -72,7 +88,7 @@ if [ -n "$update" ]; then
   "$root/tools/dtbench-compare" --baselines "$results/baselines/$system" --update-baseline "${records[@]}" >"$out/compare.md"
 else
   "$root/tools/dtbench-compare" --baselines "$results/baselines/$system" --history "$results/history/$system" \
-    "${judge[@]}" "${records[@]}" >"$out/compare.md" || compare_rc=$?
+    --repetitions "$reps" "${judge[@]}" "${records[@]}" >"$out/compare.md" || compare_rc=$?
 fi
 cat "$out/compare.md"
 # Tonight joins the history after the comparison (the band is made of earlier nights).
@@ -84,7 +100,10 @@ export_args=()
 [ -n "$pushgateway" ] && export_args+=(--pushgateway "$pushgateway" --job nightly)
 [ -n "$textfile" ] && export_args+=(--textfile-dir "$textfile")
 if [ "${#export_args[@]}" -gt 0 ]; then
-  "$root/tools/dtbench-export" "${export_args[@]}" --system "$system" "${records[@]}" >&2 || { [ "$failed" -ne 0 ] || failed=3; }
+  # One series per key: the last repetition's figures (a second record of a key would
+  # duplicate its series).
+  mapfile -t last < <(find "$out" -maxdepth 1 -name "*.r$reps.json" | sort)
+  "$root/tools/dtbench-export" "${export_args[@]}" --system "$system" "${last[@]}" >&2 || { [ "$failed" -ne 0 ] || failed=3; }
 fi
 echo "[nightly] records, compare.md and report/ in $out" >&2
 [ "$compare_rc" -eq 5 ] && exit 5

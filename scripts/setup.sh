@@ -25,7 +25,7 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config git
       libcxxopts-dev nlohmann-json3-dev catch2
       gnuplot-nox slurm-wlm munge prometheus-pushgateway
       python3-venv python3-pip python3-dev shellcheck jq procps util-linux iproute2 nftables
-      clang-format-14 clang-tidy-14 clang-14)
+      clang-format-14 clang-tidy-14 clang-14 chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

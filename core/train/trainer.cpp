@@ -32,6 +32,19 @@ int64_t kill_after_step() {
   return v && *v ? parse_integer("DTBENCH_KILL_AFTER_STEP", v, 0) : -1;
 }
 
+// DTBENCH_SLOW_STEP (trainer.h), or 0.
+double planted_slowdown() {
+  const char* v = std::getenv("DTBENCH_SLOW_STEP");
+  return v && *v ? parse_real("DTBENCH_SLOW_STEP", v, 0, 10) : 0;
+}
+
+// Spins (busy, as slow code would be) until `since` has run (1 + fraction) x `work_s`.
+void spin_for(const Stopwatch& since, double work_s, double fraction) {
+  const double until = work_s * (1 + fraction);
+  while (since.elapsed_s() < until) {
+  }
+}
+
 nlohmann::json model_identity(const ModelConfig& m) {
   return {{"name", m.name},         {"hidden", m.hidden}, {"layers", m.layers}, {"heads", m.heads},
           {"kv_heads", m.kv_heads}, {"ffn", m.ffn},       {"vocab", m.vocab}};
@@ -79,6 +92,7 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
   // optimizer's ranges of other ranks) comes from them, as after a step.
   if (first_step > 0) shard.after_update();
   const int64_t kill_after = kill_after_step();
+  const double slow_fraction = planted_slowdown();
   const double flops_per_token = task.flops_per_term();
   nlohmann::json steps = nlohmann::json::array();
   std::vector<double> times;
@@ -89,6 +103,7 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
   for (int64_t step = first_step; step < args.steps; ++step) {
     const NvtxRange range(fmt::format("step {}", step + 1));
     timer->start();
+    const Stopwatch step_clock;
     std::optional<AutocastBf16> autocast;
     if (ctx.autocast_bf16) autocast.emplace(ctx.device.type());
     const double comm_before = reducer.exposed_comm_s();
@@ -122,7 +137,8 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
     opt.step(lr, grads);
     shard.after_update();
     (run.data.loss_comm ? *run.data.loss_comm : world).all_reduce(total)->wait();
-    const double loss = total.item<double>() / static_cast<double>(global_tokens);
+    const double loss = total.item<double>() / static_cast<double>(global_tokens);  // waits for the device
+    if (slow_fraction > 0) spin_for(step_clock, step_clock.elapsed_s(), slow_fraction);
     const double dt = timer->stop_s();
     const double comm_wait = reducer.exposed_comm_s() - comm_before;
     if (!std::isfinite(loss))

@@ -45,8 +45,12 @@ struct TrainContext {
 // rank 0 prints the step lines. With --resume it starts after the newest complete
 // checkpoint; with --ckpt-every N it saves after every N-th step (see checkpoint.h).
 //
-// Test hook: DTBENCH_KILL_AFTER_STEP=N makes every rank SIGKILL itself once step N (1-based)
-// and its checkpoint are done, as a node failure would.
+// Test hooks:
+//   DTBENCH_KILL_AFTER_STEP=N makes every rank SIGKILL itself once step N (1-based) and its
+//   checkpoint are done, as a node failure would;
+//   DTBENCH_SLOW_STEP=F (0..10) plants a slowdown of exactly that fraction: every rank spins,
+//   inside the timed step, for F x the time its step took so far (0.25: steps 25 % slower),
+//   which is what the nightly gate's sensitivity is measured against.
 nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, const BatchLayout& layout,
                      const TrainContext& ctx);
 

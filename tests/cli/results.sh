@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Result records and their comparison: the schema validator accepts real records and rejects
-# malformed ones; the compare rule on synthetic samples (compare_stats.py); and end to end,
-# a planted slowdown (the same fsdp_llama config with --threads 1 on a core a busy loop
-# shares, against a 2-thread baseline) is a regression (exit 5) while a second run of the baseline config is not, and a
-# record of another key is reported, not compared.
+# malformed ones; the compare rule on synthetic runs (compare_stats.py); end to end, a planted
+# slowdown (the same fsdp_llama config with --threads 1 on a core a busy loop shares, against
+# a 2-thread baseline) is a regression (exit 5) while the baseline record compared again is
+# not, and a record of another key is reported, not compared; and one real run pair, R = 3
+# runs a side, interleaved: unchanged is no regression, DTBENCH_SLOW_STEP=0.5 is one. A
+# baseline of fewer runs than --repetitions is compared with a warning; R = 0 is exit 2.
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=scripts/env.sh
 source "$DTBENCH_SRC/scripts/env.sh"
@@ -64,4 +66,36 @@ else fail "planted slowdown: exit $rc"; cat "$WORK/slow.md"; fi
 sed 's/^/    /' "$WORK/slow.md" | grep -E 'step_time_s|tokens_per_s' || true
 expect_exit 0 "another key is reported, not compared" -- "$COMPARE" --baselines "$WORK/baselines/cpu-2core" "$WORK/coll.json"
 grep -q "no baseline for key" "$WORK/out" || fail "other key: $(cat "$WORK/out")"
+
+# One real run pair, R = 3 a side, the sides interleaved so that the host's load shifts both.
+tiny=(--model tiny --seq 64 --global-batch 8 --steps 12 --threads 1 --log-every 100)
+mkdir -p "$WORK/pair"
+for k in 1 2 3; do
+  for side in base now slow; do
+    slow=0
+    [ "$side" = slow ] && slow=0.5
+    DTBENCH_SLOW_STEP=$slow "$FSDP" "${tiny[@]}" --out "$WORK/pair/$side.r$k.json" >/dev/null 2>&1 || fail "$side run $k"
+  done
+done
+"$COMPARE" --baselines "$WORK/pair/b" --update-baseline "$WORK"/pair/base.r*.json >/dev/null || fail "pair baseline"
+[ "$(find "$WORK/pair/b" -name '*.json' | wc -l)" -eq 3 ] && pass "a baseline of 3 runs: 3 files" || fail "pair baseline files"
+rc=0
+"$COMPARE" --baselines "$WORK/pair/b" --repetitions 3 "$WORK"/pair/now.r*.json >"$WORK/now.md" || rc=$?
+if [ "$rc" -eq 0 ] && ! grep -q "| regression |" "$WORK/now.md"; then pass "3 unchanged runs against 3: no regression"
+else fail "3 unchanged runs: exit $rc"; cat "$WORK/now.md"; fi
+sed 's/^/    /' "$WORK/now.md" | grep -E 'step_time_s' || true
+rc=0
+"$COMPARE" --baselines "$WORK/pair/b" --repetitions 3 "$WORK"/pair/slow.r*.json >"$WORK/slow3.md" || rc=$?
+if [ "$rc" -eq 5 ] && grep -q "| step_time_s | .* | regression |" "$WORK/slow3.md"; then
+  pass "3 runs with DTBENCH_SLOW_STEP=0.5 against 3: regression (exit 5)"
+else fail "planted 50%: exit $rc"; cat "$WORK/slow3.md"; fi
+sed 's/^/    /' "$WORK/slow3.md" | grep -E 'step_time_s' || true
+"$COMPARE" --baselines "$WORK/pair/b1" --update-baseline "$WORK/pair/base.r1.json" >/dev/null
+expect_exit 0 "a 1-run baseline against 3 runs asked" -- "$COMPARE" --baselines "$WORK/pair/b1" --repetitions 3 \
+  "$WORK"/pair/now.r*.json
+grep -q "warning: .* the baseline holds 1 run(s), 3 asked: its interval is narrower than it should be" "$WORK/err" &&
+  pass "compared with a warning that its interval is too narrow" || fail "no warning: $(cat "$WORK/err")"
+expect_exit 2 "--repetitions 0" -- "$COMPARE" --baselines "$WORK/pair/b" --repetitions 0 "$WORK/pair/now.r1.json"
+[ "$(wc -l <"$WORK/err")" -eq 1 ] && grep -q "want at least 1 run per key" "$WORK/err" && pass "one line: $(cat "$WORK/err")" ||
+  fail "--repetitions 0: $(cat "$WORK/err")"
 finish

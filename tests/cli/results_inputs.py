@@ -173,11 +173,13 @@ good = dict(copy.deepcopy(TRAIN), _key="k1")
 old = dict(copy.deepcopy(TRAIN), _key="k1", benchmark="Old Name")
 with open(os.path.join(hist, "nights.jsonl"), "w") as f:
     f.write(json.dumps(good) + "\n{{{ garbage\n" + json.dumps(old) + "\n" + json.dumps(good) + "\n")
+with open(os.path.join(hist, "nights2.jsonl"), "w") as f:
+    f.write(json.dumps(good) + "\n")
 with contextlib.redirect_stderr(io.StringIO()) as said:
     nights = compare.load_history(hist, "test")
 said = said.getvalue()
 check(len(nights.get("k1", [])) == 2 and "nights.jsonl:2: skipped" in said and "nights.jsonl:3: skipped" in said,
-      "history: 2 bad lines skipped and reported, 2 nights kept", said)
+      "history: 2 bad lines skipped and reported, 2 nights kept (a file's runs of a key pooled)", said)
 rc, out, err = tool("compare", "--baselines", os.path.join(work, "base"), "--history", hist, train_path)
 check(rc == 0 and "skipped" in err and "Traceback" not in err, "dtbench-compare goes on past bad history lines", err)
 os.makedirs(os.path.join(work, "b2"), exist_ok=True)
@@ -209,7 +211,7 @@ for n in (10000, 100):
     calls.update(median=0, values=0)
     np.median = counting_median
     try:
-        v, r, (lo, hi) = compare.verdict(now, was, True, 0.05)
+        v, r, (lo, hi), _ = compare.verdict([now], [was], True, 0.05)  # one run a side: the bootstrap
     finally:
         np.median = real_median
     blocks = math.ceil(2000 / max(1, compare.RESAMPLE_BLOCK // n))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The nightly flow end to end on this CPU machine, tiny configs, twice: the first night
-# writes the baselines, the second compares with them (a Markdown table), both append to
-# the history, the second writes a report whose plots are valid PNG files and whose HTML
+# The nightly flow end to end on this CPU machine, tiny configs, 2 repetitions, twice: the
+# first night writes the baselines (2 runs per key), the second compares with them (a Markdown
+# table), both append to the history, the second writes a report whose plots are valid PNG files and whose HTML
 # references only local files, and pushes its figures to a real Pushgateway (127.0.0.1)
 # and a node_exporter textfile.
 source "$(dirname "$0")/../lib.sh"
@@ -11,15 +11,15 @@ prometheus-pushgateway --web.listen-address="127.0.0.1:$port" --persistence.file
   >"$WORK/pg.log" 2>&1 &
 pg=$!
 cleanup_hooks+=("kill $pg 2>/dev/null; wait $pg 2>/dev/null")
-expect_exit 0 "night 1: baselines" -- "$NIGHTLY" --system cpu-2core --results "$WORK/results" --out "$WORK/n1" \
-  --update-baseline
+expect_exit 0 "night 1: baselines" -- "$NIGHTLY" --system cpu-2core --repetitions 2 --results "$WORK/results" \
+  --out "$WORK/n1" --update-baseline
 n=$(find "$WORK/results/baselines/cpu-2core" -name '*.json' | wc -l)
-[ "$n" -eq 10 ] && pass "10 baselines (7 collectives, fsdp, ddp, megatron)" || fail "$n baselines"
+[ "$n" -eq 20 ] && pass "20 baselines (7 collectives, fsdp, ddp, megatron; 2 runs each)" || fail "$n baselines"
 # Night 2 runs from a clone path and a results path with spaces (links to the same trees).
 ln -s "$DTBENCH_SRC" "$WORK/a clone"
 ln -s "$WORK/results" "$WORK/results dir"
 rc=0
-"$WORK/a clone/scripts/nightly.sh" --system cpu-2core --results "$WORK/results dir" --out "$WORK/n2" \
+"$WORK/a clone/scripts/nightly.sh" --system cpu-2core --repetitions 2 --results "$WORK/results dir" --out "$WORK/n2" \
   --pushgateway "http://127.0.0.1:$port" \
   --textfile-dir "$WORK/textfile" >"$WORK/n2.out" 2>"$WORK/n2.err" || rc=$?
 if [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ]; then
@@ -27,7 +27,7 @@ if [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ]; then
 else fail "night 2: exit $rc"; tail -5 "$WORK/n2.err"; fi
 grep -q "^| record | metric | baseline | now | ratio" "$WORK/n2/compare.md" && pass "comparison table" || fail "no table"
 lines=$(cat "$WORK/results/history/cpu-2core/"*.jsonl | wc -l)
-[ "$lines" -eq 20 ] && pass "history: 20 records over 2 nights" || fail "history holds $lines records"
+[ "$lines" -eq 40 ] && pass "history: 40 records over 2 nights" || fail "history holds $lines records"
 python3 - "$WORK/n2/report" <<'PY' && pass "report: valid PNG plots, local references only" || fail "report"
 import os, re, sys
 d = sys.argv[1]

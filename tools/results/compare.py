@@ -1,11 +1,14 @@
 """dtbench-compare: result records against their baselines, metric by metric.
 
-    dtbench-compare --baselines DIR [--history DIR] [--update-baseline] [--threshold M=X ...] RUN.json ...
+    dtbench-compare --baselines DIR [--history DIR] [--repetitions R] [--update-baseline]
+                    [--threshold M=X ...] [--ignore PREFIX ...] RUN.json ...
 
 Records are compared only under the same key (docs/ARCHITECTURE.md, "Performance method"): benchmark,
 model shape, world size, layout (strategy), dtype, device and system; threads, steps and
-tags are recorded but are not part of the key. The baseline of a key is
-<baselines>/<benchmark>-<key hash>.json (a record). For each metric:
+tags are recorded but are not part of the key. Records of one key given together are
+repetitions of one measurement (the nightly run makes R = 3, interleaved across its set). The
+baseline of a key is <baselines>/<benchmark>-<key hash>.json, with its further repetitions
+in .r2.json, .r3.json, ... (records). For each metric:
 
   step_time_s      lower is better, threshold 5%, from the per-step samples
   tokens_per_s     higher is better, 5%, from the per-step samples
@@ -13,15 +16,21 @@ tags are recorded but are not part of the key. The baseline of a key is
   busbw_<size>     higher is better, 5%, per message size (collectives), its spread from the
                    iterations' p10/median/p90 times
 
-ratio = now / baseline, oriented so that > 1 is worse; interval = the 95% bootstrap interval
-of the ratio of medians (2000 resamples of each side's per-step samples, fixed seed).
+ratio = now / baseline, each side's value the geometric mean of its runs' medians, oriented so
+that > 1 is worse. With three runs or more in all (the nightly run's R = 3 a side), the 95%
+interval is a two-sample t interval on the logs of the runs' medians: run-to-run shifts - what
+dominates on shared machines and clusters - are the noise it sees. With one run a side (older
+baselines), it is the bootstrap of the steps (2000 resamples, fixed seed), which sees only
+step-to-step noise. The minimum detectable change (MDC) is the change the observed spread lets
+the gate see 80% of the time at that confidence: (t(97.5%) + t(80%)) standard errors.
 Verdict: "regression" when the ratio is beyond 1 + threshold, the interval excludes 1 and -
-once the history holds at least 5 nights for the key - the median also lies outside the band
-of the last nights' medians (median +- 3 MAD); "improvement" the mirror; otherwise "noisy"
-when the interval is wider than 2 x threshold (the run cannot tell a change from none), else
-"ok"; metrics named by --ignore are shown with verdict "info". Prints a
-Markdown table; exits 5 on any regression, 2 on bad input. --update-baseline writes each
-run as its key's baseline (and compares nothing)."""
+once the history holds at least 5 nights for the key - tonight's median also lies outside the
+band of those nights' medians (median +- 3 MAD); "improvement" the mirror; otherwise "noisy"
+when the MDC exceeds the threshold (the gate could not have seen a change of that size: never
+"ok"), else "ok"; metrics named by --ignore are shown with verdict "info". A side with fewer
+runs than --repetitions (older baselines hold one) is compared with a warning that its interval
+is narrower than it should be. Prints a Markdown table; exits 5 on any regression, 2 on bad
+input. --update-baseline writes each key's runs as its baseline (and compares nothing)."""
 import argparse
 import hashlib
 import json
@@ -93,6 +102,16 @@ def samples(record):
 
 
 RESAMPLE_BLOCK = 1 << 22  # values drawn per numpy call: 32 MiB of indices, whatever the record's length
+# Student's t quantiles by degrees of freedom (1..30; the normal's beyond): 97.5% (a 95%
+# two-sided interval) and 80% (the power the minimum detectable change is stated at).
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+T80 = [1.376, 1.061, 0.978, 0.941, 0.920, 0.906, 0.896, 0.889, 0.883, 0.879, 0.876, 0.873, 0.870, 0.868, 0.866,
+       0.865, 0.863, 0.862, 0.861, 0.860, 0.859, 0.858, 0.858, 0.857, 0.856, 0.856, 0.855, 0.855, 0.854, 0.854]
+
+
+def t_quantiles(df):
+    return (T975[df - 1], T80[df - 1]) if df <= len(T975) else (1.960, 0.842)
 
 
 def resampled_medians(values, rng, rounds):
@@ -109,33 +128,62 @@ def resampled_medians(values, rng, rounds):
     return np.concatenate(out)
 
 
-def bootstrap(now, base, seed=12345, rounds=2000):
-    """(ratio of medians now/base, 2.5% and 97.5% quantiles of its bootstrap)."""
-    ratio = float(np.median(now) / np.median(base))
+def center(runs):
+    """A side's value: the geometric mean of its runs' medians (one run: its median)."""
+    return math.exp(statistics.fmean(math.log(statistics.median(r)) for r in runs))
+
+
+def run_median_test(now_runs, base_runs):
+    """(ratio, 95% interval, minimum detectable change) from the runs' medians: a two-sample
+    t interval on their logs (pooled variance), so run-to-run shifts are the noise it sees."""
+    a = [math.log(statistics.median(r)) for r in now_runs]
+    b = [math.log(statistics.median(r)) for r in base_runs]
+    df = len(a) + len(b) - 2
+    var = (sum((x - statistics.fmean(a)) ** 2 for x in a) + sum((x - statistics.fmean(b)) ** 2 for x in b)) / df
+    se = math.sqrt(var * (1 / len(a) + 1 / len(b)))
+    diff = statistics.fmean(a) - statistics.fmean(b)
+    t, t_power = t_quantiles(df)
+    return math.exp(diff), (math.exp(diff - t * se), math.exp(diff + t * se)), math.exp((t + t_power) * se) - 1
+
+
+def step_bootstrap(now, base, seed=12345, rounds=2000):
+    """(ratio of medians, 95% bootstrap interval, minimum detectable change) from one run a
+    side: 2000 resamples of each side's samples (fixed seed). It sees step-to-step noise only."""
+    ratio = statistics.median(now) / statistics.median(base)
     if len(now) < 2 and len(base) < 2:
-        return ratio, ratio, ratio
+        return ratio, (ratio, ratio), 0.0
     rng = np.random.default_rng(seed)
     draws = np.sort(resampled_medians(now, rng, rounds) / resampled_medians(base, rng, rounds))
-    return ratio, float(draws[int(0.025 * rounds)]), float(draws[int(0.975 * rounds) - 1])
+    se = float(np.std(np.log(draws)))
+    return ratio, (float(draws[int(0.025 * rounds)]), float(draws[int(0.975 * rounds) - 1])), \
+        math.exp((1.960 + 0.842) * se) - 1
 
 
-def verdict(now, base, lower_better, threshold, history=None):
-    """(verdict, oriented ratio, interval) for one metric; history: earlier nights' medians."""
-    r, lo, hi = bootstrap(now, base)
+def verdict(now_runs, base_runs, lower_better, threshold, history=None):
+    """(verdict, oriented ratio, interval, minimum detectable change) for one metric; each side
+    a list of runs (lists of samples, all positive); history: earlier nights' medians. Three
+    runs or more in all (two on one side): the t interval on run medians; else, one run a side,
+    the bootstrap of its samples."""
+    if min(min(r) for r in now_runs + base_runs) <= 0:
+        return "noisy", math.nan, (math.nan, math.nan), math.inf
+    if len(now_runs) + len(base_runs) >= 3:
+        r, (lo, hi), mdc = run_median_test(now_runs, base_runs)
+    else:
+        r, (lo, hi), mdc = step_bootstrap(now_runs[0], base_runs[0])
     if not lower_better:  # orient: > 1 is worse
         r, lo, hi = 1 / r, 1 / hi, 1 / lo
     outside_band = True
     if history and len(history) >= MIN_NIGHTS:
         med = statistics.median(history)
         mad = statistics.median(abs(h - med) for h in history)
-        outside_band = abs(statistics.median(now) - med) > 3 * mad
+        outside_band = abs(center(now_runs) - med) > 3 * mad
     if r > 1 + threshold and lo > 1 and outside_band:
-        return "regression", r, (lo, hi)
+        return "regression", r, (lo, hi), mdc
     if r < 1 - threshold and hi < 1 and outside_band:
-        return "improvement", r, (lo, hi)
-    if hi - lo > 2 * threshold:  # neither clearly changed nor clearly the same
-        return "noisy", r, (lo, hi)
-    return "ok", r, (lo, hi)
+        return "improvement", r, (lo, hi), mdc
+    if mdc > threshold:  # the spread hides a change of the threshold's size: never "ok"
+        return "noisy", r, (lo, hi), mdc
+    return "ok", r, (lo, hi), mdc
 
 
 def history_problem(line):
@@ -152,11 +200,21 @@ def history_problem(line):
     return rec, None
 
 
+def night_date(records, name):
+    """A night's date: its records' started_at (YYYY-MM-DD), else the file's name."""
+    for rec in records:
+        started = str(rec.get("started_at", ""))
+        if len(started) >= 10 and started[4] == "-" and started[7] == "-":
+            return started[:10]
+    return name[: -len(".jsonl")]
+
+
 def load_history(history_dir, tool):
-    """{comparison key id: [samples() of each night's record, oldest first]} from
-    <history>/*.jsonl (one record per line, with `_key`); read once per invocation. A line
-    that is not a valid record (garbage, or an old line the schema no longer accepts) is
-    reported on stderr and skipped: one bad night must not stop the nightly gate."""
+    """{comparison key id: [(date, {metric: (samples, lower_is_better)}) per night, oldest
+    first]} from <history>/*.jsonl (a file per night, one record per line, with `_key`; a
+    night's repetitions of a key are pooled); read once per invocation. A line that is not a
+    valid record (garbage, or an old line the schema no longer accepts) is reported on stderr
+    and skipped: one bad night must not stop the nightly gate."""
     nights = {}
     if not history_dir or not os.path.isdir(history_dir):
         return nights
@@ -164,6 +222,7 @@ def load_history(history_dir, tool):
         if not name.endswith(".jsonl"):
             continue
         path = os.path.join(history_dir, name)
+        tonight = {}
         with open(path, encoding="utf-8", errors="replace") as f:
             for number, line in enumerate(f, 1):
                 if not line.strip():
@@ -172,7 +231,13 @@ def load_history(history_dir, tool):
                 if problem:
                     print(f"{tool}: {path}:{number}: skipped: {problem}", file=sys.stderr)
                 else:
-                    nights.setdefault(rec["_key"], []).append(samples(rec))
+                    tonight.setdefault(rec["_key"], []).append(rec)
+        for kid, recs in tonight.items():
+            pooled = {}
+            for rec in recs:
+                for metric, (values, lower) in samples(rec).items():
+                    pooled.setdefault(metric, ([], lower))[0].extend(values)
+            nights.setdefault(kid, []).append((night_date(recs, name), pooled))
     return nights
 
 
@@ -181,9 +246,27 @@ def baseline_path(baselines, record, kid):
     return inside(baselines, file_part(f"{record['benchmark']}-{kid}") + ".json")
 
 
+def repetition_path(first, k):
+    """The k-th (1-based) repetition's file of the baseline whose first is `first`."""
+    return first if k == 1 else f"{first[:-len('.json')]}.r{k}.json"
+
+
+def baseline_paths(baselines, record, kid):
+    """Every repetition's file of a key's baseline that exists, in order."""
+    first, paths = baseline_path(baselines, record, kid), []
+    while os.path.exists(repetition_path(first, len(paths) + 1)):
+        paths.append(repetition_path(first, len(paths) + 1))
+    return paths
+
+
+def night_series(nights, metric):
+    """[(date, median of `metric`)] over the nights of one key."""
+    return [(date, statistics.median(n[metric][0])) for date, n in nights if metric in n]
+
+
 def night_medians(nights, metric):
     """The medians of `metric` over the nights of one key."""
-    return [statistics.median(n[metric][0]) for n in nights if metric in n]
+    return [m for _, m in night_series(nights, metric)]
 
 
 def fmt(x):
@@ -199,8 +282,14 @@ def main(argv):
     p.add_argument("--threshold", action="append", default=[], metavar="METRIC=X", help="e.g. step_time_s=0.03")
     p.add_argument("--ignore", action="append", default=[], metavar="PREFIX",
                    help="metrics shown but never judged (verdict 'info'), e.g. busbw")
+    p.add_argument("--repetitions", type=int, default=1, metavar="R",
+                   help="runs each side should hold per key (nightly: 3); fewer is compared with a warning")
     p.add_argument("--update-baseline", action="store_true")
     a = p.parse_args(argv)
+    if a.repetitions < 1:
+        print(f"dtbench-compare: --repetitions {a.repetitions}: want at least 1 run per key, e.g. 3",
+              file=sys.stderr)
+        return 2
     system = a.system or os.path.basename(os.path.normpath(a.baselines))
     thresholds = dict(DEFAULT_THRESHOLDS)
     for t in a.threshold:
@@ -213,50 +302,72 @@ def main(argv):
             print(f"dtbench-compare: --threshold {t}: want METRIC=FRACTION with 0 < FRACTION < 10, "
                   "e.g. step_time_s=0.05", file=sys.stderr)
             return 2
-    rows, regressions = [], 0
     history = load_history(a.history, "dtbench-compare")
     loaded = load_records(a.runs, "dtbench-compare")
     if loaded is None:
         return 2
+    groups = {}  # key id -> [(path, record)], in the order given
     for path, run in loaded:
-        key = comparison_key(run, system)
-        kid = key_id(key)
-        base_path = baseline_path(a.baselines, run, kid)
-        if a.update_baseline:
-            os.makedirs(a.baselines, exist_ok=True)
-            tmp = base_path + ".tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(dict(run, _key=kid, _key_fields=key), f, indent=1)
-            os.replace(tmp, base_path)
-            print(f"baseline {base_path} <- {path}")
+        groups.setdefault(key_id(comparison_key(run, system)), []).append((path, run))
+    if a.update_baseline:
+        os.makedirs(a.baselines, exist_ok=True)
+        for kid, runs in groups.items():
+            first = baseline_path(a.baselines, runs[0][1], kid)
+            for k, (path, run) in enumerate(runs, 1):
+                tmp = repetition_path(first, k) + ".tmp"
+                with open(tmp, "w", encoding="utf-8") as f:
+                    json.dump(dict(run, _key=kid, _key_fields=comparison_key(run, system)), f, indent=1)
+                os.replace(tmp, repetition_path(first, k))
+                print(f"baseline {repetition_path(first, k)} <- {path}")
+            k = len(runs) + 1  # an older baseline's extra repetitions are not this one's
+            while os.path.exists(repetition_path(first, k)):
+                os.unlink(repetition_path(first, k))
+                k += 1
+        return 0
+    rows, notes, regressions = [], [], 0
+    for kid, runs in groups.items():
+        name = runs[0][1]["benchmark"]
+        for _, run in runs:
+            if run.get("status") != "ok":
+                rows.append((name, "-", "-", "-", "-", "-", "-", f"run failed: {markdown_text(run.get('error'))}"))
+        now = [run for _, run in runs if run.get("status") == "ok"]
+        if not now:
             continue
-        if run.get("status") != "ok":
-            rows.append((run["benchmark"], "-", "-", "-", "-", "-", f"run failed: {markdown_text(run.get('error'))}"))
-            continue
-        if not os.path.exists(base_path):
-            rows.append((run["benchmark"], "-", "-", "-", "-", "-", f"no baseline for key {kid}: not compared"))
+        paths = baseline_paths(a.baselines, now[0], kid)
+        if not paths:
+            rows.append((name, "-", "-", "-", "-", "-", "-", f"no baseline for key {kid}: not compared"))
             continue
         try:
-            base = load_record(base_path)
+            base = [load_record(p) for p in paths]
         except BadRecord as e:
             print(f"dtbench-compare: baseline {e}", file=sys.stderr)
             return 2
-        now_s, base_s = samples(run), samples(base)
-        for metric in sorted(set(now_s) & set(base_s)):
+        for side, count in (("the baseline", len(base)), ("the set compared", len(now))):
+            if count < a.repetitions:
+                notes.append(f"{name} {kid}: {side} holds {count} run(s), {a.repetitions} asked: its "
+                             "interval is narrower than it should be (run-to-run noise is not in it)")
+        now_s, base_s = [samples(r) for r in now], [samples(r) for r in base]
+        metrics = set.intersection(*(set(x) for x in now_s + base_s))
+        for metric in sorted(metrics):
             family = "busbw" if metric.startswith("busbw_") else metric
             th = thresholds.get(metric, thresholds.get(family, 0.05))
             hist = night_medians(history.get(kid, []), metric)
-            v, r, (lo, hi) = verdict(now_s[metric][0], base_s[metric][0], now_s[metric][1], th, hist)
+            lower = now_s[0][metric][1]
+            now_runs, base_runs = [x[metric][0] for x in now_s], [x[metric][0] for x in base_s]
+            v, r, (lo, hi), mdc = verdict(now_runs, base_runs, lower, th, hist)
             if any(metric.startswith(prefix) for prefix in a.ignore):
                 v = "info"
             regressions += v == "regression"
-            rows.append((f"{run['benchmark']} {kid}", metric, fmt(statistics.median(base_s[metric][0])),
-                         fmt(statistics.median(now_s[metric][0])), f"{r:.3f}", f"[{lo:.3f}, {hi:.3f}]", v))
+            rows.append((f"{name} {kid}", metric, fmt(center(base_runs)), fmt(center(now_runs)),
+                         f"{r:.3f}", f"[{lo:.3f}, {hi:.3f}]", f"{100 * mdc:.1f}%", v))
     if rows:
-        print("| record | metric | baseline | now | ratio (>1 worse) | 95% interval | verdict |")
-        print("|---|---|---|---|---|---|---|")
+        print("| record | metric | baseline | now | ratio (>1 worse) | 95% interval | min. detectable | verdict |")
+        print("|---|---|---|---|---|---|---|---|")
         for row in rows:
             print("| " + " | ".join(row) + " |")
+    for note in notes:
+        print(f"dtbench-compare: warning: {note}", file=sys.stderr)
+        print(f"\nwarning: {markdown_text(note)}")
     if regressions:
         print(f"\n{regressions} regression(s)")
     return 5 if regressions else 0
