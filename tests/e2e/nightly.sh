@@ -28,12 +28,14 @@ else fail "night 2: exit $rc"; tail -5 "$WORK/n2.err"; fi
 grep -q "^| record | metric | baseline | now | ratio" "$WORK/n2/compare.md" && pass "comparison table" || fail "no table"
 lines=$(cat "$WORK/results/history/cpu-2core/"*.jsonl | wc -l)
 [ "$lines" -eq 40 ] && pass "history: 40 records over 2 nights" || fail "history holds $lines records"
-python3 - "$WORK/n2/report" <<'PY' && pass "report: valid PNG plots, local references only" || fail "report"
+python3 - "$WORK/n2/report" <<'PY' && pass "report: valid PNG plots, local references only, links reach their sections" || fail "report"
 import os, re, sys
 d = sys.argv[1]
 page = open(os.path.join(d, "index.html")).read()
 refs = re.findall(r'(?:src|href)=["\']([^"\']+)', page)
-assert refs and all("://" not in r and not r.startswith("//") and os.path.exists(os.path.join(d, r)) for r in refs), refs
+files = [r for r in refs if not r.startswith("#")]
+assert files and all("://" not in r and not r.startswith("//") and os.path.exists(os.path.join(d, r)) for r in files), refs
+assert all(f"id='{r[1:]}'" in page for r in refs if r.startswith("#")), "a link to a missing section"
 pngs = [f for f in os.listdir(d) if f.endswith(".png")]
 assert len(pngs) >= 10, pngs
 for f in pngs:
