@@ -25,11 +25,11 @@ done
 [[ "$nights" =~ ^[1-9][0-9]?$ ]] || { echo "gate_figures: --nights '$nights': want 1..99" >&2; exit 2; }
 out="${out:-$(mktemp -d /tmp/dtbench-gate.XXXXXX)}"
 mkdir -p "$out"
-nightly() {  # nightly RESULTS OUT [ARGS...]: exit code of one night
-  local results="$1" dir="$2" rc=0
-  shift 2
+nightly() {  # nightly RESULTS OUT DAY [ARGS...]: exit code of one night, dated DAY days after 2000-01-01
+  local results="$1" dir="$2" day="$3" rc=0
+  shift 3
   "$root/scripts/nightly.sh" --system cpu-2core --repetitions "$reps" --benchmarks "$set" --results "$results" \
-    --out "$dir" "$@" >"$dir.log" 2>&1 || rc=$?
+    --date "$(date -u -d "2000-01-01 + $day days" +%F)" --out "$dir" "$@" >"$dir.log" 2>&1 || rc=$?
   echo "$rc"
 }
 regressions() { grep -c "| regression |" "$1/compare.md" || true; }
@@ -37,13 +37,13 @@ noisy() { grep -c "| noisy |" "$1/compare.md" || true; }
 
 t0=$SECONDS
 mkdir -p "$out/n0"
-rc=$(nightly "$out/results" "$out/n0" --update-baseline)
+rc=$(nightly "$out/results" "$out/n0" 0 --update-baseline)
 [ "$rc" -eq 0 ] || { echo "gate_figures: the baseline night failed (exit $rc): $out/n0.log" >&2; exit 3; }
 echo "baseline night: $((SECONDS - t0)) s, R = $reps, benchmarks: $set"
 false_alarms=0
 for n in $(seq "$nights"); do
   mkdir -p "$out/u$n"
-  rc=$(nightly "$out/results" "$out/u$n")
+  rc=$(nightly "$out/results" "$out/u$n" "$n")
   [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ] || { echo "gate_figures: unchanged night $n failed (exit $rc)" >&2; exit 3; }
   [ "$rc" -eq 5 ] && false_alarms=$((false_alarms + 1))
   echo "  unchanged night $n: exit $rc, $(regressions "$out/u$n") regression(s), $(noisy "$out/u$n") noisy metric(s)"
@@ -55,7 +55,7 @@ for f in $slowdowns; do
   for n in $(seq "$nights"); do
     rm -rf "$out/r-$f" && cp -a "$out/results" "$out/r-$f"  # tonight joins a copy: the next night sees none of it
     mkdir -p "$out/s$f-$n"
-    rc=$(DTBENCH_SLOW_STEP="$f" nightly "$out/r-$f" "$out/s$f-$n")
+    rc=$(DTBENCH_SLOW_STEP="$f" nightly "$out/r-$f" "$out/s$f-$n" $((nights + 1)))
     [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ] || { echo "gate_figures: slowed night $n failed (exit $rc)" >&2; exit 3; }
     # Caught: the gate fired (exit 5); how many benchmarks' step times it flagged is printed.
     hit=$(grep -c "| step_time_s | .* | regression |" "$out/s$f-$n/compare.md" || true)

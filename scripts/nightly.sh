@@ -8,8 +8,9 @@
 # the figures pushed to a Prometheus Pushgateway and/or written as node_exporter textfiles.
 #   scripts/nightly.sh --system cpu-2core [--repetitions R] [--benchmarks "NAME ..."]
 #                      [--pushgateway http://127.0.0.1:9091] [--textfile-dir DIR] [--out DIR]
-#                      [--results DIR] [--update-baseline]
-# --benchmarks: a subset of the set's names (collectives_<op>, fsdp_llama, ddp_train, megatron_gpt).
+#                      [--results DIR] [--date YYYY-MM-DD] [--update-baseline]
+# --benchmarks: a subset of the set's names (collectives_<op>, fsdp_llama, ddp_train, megatron_gpt);
+# --date: the night's name in the history (default: today, UTC), e.g. to rerun a missed night.
 # Presets by DEVICE: cpu (tiny shapes, 2 ranks, launch/mpirun-local) or cuda (the GPU
 # sizes); ranks started by $NIGHTLY_LAUNCH (default: mpirun-local 2 on cpu, srun --mpi=pmix on cuda).
 # Exit: 5 on a regression, else the first failing step's code, else 0; 2 on bad arguments.
@@ -18,24 +19,29 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/env.sh
 source "$root/scripts/env.sh"
 bin="$root/$DTBENCH_BUILD_DIR"
-system="" pushgateway="" textfile="" update="" results="$root/results" out="" reps=3 only=""
+system="" pushgateway="" textfile="" update="" results="$root/results" out="" reps=3 only="" date_tag=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --system) system="$2"; shift 2 ;;
     --repetitions) reps="$2"; shift 2 ;;
     --benchmarks) only="$2"; shift 2 ;;
+    --date) date_tag="$2"; shift 2 ;;
     --pushgateway) pushgateway="$2"; shift 2 ;;
     --textfile-dir) textfile="$2"; shift 2 ;;
     --results) results="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --update-baseline) update=1; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "nightly: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [ -n "$system" ] || { echo "nightly: --system NAME is required (e.g. p5.48xlarge-2x8-cu130, cpu-2core)" >&2; exit 2; }
 [[ "$reps" =~ ^[1-9][0-9]?$ ]] || { echo "nightly: --repetitions '$reps': want 1..99 runs of each benchmark (default 3)" >&2; exit 2; }
-date_tag="$(date -u +%Y-%m-%d)"
+if [ -n "$date_tag" ] && ! { [[ "$date_tag" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]] && date -u -d "$date_tag" >/dev/null 2>&1; }; then
+  echo "nightly: --date '$date_tag': want YYYY-MM-DD" >&2
+  exit 2
+fi
+: "${date_tag:=$(date -u +%Y-%m-%d)}"
 out="${out:-$root/runs/nightly/$date_tag}"
 mkdir -p "$out" "$results/history/$system"
 : "${DEVICE:=cpu}"

@@ -24,8 +24,9 @@ baselines), it is the bootstrap of the steps (2000 resamples, fixed seed), which
 step-to-step noise. The minimum detectable change (MDC) is the change the observed spread lets
 the gate see 80% of the time at that confidence: (t(97.5%) + t(80%)) standard errors.
 Verdict: "regression" when the ratio is beyond 1 + threshold, the interval excludes 1 and -
-once the history holds at least 5 nights for the key - tonight's median also lies outside the
-band of those nights' medians (median +- 3 MAD); "improvement" the mirror; otherwise "noisy"
+once the history holds at least 5 nights for the key - tonight's value also lies outside the
+95% prediction interval of one more night drawn from those nights (history_band); "improvement"
+the mirror; otherwise "noisy"
 when the MDC exceeds the threshold (the gate could not have seen a change of that size: never
 "ok"), else "ok"; metrics named by --ignore are shown with verdict "info". A side with fewer
 runs than --repetitions (older baselines hold one) is compared with a warning that its interval
@@ -36,6 +37,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import statistics
 import sys
 
@@ -159,6 +161,22 @@ def step_bootstrap(now, base, seed=12345, rounds=2000):
         math.exp((1.960 + 0.842) * se) - 1
 
 
+HISTORY_NIGHTS = 30  # the band is made of the last nights only: older ones knew other software
+
+
+def history_band(nights):
+    """The 95% prediction interval of one more night's value, from the last HISTORY_NIGHTS
+    nights' values (at least 2): on their logs, the mean +- t(97.5%, K-1) x s x sqrt(1 + 1/K),
+    s their sample standard deviation. What separates nights (another job's traffic, a
+    different node set) is the noise it measures. Not a robust spread: nights have heavy tails
+    (a night 10-20% slow now and then), and a band of the median +- 3 MAD, or a MAD-based
+    prediction interval, flagged 2 and 1 of 10 unchanged nights on our CI machine."""
+    logs = [math.log(x) for x in nights[-HISTORY_NIGHTS:]]
+    mid = statistics.fmean(logs)
+    half = t_quantiles(len(logs) - 1)[0] * statistics.stdev(logs) * math.sqrt(1 + 1 / len(logs))
+    return math.exp(mid - half), math.exp(mid + half)
+
+
 def verdict(now_runs, base_runs, lower_better, threshold, history=None):
     """(verdict, oriented ratio, interval, minimum detectable change) for one metric; each side
     a list of runs (lists of samples, all positive); history: earlier nights' medians. Three
@@ -174,9 +192,8 @@ def verdict(now_runs, base_runs, lower_better, threshold, history=None):
         r, lo, hi = 1 / r, 1 / hi, 1 / lo
     outside_band = True
     if history and len(history) >= MIN_NIGHTS:
-        med = statistics.median(history)
-        mad = statistics.median(abs(h - med) for h in history)
-        outside_band = abs(center(now_runs) - med) > 3 * mad
+        lo_band, hi_band = history_band(history)
+        outside_band = not lo_band <= center(now_runs) <= hi_band
     if r > 1 + threshold and lo > 1 and outside_band:
         return "regression", r, (lo, hi), mdc
     if r < 1 - threshold and hi < 1 and outside_band:
@@ -201,12 +218,16 @@ def history_problem(line):
 
 
 def night_date(records, name):
-    """A night's date: its records' started_at (YYYY-MM-DD), else the file's name."""
+    """A night's date: its file's name (nightly.sh names it YYYY-MM-DD), else its records'
+    started_at date."""
+    stem = name[: -len(".jsonl")]
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", stem):
+        return stem
     for rec in records:
         started = str(rec.get("started_at", ""))
-        if len(started) >= 10 and started[4] == "-" and started[7] == "-":
+        if re.match(r"\d{4}-\d{2}-\d{2}", started):
             return started[:10]
-    return name[: -len(".jsonl")]
+    return stem
 
 
 def load_history(history_dir, tool):

@@ -9,7 +9,7 @@ median step time as bars from 0 with integer rank ticks, the slowest rank in red
 beside it; bus bandwidth against message size (log-log) with the baseline's curve and its
 p10-p90 band shaded; and, given --history, the trend of the key's median step time (busbw at
 its largest message for collectives) by night, dated, with the baseline, the noise band shaded
-(the nights' median +- 3 MAD once there are 5, else the baseline +- 5%) and the nights beyond
+(the nights' 95% prediction band once there are 5, else the baseline +- 5%) and the nights beyond
 it on the bad side marked as regressions. --compare includes a
 dtbench-compare table, verdicts colored, each row linked to its record's plots. Writes
 DIR/index.html, DIR/report.md and DIR/*.png; exits 2 on bad input, 3 when gnuplot fails."""
@@ -23,8 +23,8 @@ import statistics
 import subprocess
 import sys
 
-from compare import (MIN_NIGHTS, baseline_paths, busbw_rows, comparison_key, key_id, load_history, night_series,
-                     samples)
+from compare import (MIN_NIGHTS, baseline_paths, busbw_rows, comparison_key, history_band, key_id, load_history,
+                     night_series, samples)
 from escape import file_part, gnuplot_string, markdown_text
 from validate import BadRecord, load_record, load_records
 
@@ -146,9 +146,7 @@ def trend_plot(out, name, head, nights, base_runs):
     bases = [samples(b).get(metric) for b in base_runs]
     base = statistics.median(statistics.median(b[0]) for b in bases) if bases and all(bases) else None
     if len(meds) >= MIN_NIGHTS:
-        mid = statistics.median(meds)
-        mad = statistics.median(abs(m - mid) for m in meds)
-        lo, hi, band_name = mid - 3 * mad, mid + 3 * mad, "nights' median +- 3 MAD"
+        (lo, hi), band_name = history_band(meds), "the nights' 95% band"
     elif base is not None:
         lo, hi, band_name = base * (1 - THRESHOLD), base * (1 + THRESHOLD), "baseline +- 5%"
     else:
