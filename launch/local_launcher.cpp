@@ -152,6 +152,7 @@ Plan read_plan(int argc, char** argv) {
   const EnvMap env = process_env();
   LaunchContext ctx;
   ctx.visible_gpus = visible_gpus();
+  ctx.own_address = own_ipv4_address();
   const LaunchInfo info = discover_launch(env, {}, ctx);
   std::optional<std::pair<int, int>> env_place;  // node rank, node count
   if (info.node_level) {

@@ -6,10 +6,12 @@
 : "${DTBENCH_HADOLINT_VERSION:=2.15.1}"
 # Hugging Face transformers: the independent reference of the model tests (RoPE scaling).
 : "${DTBENCH_TRANSFORMERS_VERSION:=4.57.6}"
+# botocore: its own request validator checks aws-batch/ offline (no AWS call).
+: "${DTBENCH_BOTOCORE_VERSION:=1.44.18}"
 # The fixed Python environment that holds the torch wheel (libtorch for C++ comes from it).
 # It lives outside the clone so that a fresh clone (CI) reuses it when the version matches.
 : "${DTBENCH_VENV:=/opt/dtbench/venv}"
 : "${DTBENCH_BUILD_DIR:=build}"
 export DTBENCH_TORCH_VERSION DTBENCH_TORCH_CUDA DTBENCH_K8S_VALIDATE_VERSION DTBENCH_HADOLINT_VERSION
-export DTBENCH_TRANSFORMERS_VERSION
+export DTBENCH_TRANSFORMERS_VERSION DTBENCH_BOTOCORE_VERSION
 export DTBENCH_VENV DTBENCH_BUILD_DIR

@@ -87,6 +87,15 @@ else
   "$DTBENCH_VENV/bin/pip" install -q --progress-bar off "transformers==${DTBENCH_TRANSFORMERS_VERSION}" \
     || die "pip install transformers==${DTBENCH_TRANSFORMERS_VERSION} from PyPI"
 fi
+# botocore, whose request validator checks the AWS Batch definitions (aws-batch/validate.py).
+if [ "$("$DTBENCH_VENV/bin/python" -c 'import botocore; print(botocore.__version__)' 2>/dev/null)" \
+     = "$DTBENCH_BOTOCORE_VERSION" ]; then
+  step "botocore ${DTBENCH_BOTOCORE_VERSION} already in ${DTBENCH_VENV}"
+else
+  step "pip install botocore==${DTBENCH_BOTOCORE_VERSION} into ${DTBENCH_VENV}"
+  "$DTBENCH_VENV/bin/pip" install -q --progress-bar off "botocore==${DTBENCH_BOTOCORE_VERSION}" \
+    || die "pip install botocore==${DTBENCH_BOTOCORE_VERSION} from PyPI"
+fi
 # One compiler cache for every build of the tree (scripts/ccache_env.sh). The five
 # configurations CI builds (main, CPU image, GPU-check rehearsal, ASan, TSan) hold about
 # 6 GB of it, most of it torch's precompiled headers; at ccache's default 5 GB they evicted

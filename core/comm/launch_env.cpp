@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 
@@ -261,11 +263,15 @@ std::optional<NodeCandidate> from_aws_batch(const EnvMap& env, const LaunchConte
   c.nodes = *num;
   c.node_rank = ((*index - main) % *num + *num) % *num;
   c.nproc_per_node = nproc_value(env, "aws-batch", "NPROC_PER_NODE", ctx);
+  // Absent on the main node itself: its own address (MASTER_ADDR, when set, wins).
   c.master_addr = get(env, "AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS");
+  if (!c.master_addr) c.master_addr = get(env, "MASTER_ADDR");
   if (!c.master_addr) {
     if (ctx.own_address.empty())
-      throw UsageError("aws-batch: this is the main node but its own address is unknown; set MASTER_ADDR");
-    c.master_addr = ctx.own_address;  // absent on the main node itself
+      throw UsageError(
+          "aws-batch: this is the main node, and it has no address but loopback; set MASTER_ADDR to its private IPv4 "
+          "address");
+    c.master_addr = ctx.own_address;
   }
   c.master_port = get_port(env, "aws-batch", "MASTER_PORT");
   c.job_id = get(env, "AWS_BATCH_JOB_ID").value_or("");
@@ -414,6 +420,24 @@ LaunchInfo discover_launch(const EnvMap& env, const LaunchFlags& flags, const La
     return info;
   }
   return info;  // one process, nothing to discover
+}
+
+std::string own_ipv4_address() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return "";
+  std::string found;
+  for (ifaddrs* a = list; a != nullptr && found.empty(); a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET || (a->ifa_flags & IFF_UP) == 0 ||
+        (a->ifa_flags & IFF_LOOPBACK) != 0)
+      continue;
+    const std::string name = a->ifa_name;
+    if (name.rfind("docker", 0) == 0 || name.rfind("veth", 0) == 0 || name.rfind("br-", 0) == 0) continue;
+    char buf[INET_ADDRSTRLEN] = {0};
+    if (::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(a->ifa_addr)->sin_addr, buf, sizeof buf))
+      found = buf;
+  }
+  ::freeifaddrs(list);
+  return found;
 }
 
 bool is_loopback_host(const std::string& host) {

@@ -36,7 +36,7 @@ struct LaunchInfo {
 // Facts outside the environment that some sources need.
 struct LaunchContext {
   int visible_gpus = 0;          // for PET_NPROC_PER_NODE=auto (0 counts as 1: CPU)
-  std::string own_address = "";  // AWS Batch main node: its own address is the master
+  std::string own_address = "";  // AWS Batch main node: its own address is the master (own_ipv4_address())
 };
 
 // The first complete source wins. Throws UsageError (exit 2) for a partial or
@@ -45,6 +45,10 @@ LaunchInfo discover_launch(const EnvMap& env, const LaunchFlags& flags, const La
 
 // The process environment as a map.
 EnvMap process_env();
+
+// This host's first IPv4 address that is up and not loopback (container bridges and veths
+// skipped): an AWS Batch main node's own address. "" when there is none.
+std::string own_ipv4_address();
 
 // Whether every address `host` resolves to is a loopback address (127/8, ::1): a rendezvous
 // there is reachable from this host only.

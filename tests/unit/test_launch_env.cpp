@@ -268,6 +268,11 @@ TEST_CASE("AWS Batch multi-node parallel job") {
   CHECK(m.node_rank == 0);
   CHECK(m.master_addr == "10.0.0.5");
   CHECK_THAT(usage_error(main), Catch::Contains("MASTER_ADDR"));
+  main["MASTER_ADDR"] = "10.0.0.9";  // set by the user: it wins
+  CHECK(discover(main, {}, ctx).master_addr == "10.0.0.9");
+  // This host's own address, as dtbench-launch finds it: an IPv4 address, never loopback.
+  const std::string own = own_ipv4_address();
+  CHECK((own.empty() || (own.find('.') != std::string::npos && own.rfind("127.", 0) != 0)));
 }
 
 TEST_CASE("node-level sources must agree with each other") {

@@ -78,7 +78,7 @@ else fail "resume: exit $rc, $(grep -i 'resume\|error' "$WORK/ckpt2.out" | head 
 
 # The nightly flow as a job: every benchmark ranked by srun, compared (no baselines yet:
 # listed, not compared), appended to the history, reported.
-submit nightly nightly.sbatch SYSTEM=cpu-e2e RESULTS="$WORK/results"
+submit nightly nightly.sbatch SYSTEM=cpu-e2e RESULTS="$WORK/results" REPETITIONS=1
 if [ "$rc" -eq 0 ] && [ "$(job_state "$job")" = COMPLETED ] && [ -f "$WORK/runs/nightly/compare.md" ] &&
   [ "$(cat "$WORK/results/history/cpu-e2e/"*.jsonl | wc -l)" -eq 10 ] && [ -f "$WORK/runs/nightly/report/index.html" ]; then
   pass "nightly.sbatch: COMPLETED, 10 records in the history, compare table and report"
