@@ -8,10 +8,12 @@
 : "${DTBENCH_TRANSFORMERS_VERSION:=4.57.6}"
 # botocore: its own request validator checks aws-batch/ offline (no AWS call).
 : "${DTBENCH_BOTOCORE_VERSION:=1.44.18}"
+# grafana-foundation-sdk: builds and parses the Grafana dashboard (an epoch!Grafana-version).
+: "${DTBENCH_GRAFANA_SDK_VERSION:=1769699379!11.6.0}"
 # The fixed Python environment that holds the torch wheel (libtorch for C++ comes from it).
 # It lives outside the clone so that a fresh clone (CI) reuses it when the version matches.
 : "${DTBENCH_VENV:=/opt/dtbench/venv}"
 : "${DTBENCH_BUILD_DIR:=build}"
 export DTBENCH_TORCH_VERSION DTBENCH_TORCH_CUDA DTBENCH_K8S_VALIDATE_VERSION DTBENCH_HADOLINT_VERSION
-export DTBENCH_TRANSFORMERS_VERSION DTBENCH_BOTOCORE_VERSION
+export DTBENCH_TRANSFORMERS_VERSION DTBENCH_BOTOCORE_VERSION DTBENCH_GRAFANA_SDK_VERSION
 export DTBENCH_VENV DTBENCH_BUILD_DIR

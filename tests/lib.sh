@@ -77,6 +77,17 @@ text_dataset() {
   "$DTBENCH_BIN/tools/make_dataset" --input "$prefix.txt" --output "$prefix" "$@" >/dev/null
 }
 
+# fake_efa_device SYSFS NAME [COUNTER=VALUE ...]: an EFA device in a fake sysfs tree (for
+# DTBENCH_SYSFS_ROOT) as the kernel shows one: class/infiniband/NAME, its device's driver a
+# link to bus/pci/drivers/efa, and port 1's hw_counters holding the given values.
+fake_efa_device() {
+  local sysfs="$1" dev="$1/class/infiniband/$2" kv
+  shift 2
+  mkdir -p "$dev/device" "$dev/ports/1/hw_counters" "$sysfs/bus/pci/drivers/efa"
+  ln -sfn ../../../../bus/pci/drivers/efa "$dev/device/driver"
+  for kv in "$@"; do echo "${kv#*=}" >"$dev/ports/1/hw_counters/${kv%%=*}"; done
+}
+
 finish() {
   printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
   [ "$FAILED" -eq 0 ]

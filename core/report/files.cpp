@@ -1,6 +1,7 @@
 #include "core/report/files.h"
 
 #include <dirent.h>
+#include <fmt/format.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
@@ -9,6 +10,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+
+#include "core/report/errors.h"
 
 namespace dtbench {
 
@@ -64,6 +67,27 @@ std::string write_fully(int fd, const void* data, std::size_t size) {
     size -= static_cast<std::size_t>(n);
   }
   return "";
+}
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+  const std::string dir = parent_dir(path);
+  const std::string why = make_dirs(dir);
+  if (!why.empty()) throw RuntimeFailure(fmt::format("cannot create folder {} for {}: {}", dir, path, why));
+  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw RuntimeFailure(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
+  const std::string failed = write_fully(fd, text.data(), text.size());
+  if (!failed.empty()) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw RuntimeFailure(fmt::format("cannot write {}: {}", tmp, failed));
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw RuntimeFailure(fmt::format("cannot write {}: {}", path, std::strerror(err)));
+  }
+  fsync_dir(dir);  // the rename is durable once the folder's entry is
 }
 
 void fsync_dir(const std::string& path) {

@@ -28,6 +28,11 @@ void remove_tree(const std::string& path);
 // Writes all of `size` bytes to `fd` (retrying short writes and EINTR); "" or the reason.
 std::string write_fully(int fd, const void* data, std::size_t size);
 
+// Writes `text` to `path` so that a reader sees the old file or the new one, never a part:
+// a temporary file beside it (its folder made if missing), fsync, rename, fsync of the folder.
+// Throws RuntimeFailure naming the path on I/O errors.
+void write_file_atomic(const std::string& path, const std::string& text);
+
 // fsync of a folder, which makes renames and new entries in it durable.
 void fsync_dir(const std::string& path);
 

@@ -1,13 +1,6 @@
 #include "core/report/result.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "core/report/clock.h"
-#include "core/report/errors.h"
 #include "core/report/files.h"
 
 namespace dtbench {
@@ -27,25 +20,7 @@ nlohmann::json to_json(const Summary& s) {
 }
 
 void write_json_atomic(const std::string& path, const nlohmann::json& record) {
-  const std::string dir = parent_dir(path);
-  const std::string why = make_dirs(dir);
-  if (!why.empty()) throw RuntimeFailure(fmt::format("cannot create folder {} for {}: {}", dir, path, why));
-  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  const std::string text = record.dump(2) + "\n";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw RuntimeFailure(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
-  const std::string failed = write_fully(fd, text.data(), text.size());
-  if (!failed.empty()) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw RuntimeFailure(fmt::format("cannot write {}: {}", tmp, failed));
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    throw RuntimeFailure(fmt::format("cannot write {}: {}", path, std::strerror(err)));
-  }
-  fsync_dir(dir);  // the rename is durable once the folder's entry is
+  write_file_atomic(path, record.dump(2) + "\n");
 }
 
 }  // namespace dtbench

@@ -34,14 +34,10 @@ expect_exit 2 "--expect an instance not in the table" -- "$ENVCHECK" --expect in
 
 # A fake p5.48xlarge: DMI names it, 32 EFA devices.
 sysfs="$WORK/sys"
-mkdir -p "$sysfs/devices/virtual/dmi/id" "$sysfs/bus/pci/drivers/efa"
+mkdir -p "$sysfs/devices/virtual/dmi/id"
 echo "Amazon EC2" >"$sysfs/devices/virtual/dmi/id/sys_vendor"
 echo "p5.48xlarge" >"$sysfs/devices/virtual/dmi/id/product_name"
-for i in $(seq 0 31); do
-  dev="$sysfs/class/infiniband/rdmap${i}s0"
-  mkdir -p "$dev/device" "$dev/ports/1/hw_counters"
-  ln -s ../../../../bus/pci/drivers/efa "$dev/device/driver"
-done
+for i in $(seq 0 31); do fake_efa_device "$sysfs" "rdmap${i}s0"; done
 expect_exit 4 "fake p5: --expect instance=p5.48xlarge" -- env DTBENCH_SYSFS_ROOT="$sysfs" FI_PROVIDER=tcp \
   FI_EFA_FORK_SAFE=1 NCCL_SOCKET_IFNAME=nosuch0 NCCL_PROTO=simple \
   bash -c "ulimit -l 8192; exec '$ENVCHECK' --expect instance=p5.48xlarge --out '$WORK/p5.json'"

@@ -32,5 +32,34 @@ for line in open(sys.argv[1]):
 PY
 then pass "textfile whole and in the text format"; else fail "textfile"; fi
 
-expect_exit 3 "an unreachable Pushgateway" -- "$EXPORT" --pushgateway "http://127.0.0.1:1" --system x "$WORK/run.json"
+# A Pushgateway that is down: one line, exit 3, and the textfile is written all the same.
+expect_exit 3 "an unreachable Pushgateway" -- "$EXPORT" --pushgateway "http://127.0.0.1:1" --textfile-dir "$WORK/tf2" \
+  --system x "$WORK/run.json"
+[ "$(wc -l <"$WORK/err")" -eq 1 ] && grep -q "cannot push to http://127.0.0.1:1" "$WORK/err" \
+  && [ -f "$WORK/tf2/dtbench_fsdp_llama.prom" ] && pass "one line; the textfile still written" || fail "$(cat "$WORK/err")"
+
+# Per-rank step times, and the nightly compare's verdicts as gauges (--compare).
+cat >"$WORK/verdicts.json" <<JSON
+[{"benchmark": "fsdp_llama", "key": "k1", "metric": "step_time_s", "verdict": "regression", "ratio": 1.31},
+ {"benchmark": "fsdp_llama", "key": "k1", "metric": "tokens_per_s", "verdict": "ok", "ratio": 1.01},
+ {"benchmark": "collectives_perf", "key": "k2", "metric": "busbw_1024", "verdict": "ok", "ratio": 0.98}]
+JSON
+expect_exit 0 "--compare" -- "$EXPORT" --textfile-dir "$WORK/tf3" --compare "$WORK/verdicts.json" --system s "$WORK/run.json"
+prom="$WORK/tf3/dtbench_fsdp_llama.prom"
+grep -q '^dtbench_compare_regression{benchmark="fsdp_llama",key="k1",metric="step_time_s",system="s"} 1$' "$prom" \
+  && grep -q '^dtbench_compare_regression{benchmark="fsdp_llama",key="k1",metric="tokens_per_s",system="s"} 0$' "$prom" \
+  && grep -q '^dtbench_compare_ratio{.*metric="step_time_s".*verdict="regression"} 1.31$' "$prom" \
+  && ! grep -q busbw_1024 "$prom" && pass "verdicts: a regression 1, an ok 0, the ratio; only this benchmark's" \
+  || { fail "verdict gauges"; grep compare "$prom"; }
+[ "$(grep -c '^dtbench_rank_step_time_seconds{.*rank="0".*stat="median"' "$prom")" -eq 1 ] \
+  && pass "rank 0's median step time" || fail "per-rank gauges"
+promtool check metrics <"$prom" >"$WORK/lint" 2>&1 && pass "promtool check metrics: clean" || { fail "lint"; cat "$WORK/lint"; }
+echo '[{"benchmark": "fsdp_llama", "ratio": "x"}]' >"$WORK/bad_verdicts.json"
+expect_exit 2 "a malformed --compare file" -- "$EXPORT" --textfile-dir "$WORK/tf4" --compare "$WORK/bad_verdicts.json" \
+  --system s "$WORK/run.json"
+grep -q "bad_verdicts.json: entry 0: missing or mistyped" "$WORK/err" && pass "it names the file and the entry" \
+  || fail "$(cat "$WORK/err")"
+
+# The committed dashboard and ConfigMap are what their definition builds.
+expect_exit 0 "dtbench-dashboards build --check" -- "$DTBENCH_SRC/tools/dtbench-dashboards" build --check
 finish

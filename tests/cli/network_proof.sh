@@ -5,12 +5,7 @@
 source "$(dirname "$0")/../lib.sh"
 VALIDATE="$DTBENCH_SRC/tools/dtbench-validate"
 sysfs="$WORK/sys"
-for d in rdmap16s27 rdmap17s27; do
-  dev="$sysfs/class/infiniband/$d"
-  mkdir -p "$dev/device" "$dev/ports/1/hw_counters" "$sysfs/bus/pci/drivers/efa"
-  ln -s ../../../../bus/pci/drivers/efa "$dev/device/driver"
-  for c in tx_bytes rx_bytes retrans_pkts; do echo 100 >"$dev/ports/1/hw_counters/$c"; done
-done
+for d in rdmap16s27 rdmap17s27; do fake_efa_device "$sysfs" "$d" tx_bytes=100 rx_bytes=100 retrans_pkts=100; done
 export DTBENCH_SYSFS_ROOT="$sysfs"
 
 # Moves rdmap16s27's tx_bytes up while it runs (replace the file, as sysfs would show it).

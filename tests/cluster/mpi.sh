@@ -44,11 +44,7 @@ fi
 # env_check on both nodes, node1 with a fake tree of 2 EFA devices and node0 with none: rank 0
 # flags the difference and names node1.
 for k in 0 1; do mkdir -p "$WORK/sys.node$k"; done
-for i in 0 1; do
-  dev="$WORK/sys.node1/class/infiniband/rdmap${i}s0"
-  mkdir -p "$dev/device" "$dev/ports/1/hw_counters" "$WORK/sys.node1/bus/pci/drivers/efa"
-  ln -s ../../../../bus/pci/drivers/efa "$dev/device/driver"
-done
+for i in 0 1; do fake_efa_device "$WORK/sys.node1" "rdmap${i}s0"; done
 rc=0
 MPIRUN_EXTRA="--map-by node" cluster_mpirun 2 bash -c \
   'DTBENCH_SYSFS_ROOT="$1.$(hostname)" exec "$2" --out "$3"' - "$WORK/sys" "$DTBENCH_BIN/benchmarks/env_check" \

@@ -1,7 +1,7 @@
 """dtbench-compare: result records against their baselines, metric by metric.
 
     dtbench-compare --baselines DIR [--history DIR] [--repetitions R] [--update-baseline]
-                    [--threshold M=X ...] [--ignore PREFIX ...] RUN.json ...
+                    [--threshold M=X ...] [--ignore PREFIX ...] [--json FILE] RUN.json ...
 
 Records are compared only under the same key (docs/ARCHITECTURE.md, "Performance method"): benchmark,
 model shape, world size, layout (strategy), dtype, device and system; threads, steps and
@@ -30,7 +30,9 @@ the mirror; otherwise "noisy"
 when the MDC exceeds the threshold (the gate could not have seen a change of that size: never
 "ok"), else "ok"; metrics named by --ignore are shown with verdict "info". A side with fewer
 runs than --repetitions (older baselines hold one) is compared with a warning that its interval
-is narrower than it should be. Prints a Markdown table; exits 5 on any regression, 2 on bad
+is narrower than it should be. Prints a Markdown table (--json FILE: the same rows as a JSON list
+of {benchmark, key, metric, baseline, now, ratio, low, high, mdc, verdict}, which dtbench-export
+turns into gauges); exits 5 on any regression, 2 on bad
 input. --update-baseline writes each key's runs as its baseline (and compares nothing)."""
 import argparse
 import hashlib
@@ -306,6 +308,7 @@ def main(argv):
     p.add_argument("--repetitions", type=int, default=1, metavar="R",
                    help="runs each side should hold per key (nightly: 3); fewer is compared with a warning")
     p.add_argument("--update-baseline", action="store_true")
+    p.add_argument("--json", metavar="FILE", help="also write the verdicts as JSON (for dtbench-export --compare)")
     a = p.parse_args(argv)
     if a.repetitions < 1:
         print(f"dtbench-compare: --repetitions {a.repetitions}: want at least 1 run per key, e.g. 3",
@@ -345,7 +348,7 @@ def main(argv):
                 os.unlink(repetition_path(first, k))
                 k += 1
         return 0
-    rows, notes, regressions = [], [], 0
+    rows, notes, regressions, verdicts = [], [], 0, []
     for kid, runs in groups.items():
         name = runs[0][1]["benchmark"]
         for _, run in runs:
@@ -379,6 +382,10 @@ def main(argv):
             if any(metric.startswith(prefix) for prefix in a.ignore):
                 v = "info"
             regressions += v == "regression"
+            figures = {"baseline": center(base_runs), "now": center(now_runs), "ratio": r, "low": lo, "high": hi,
+                       "mdc": mdc}
+            verdicts.append({"benchmark": name, "key": kid, "metric": metric, "verdict": v,
+                             **{k: float(x) if math.isfinite(x) else None for k, x in figures.items()}})
             rows.append((f"{name} {kid}", metric, fmt(center(base_runs)), fmt(center(now_runs)),
                          f"{r:.3f}", f"[{lo:.3f}, {hi:.3f}]", f"{100 * mdc:.1f}%", v))
     if rows:
@@ -391,6 +398,11 @@ def main(argv):
         print(f"\nwarning: {markdown_text(note)}")
     if regressions:
         print(f"\n{regressions} regression(s)")
+    if a.json:
+        tmp = f"{a.json}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(verdicts, f, indent=1, allow_nan=False)
+        os.replace(tmp, a.json)
     return 5 if regressions else 0
 
 

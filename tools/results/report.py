@@ -1,7 +1,8 @@
 """dtbench-report: a self-contained report of result records, as HTML and Markdown, with
 plots drawn by gnuplot (PNG files beside the page; nothing is fetched from the network).
 
-    dtbench-report --out DIR [--system NAME] [--history DIR] [--baselines DIR] [--compare FILE.md] RUN.json ...
+    dtbench-report --out DIR [--system NAME] [--history DIR] [--baselines DIR] [--compare FILE.md]
+                   [--grafana URL] RUN.json ...
 
 Records of one comparison key (the nightly run's repetitions) make one section. Plots, each
 titled with the system and what it shows, units on the axes: the loss per step; each rank's
@@ -12,7 +13,10 @@ its largest message for collectives) by night, dated, with the baseline, the noi
 (the nights' 95% prediction band once there are 5, else the baseline +- 5%) and the nights beyond
 it on the bad side marked as regressions. --compare includes a
 dtbench-compare table, verdicts colored, each row linked to its record's plots. Writes
-DIR/index.html, DIR/report.md and DIR/*.png; exits 2 on bad input, 3 when gnuplot fails."""
+DIR/index.html, DIR/report.md and DIR/*.png; exits 2 on bad input, 3 when gnuplot fails.
+--grafana (the Grafana that holds results/grafana's dashboard, e.g. http://grafana:3000): links
+to the dashboard for the system, and from each section to it for that benchmark (without it,
+the report links nothing outside its folder)."""
 import argparse
 import datetime
 import html
@@ -22,9 +26,11 @@ import re
 import statistics
 import subprocess
 import sys
+import urllib.parse
 
 from compare import (MIN_NIGHTS, baseline_paths, busbw_rows, comparison_key, history_band, key_id, load_history,
                      night_series, samples)
+from dashboard_def import UID as DASHBOARD_UID
 from escape import file_part, gnuplot_string, markdown_text
 from validate import BadRecord, load_record, load_records
 
@@ -221,6 +227,12 @@ STYLE = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#22
          ".v-run-failed{background:#f5b7b1}")
 
 
+def dashboard_link(grafana, system, benchmark=None):
+    """results/grafana's dashboard at a Grafana, its variables set to the system (and benchmark)."""
+    query = [("var-system", system or "All")] + ([("var-benchmark", benchmark)] if benchmark else [])
+    return f"{grafana.rstrip('/')}/d/{DASHBOARD_UID}?{urllib.parse.urlencode(query)}"
+
+
 def main(argv):
     p = argparse.ArgumentParser(prog="dtbench-report", description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+")
@@ -229,7 +241,12 @@ def main(argv):
     p.add_argument("--baselines", help="results/baselines/<system>")
     p.add_argument("--system", default="")
     p.add_argument("--compare", help="a dtbench-compare Markdown table to include")
+    p.add_argument("--grafana", metavar="URL", help="link the Grafana dashboard at this Grafana")
     a = p.parse_args(argv)
+    if a.grafana and not re.fullmatch(r"https?://[^\s'\"<>]+", a.grafana):
+        print(f"dtbench-report: --grafana {a.grafana!r}: want the Grafana's http(s) URL, e.g. http://grafana:3000",
+              file=sys.stderr)
+        return 2
     os.makedirs(a.out, exist_ok=True)
     system = a.system or (os.path.basename(os.path.normpath(a.baselines)) if a.baselines else "")
     records = load_records(a.runs, "dtbench-report")
@@ -273,7 +290,8 @@ def main(argv):
             img = trend_plot(a.out, name, head, history.get(kid, []), base_runs)
             if img:
                 figs.append(img)
-            sections.append((name, f"{r['benchmark']} ({kid})", lines, figs))
+            link = dashboard_link(a.grafana, system, r["benchmark"]) if a.grafana else None
+            sections.append((name, f"{r['benchmark']} ({kid})", lines, figs, link))
     except BadRecord as e:
         print(f"dtbench-report: baseline {e}", file=sys.stderr)
         return 2
@@ -285,13 +303,20 @@ def main(argv):
     md = [f"# {markdown_text(title)}", ""] + (["## Comparison", "", table, ""] if table else [])
     page = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+    if a.grafana:
+        url = dashboard_link(a.grafana, system)
+        md += [f"Dashboard: <{url}>", ""]
+        page.append(f"<p>Dashboard over time: <a href='{html.escape(url)}'>{html.escape(url)}</a></p>")
     if table:
         page.append(f"<h2>Comparison</h2>{compare_html(table, anchors)}")
-    for anchor, heading, lines, figs in sections:
+    for anchor, heading, lines, figs, link in sections:
         md += [f"## {markdown_text(heading)}", ""] + [f"- {markdown_text(l)}" for l in lines] + [""]
+        if link:
+            md += [f"Over time: <{link}>", ""]
         md += [f"![{f}]({f})" for f in figs] + [""]
         page.append(f"<h2 id='{html.escape(anchor)}'>{html.escape(heading)}</h2><ul>" +
-                    "".join(f"<li>{html.escape(l)}</li>" for l in lines) + "</ul>")
+                    "".join(f"<li>{html.escape(l)}</li>" for l in lines) +
+                    (f"<li>over time: <a href='{html.escape(link)}'>the dashboard</a></li>" if link else "") + "</ul>")
         page += [f"<p><img src='{html.escape(f)}' alt='{html.escape(f)}'></p>" for f in figs]
     page.append("</body></html>")
     open(os.path.join(a.out, "report.md"), "w").write("\n".join(md) + "\n")
