@@ -49,7 +49,8 @@ constexpr const char* kUsage =
     "On SIGINT/SIGTERM, or when a rank fails, the others get SIGTERM, then SIGKILL after --grace\n"
     "seconds (15); the exit code is the first failed rank's.\n"
     "The ranks prove the job's DTBENCH_JOB_TOKEN (or DTBENCH_JOB_TOKEN_FILE) to the store; on one\n"
-    "node without either, dtbench-launch makes one; several nodes must all be given the same one.\n";
+    "node without either, dtbench-launch makes one; several nodes must all be given the same one.\n"
+    "NSYS=1|optional runs every rank under Nsight Systems through nsys-wrap (see launch/nsys-wrap).\n";
 
 int g_signal_pipe[2] = {-1, -1};
 
@@ -355,11 +356,39 @@ int run(const Plan& p) {
   return exit_code != 0 ? exit_code : signal_code;
 }
 
+// NSYS set (launch/nsys-wrap says how): nsys-wrap, beside this executable, checks once that
+// nsys is here (exit 2 before any rank starts, its one line said) and goes in front of every
+// rank. Returns nsys-wrap's exit code from the check.
+int wrap_for_nsys(Plan& p) {
+  const char* mode = std::getenv("NSYS");
+  if (!mode || !*mode || std::string(mode) == "0") return 0;
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  DT_CHECK(n > 0, "readlink /proc/self/exe: {}", std::strerror(errno));
+  std::string wrap(self, static_cast<std::size_t>(n));
+  wrap = wrap.substr(0, wrap.rfind('/')) + "/nsys-wrap";
+  DT_USAGE(::access(wrap.c_str(), X_OK) == 0, "NSYS={}: {} is missing (the build copies launch/nsys-wrap there)", mode,
+           wrap);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl(wrap.c_str(), wrap.c_str(), "--check", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  const int rc = code_of(status);
+  if (rc == 0) p.argv.insert(p.argv.begin(), wrap);
+  return rc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
-    return run(read_plan(argc, argv));
+    Plan plan = read_plan(argc, argv);
+    if (const int rc = wrap_for_nsys(plan)) return rc;
+    return run(plan);
   } catch (const Error& e) {
     std::fprintf(stderr, "dtbench-launch: error: %s\n", e.what());
     return static_cast<int>(e.code());

@@ -8,7 +8,9 @@
 #   2. fsdp_llama at world size 1: Llama 3.2 1B, bf16, sequence 2048, no activation
 #      checkpointing: tokens/s, TFLOP/s, MFU;
 #   3. collectives_perf over NCCL on the one GPU: every data type, results checked;
-#   4. the same model in a plain PyTorch eager loop (benchmarks/peers/torch_eager_peer.py);
+#   4. on cuda where nsys exists: fsdp_llama's steps 4-5 under Nsight Systems (NSYS=1's way:
+#      launch/nsys-wrap, --profile-steps 4-5), its report in DIR/gpu_check/nsys/;
+#   5. the same model in a plain PyTorch eager loop (benchmarks/peers/torch_eager_peer.py);
 # and prints a summary: the verdicts, the figures, the ratio dtbench / PyTorch and the goals
 # (MFU >= 45%, ratio >= 1.1; a missed goal is reported, not a failure).
 # --device cpu runs the same steps on any machine with a tiny model and short runs: the
@@ -164,6 +166,13 @@ if coll and coll.get("rows"):
                  f"{big['size_bytes']} B {big['type']}: {big['out_of_place']['algbw_gbps']:.1f} GB/s algbw")
 else:
     lines.append(f"collectives  {no_result('collectives_perf')}")
+if "nsys" in ran:
+    reps = sorted(f for f in os.listdir(os.path.join(out, "nsys")) if f.endswith(".nsys-rep")) \
+        if os.path.isdir(os.path.join(out, "nsys")) else []
+    s["nsys"] = {"verdict": verdict("nsys"), "reports": reps}
+    lines.append(f"nsys         {verdict('nsys')}: steps 4-5 captured, {', '.join(reps) or 'no report written'}")
+elif device == "cuda":
+    lines.append("nsys         not run: Nsight Systems is not on PATH here")
 if peer:
     s["peer"] = peer
     line = f"peer         PyTorch {peer['torch']} eager: {peer['tokens_per_s']:.0f} tokens/s ({peer['parameters']} parameters)"
@@ -284,6 +293,16 @@ step fsdp_llama 180 loud "$bin/benchmarks/fsdp_llama" --device "$device" --model
 # shellcheck disable=SC2046
 step collectives_perf 90 loud "$bin/benchmarks/collectives_perf" --device "$device" --op all_reduce "${coll[@]}" \
   $(single) --out "$out/collectives_perf.json" || true
+# Nsight Systems over steps 4-5 of a short run, as NSYS=1 runs ranks (launch/nsys-wrap, the
+# capture range from --profile-steps). A machine without nsys says so and goes on.
+if [ "$device" = cuda ] && command -v nsys >/dev/null 2>&1; then
+  # shellcheck disable=SC2046
+  step nsys 150 loud env NSYS=1 NSYS_DIR="$out/nsys" "$root/launch/nsys-wrap" "$bin/benchmarks/fsdp_llama" \
+    --device cuda --model "$model" "${shape[@]}" --seq 2048 --micro-batch 4 --global-batch 8 --steps 6 \
+    --profile-steps 4-5 --dtype bf16 --data synthetic $(single) --out "$out/nsys_fsdp.json" || true
+elif [ "$device" = cuda ]; then
+  echo "=== nsys: Nsight Systems is not on PATH here: the profiling check is skipped"
+fi
 step peer 180 loud "$py" "$root/benchmarks/peers/torch_eager_peer.py" --device "$device" "${shape[@]}" "${peer_shape[@]}" \
   "${run[@]}" --dtype bf16 --threads "$threads" --out "$out/peer.json" || true
 summary

@@ -16,6 +16,9 @@
 #   DTBENCH_JOB_TOKEN the job's secret that every rank proves to the TCP store (default: 32
 #                    random bytes made here; srun hands the environment to the tasks, never argv)
 #   CONTAINER_IMAGE, CONTAINER_MOUNTS   run inside a pyxis container when set
+#   NSYS             1: every rank under Nsight Systems (launch/nsys-wrap; reports in $RUN_DIR unless
+#                    NSYS_DIR), nsys missing is exit 2 before the launch | optional: where nsys
+#                    exists | 0 (default). Add --profile-steps A-B to EXTRA_ARGS to pick the steps.
 #   EXTRA_ARGS       more flags for the benchmark (word-split)
 #   SRUN_ARGS        more flags for srun (word-split)
 set -euo pipefail
@@ -102,6 +105,13 @@ dtbench_run() {
     [ -n "$CONTAINER_MOUNTS" ] && container+=(--container-mounts "$CONTAINER_MOUNTS")
   fi
   local nodes="${SLURM_JOB_NUM_NODES:-1}"
+  if [ "${NSYS:-0}" != 0 ] && [ -n "${NSYS:-}" ]; then
+    # Checked here, before any task starts; in a container, nsys is the image's and each rank's
+    # nsys-wrap checks for itself. dtbench-launch puts nsys-wrap in front of its ranks itself.
+    [ -n "$CONTAINER_IMAGE" ] || "$DTBENCH_BIN/launch/nsys-wrap" --check || return 2
+    export NSYS NSYS_DIR="${NSYS_DIR:-$RUN_DIR}"
+    [ "$LAUNCH" = srun ] && run=("$DTBENCH_BIN/launch/nsys-wrap" "${run[@]}")
+  fi
   case "$LAUNCH" in
     srun)
       dtbench_log "$bench: srun --mpi=pmix, ${SLURM_NTASKS:-?} tasks on $nodes node(s); record $RUN_DIR/result.json"

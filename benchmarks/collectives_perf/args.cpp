@@ -16,6 +16,7 @@ void add_bench_flags(cxxopts::Options& o) {
   o.add_options(group)("op", ops, cxxopts::value<std::string>()->default_value("all_reduce"), "NAME");
   // clang-format on
   add_size_flags(o, group, SizeSweep{});
+  add_profile_flag(o, "rows of the table (each one size of one dtype, reduction and root)");
   // clang-format off
   o.add_options(group)
       ("m,agg_iters", "ops per timed iteration", number<int>()->default_value("1"), "N")

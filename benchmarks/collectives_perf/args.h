@@ -9,6 +9,7 @@
 
 #include "core/app/size_sweep.h"
 #include "core/comm/types.h"
+#include "core/train/profile_window.h"
 
 namespace dtbench::collperf {
 
@@ -20,6 +21,7 @@ struct BenchArgs : SizeSweep {
   int average = 1;  // -a: 0 rank 0, 1 mean, 2 min, 3 max over ranks
   std::vector<c10::ScalarType> dtypes{c10::kFloat};
   std::vector<ReduceOp> reduce_ops{ReduceOp::kSum};
+  StepRange profile;  // --profile-steps: rows of the table (read once the world size is known)
 };
 
 void add_bench_flags(cxxopts::Options& options);

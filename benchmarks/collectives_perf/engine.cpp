@@ -187,17 +187,35 @@ void print_table_header() {
   std::fflush(stdout);
 }
 
+namespace {
+
+// The roots a row is run for: none (-1) for rootless collectives, every rank for -r -1.
+std::vector<int> roots_of(const Collective& c, const BenchArgs& a, int world_size) {
+  if (!c.uses_root) return {-1};
+  if (a.root >= 0) return {a.root};
+  std::vector<int> roots;
+  for (int r = 0; r < world_size; ++r) roots.push_back(r);
+  return roots;
+}
+
+std::vector<ReduceOp> reduce_ops_of(const Collective& c, const BenchArgs& a) {
+  return c.uses_reduce_op ? a.reduce_ops : std::vector<ReduceOp>{ReduceOp::kSum};
+}
+
+}  // namespace
+
+int64_t row_count(const Collective& c, const BenchArgs& a, int world_size) {
+  return static_cast<int64_t>(a.dtypes.size() * reduce_ops_of(c, a).size() * roots_of(c, a, world_size).size() *
+                              message_sizes(a).size());
+}
+
 EngineResult run_engine(Communicator& comm, const Collective& c, const BenchArgs& a, bool on_cuda) {
   EngineResult res;
   const int rank = comm.rank(), n = comm.size();
-  std::vector<int> roots;
-  if (!c.uses_root)
-    roots = {-1};
-  else if (a.root < 0)
-    for (int r = 0; r < n; ++r) roots.push_back(r);
-  else
-    roots = {a.root};
-  std::vector<ReduceOp> ops = c.uses_reduce_op ? a.reduce_ops : std::vector<ReduceOp>{ReduceOp::kSum};
+  const std::vector<int> roots = roots_of(c, a, n);
+  const std::vector<ReduceOp> ops = reduce_ops_of(c, a);
+  ProfileWindow profile(a.profile);
+  int64_t row = 0;
 
   for (c10::ScalarType t : a.dtypes) {
     const auto es = static_cast<int64_t>(c10::elementSize(t));
@@ -210,12 +228,14 @@ EngineResult run_engine(Communicator& comm, const Collective& c, const BenchArgs
           c.counts(size / es, n, &send_n, &recv_n);
           const int64_t bytes = std::max(send_n, recv_n) * es;
           const int op_root = root < 0 ? 0 : root;
+          profile.begin(++row);
           Placement oop = measure(comm, c, a, make_buffers(c, false, rank, send_n, recv_n, opt), op, op_root, bytes,
                                   inputs, t, false);
           std::optional<Placement> ip;
           if (c.in_place != InPlace::kNone)
             ip = measure(comm, c, a, make_buffers(c, true, rank, send_n, recv_n, opt), op, op_root, bytes, inputs, t,
                          true);
+          profile.end(row);  // measure() waited for the device
           const char* redop = c.uses_reduce_op ? reduce_op_name(op) : "none";
           if (rank == 0) {
             std::string line = fmt::format("{:>12}  {:>12}  {:>8}  {:>6}  {:>6}  {:>7}  {:>6.2f}  {:>6.2f}  {:>6}",

@@ -17,8 +17,13 @@ struct EngineResult {
   int busbw_n = 0;
 };
 
+// The rows of the table run_engine prints (dtypes x reductions x roots x sizes): the "steps"
+// of --profile-steps.
+int64_t row_count(const Collective& coll, const BenchArgs& args, int world_size);
+
 // Runs every size, dtype, reduction and root of `args` for `coll` on `comm`; rank 0
-// prints nccl-tests' table to stdout as rows complete.
+// prints nccl-tests' table to stdout as rows complete. Rows args.profile run inside the CUDA
+// profiler's window (core/train/profile_window.h).
 EngineResult run_engine(Communicator& comm, const Collective& coll, const BenchArgs& args, bool on_cuda);
 
 // One checked run of `coll` with buffers for `elems` elements (before the per-rank split):

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     DT_USAGE(bench.root < launch.world_size, "-r {}: there is no rank {} among {}; use 0..{} or -1 for every rank",
              bench.root, bench.root, launch.world_size, launch.world_size - 1);
     const collperf::Collective& coll = *collperf::find_collective(bench.op);
+    bench.profile = read_profile_flag(flags, collperf::row_count(coll, bench, launch.world_size), common.world.device);
     {
       // Buffers that cannot be allocated are refused now rather than killed later: on CPU every
       // local rank holds its buffers at once; on GPU each rank has its own device.

@@ -16,6 +16,7 @@
 #include "core/report/errors.h"
 #include "core/report/result.h"
 #include "core/report/system_info.h"
+#include "core/train/profile_window.h"
 #include "core/train/device.h"
 #include "core/train/host_memory.h"
 
@@ -49,6 +50,7 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     cxxopts::Options options(exe.name, exe.description);
     add_common_flags(options);
     add_train_flags(options, exe.default_model, exe.default_activation_checkpointing);
+    add_profile_flag(options, "steps");
     strategy_flags.add(options);
     auto flags = parse_flags(options, argc, argv);
     CommonArgs common = read_common_flags(flags);
@@ -61,6 +63,7 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     const std::unique_ptr<Strategy> made = strategy_flags.make(flags, launch.world_size);
     Strategy& strategy = *made;
     TrainArgs args = read_train_flags(flags, strategy.data_parallel_size(launch.world_size), &batch);
+    args.profile_steps = read_profile_flag(flags, args.steps, common.world.device);
     const bool mlp = args.model.name == "mlp";
     DT_USAGE(!mlp || strategy.trains_mlp(), "--model mlp: {} trains transformer models; the MLP is ddp_train's",
              exe.name);

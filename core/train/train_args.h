@@ -10,6 +10,7 @@
 #include "core/model/config.h"
 #include "core/train/adamw.h"
 #include "core/train/lr_schedule.h"
+#include "core/train/profile_window.h"
 #include "core/train/train_state.h"
 
 namespace dtbench {
@@ -27,6 +28,7 @@ struct TrainArgs {
   bool dry_run = false;
   bool activation_checkpointing = false;
   CheckpointArgs ckpt;
+  StepRange profile_steps;  // --profile-steps A-B (CUDA; read with the device, core/app/train_run)
 };
 
 // --model and the shape overrides --hidden --layers --heads --kv-heads --ffn --vocab.

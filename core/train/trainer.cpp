@@ -16,6 +16,7 @@
 #include "core/report/stats.h"
 #include "core/report/system_info.h"
 #include "core/report/nvtx.h"
+#include "core/train/profile_window.h"
 #include "core/train/adamw.h"
 #include "core/train/autocast.h"
 #include "core/train/device.h"
@@ -100,7 +101,9 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
 
   std::vector<double> comm_shares;
   std::unique_ptr<StepTimer> timer = make_step_timer(ctx.device);
+  ProfileWindow profile(args.profile_steps);
   for (int64_t step = first_step; step < args.steps; ++step) {
+    profile.begin(step + 1);
     const NvtxRange range(fmt::format("step {}", step + 1));
     timer->start();
     const Stopwatch step_clock;
@@ -140,6 +143,7 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
     const double loss = total.item<double>() / static_cast<double>(global_tokens);  // waits for the device
     if (slow_fraction > 0) spin_for(step_clock, step_clock.elapsed_s(), slow_fraction);
     const double dt = timer->stop_s();
+    profile.end(step + 1);
     const double comm_wait = reducer.exposed_comm_s() - comm_before;
     if (!std::isfinite(loss))
       throw CorrectnessFailure(fmt::format("loss is {} at step {}; lower --lr or check the data", loss, step));

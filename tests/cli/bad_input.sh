@@ -31,6 +31,16 @@ bad "a stray argument" "unexpected argument" all_reduce
 bad "half a launch" "--world-size" --rank 1
 bad "bad --tag" "key=value" --tag novalue
 bad "mpi backend without mpirun" "mpirun" --backend mpi --rank 0 --world-size 2 --master-port 1
+bad "--profile-steps on CPU" "needs --device cuda" -b 8 -e 64 --profile-steps 1-2
+for b in fsdp_llama megatron_gpt ddp_train; do
+  BIN="$DTBENCH_BIN/benchmarks/$b" bad "$b --profile-steps on CPU" "needs --device cuda" --profile-steps 2-3
+done
+# The range itself, read before the device is touched (so --device cuda is fine here).
+BIN="$DTBENCH_BIN/benchmarks/fsdp_llama" bad "--profile-steps past the run" "the run has 3 steps" --steps 3 \
+  --device cuda --profile-steps 2-5
+BIN="$DTBENCH_BIN/benchmarks/fsdp_llama" bad "--profile-steps reversed" "want 1 <= A <= B" --device cuda --profile-steps 3-2
+BIN="$DTBENCH_BIN/benchmarks/fsdp_llama" bad "--profile-steps 0" "want 1 <= A <= B" --device cuda --profile-steps 0
+BIN="$DTBENCH_BIN/benchmarks/fsdp_llama" bad "--profile-steps text" "want A-B" --device cuda --profile-steps 2-x
 
 # Numbers (core/report/numbers): the whole text, finite, in range, products checked; the flag
 # or variable named. Each class with several inputs and several programs.

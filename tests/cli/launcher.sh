@@ -66,6 +66,18 @@ python3 "$DTBENCH_SRC/tests/compare_losses.py" "$WORK/ref.json" "$WORK/l3.json" 
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["launch"]["source"]=="dtbench-launch", r["launch"]' \
   "$WORK/l3.json" || fail "record: launch source"
 
+# NSYS (the k8s manifests' switch; launch/nsys-wrap): without nsys, NSYS=1 is exit 2 with one
+# line before any rank starts; NSYS=optional warns once and runs; another value is exit 2.
+nsys_path="$(dirname "$(command -v python3)"):/usr/bin:/bin"  # no nsys on it, whatever the machine has
+expect_exit 2 "NSYS=1 without nsys" -- env PATH="$nsys_path" NSYS=1 "$LAUNCH" --nproc-per-node 2 -- touch "$WORK/ran"
+[ ! -e "$WORK/ran" ] && [ "$(wc -l <"$WORK/err")" -eq 1 ] && grep -q "NSYS=1 but nsys is not on PATH" "$WORK/err" \
+  && pass "no rank started; one line" || fail "NSYS=1: $(cat "$WORK/err")"
+expect_exit 0 "NSYS=optional without nsys" -- env PATH="$nsys_path" NSYS=optional "$LAUNCH" --nproc-per-node 2 -- \
+  touch "$WORK/ran"
+[ -e "$WORK/ran" ] && [ "$(grep -c "NSYS=optional and no nsys" "$WORK/err")" -eq 1 ] && pass "one warning, ranks ran" \
+  || fail "NSYS=optional: $(cat "$WORK/err")"
+expect_exit 2 "NSYS=yes" -- env NSYS=yes "$LAUNCH" --nproc-per-node 1 -- true
+
 expect_exit 2 "no program" -- "$LAUNCH" --nproc-per-node 2
 expect_exit 2 "unknown flag" -- "$LAUNCH" --nprocs 2 -- true
 grep -q "unknown flag" "$WORK/err" || fail "message: $(cat "$WORK/err")"

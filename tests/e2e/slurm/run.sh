@@ -88,4 +88,16 @@ submit bad fsdp_llama.sbatch MODEL=no_such_model
 state=$(job_state "$job")
 if [ "$rc" -eq 2 ] && [ "$state" = FAILED ] && grep -q "no_such_model" "$WORK/bad.out"; then pass "bad model: job FAILED, exit 2, named"
 else fail "bad model: exit $rc, state ${state:-?}"; fi
+# NSYS=1 on a machine without nsys: the batch script stops before srun (no step runs), exit 2,
+# one line naming the cause; NSYS=optional warns once and trains.
+submit nsys_missing fsdp_llama.sbatch "${train[@]}" NSYS=1
+state=$(job_state "$job")
+if [ "$rc" -eq 2 ] && [ "$state" = FAILED ] && grep -q "NSYS=1 but nsys is not on PATH" "$WORK/nsys_missing.out" &&
+  ! grep -q "srun --mpi=pmix\|Batch" "$WORK/nsys_missing.out"; then
+  pass "NSYS=1 without nsys: job FAILED with exit 2 before any step, named"
+else fail "NSYS=1 without nsys: exit $rc, state ${state:-?}, $(tail -2 "$WORK/nsys_missing.out")"; fi
+submit nsys_optional fsdp_llama.sbatch "${train[@]}" NSYS=optional LAUNCH=launcher
+check_training nsys_optional
+grep -q "NSYS=optional and no nsys on PATH" "$WORK/nsys_optional.out" && pass "NSYS=optional: warned, ran unprofiled" \
+  || fail "NSYS=optional: no warning"
 finish
