@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The monitoring stack of a test, real servers on 127.0.0.1 ports of its own (sourced after
 # tests/lib.sh; the test's cleanup stops them): Debian's prometheus-pushgateway,
 # prometheus-node-exporter (the textfile collector only, reading $TEXTFILE_DIR) and
