@@ -38,7 +38,7 @@ phase build bash scripts/build.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 phase build-cpu env DTBENCH_BUILD_DIR=build-cpu bash scripts/build.sh -DBUILD_TESTING=OFF -DDTBENCH_CUDA=OFF
-phase build-rehearsal bash scripts/gpu_check.sh --device cpu --build-only --budget 3000 \
+phase build-rehearsal bash scripts/gpu_check.sh --device cpu --build-only --build-budget 3000 \
   --build-dir "$DTBENCH_BUILD_DIR/tests/gpu-check-rehearsal"
 tidy_log="$DTBENCH_BUILD_DIR/tidy.log"
 # shellcheck disable=SC2016  # $1 and $2 are the inner shell's arguments

@@ -64,8 +64,12 @@ dtbench_version_number() {
 # benchmark records the effective environment in its result record.
 dtbench_efa_env() {
   local efa_count=0 fi_version
-  if [ -d /sys/class/infiniband ]; then
-    efa_count=$(find /sys/class/infiniband -maxdepth 1 -name '*efa*' 2>/dev/null | wc -l)
+  # EFA devices are RDMA devices whose driver is efa (p4d/p5 name them rdmapXsY): the one reader
+  # the records and env_check use too (core/report/efa_counters), through efa_exporter --list.
+  if [ -x "$DTBENCH_BIN/tools/efa_exporter" ]; then
+    efa_count=$("$DTBENCH_BIN/tools/efa_exporter" --list | wc -l)
+  else
+    dtbench_log "$DTBENCH_BIN/tools/efa_exporter is missing (build dtbench): EFA devices not counted"
   fi
   if [ "$efa_count" -eq 0 ]; then
     dtbench_log "no EFA devices on $(hostname -s): NCCL uses its own transports (sockets between nodes)"

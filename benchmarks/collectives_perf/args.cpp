@@ -24,7 +24,10 @@ void add_bench_flags(cxxopts::Options& o) {
       ("d,datatype", "float|double|half|bfloat16|int32|int64|all", cxxopts::value<std::string>()->default_value("float"), "TYPE")
       ("o,redop", "sum|prod|max|min|avg|all", cxxopts::value<std::string>()->default_value("sum"), "OP")
       ("r,root", "root of broadcast and reduce; -1 = every rank in turn", number<int>()->default_value("0"), "R")
-      ("a,average", "time reported: 0 rank 0, 1 mean, 2 min, 3 max over ranks", number<int>()->default_value("1"), "0-3");
+      ("a,average", "time reported: 0 rank 0, 1 mean, 2 min, 3 max over ranks", number<int>()->default_value("1"), "0-3")
+      ("I,iteration_times", "time each iteration alone (a sync after each: the spread, p10-p90, in the record); "
+       "default: nccl-tests' way, all iterations then one sync",
+       cxxopts::value<bool>()->default_value("false")->implicit_value("true"));
   // clang-format on
 }
 
@@ -45,6 +48,7 @@ BenchArgs read_bench_flags(const cxxopts::ParseResult& r) {
   DT_USAGE(a.root >= -1, "-r {}: a root is a rank (0 or more), or -1 for every rank", a.root);
   a.average = r["average"].as<int>();
   DT_USAGE(a.average >= 0 && a.average <= 3, "-a {}: use 0 (rank 0), 1 (mean), 2 (min) or 3 (max)", a.average);
+  a.iteration_times = r["iteration_times"].as<bool>();
 
   const std::string dt = r["datatype"].as<std::string>();
   if (dt == "all") {

@@ -16,9 +16,10 @@ namespace dtbench::collperf {
 struct BenchArgs : SizeSweep {
   std::string op = "all_reduce";  // --op: the collective
   int agg = 1;
-  int check = 1;    // -c: check results (0 = off)
-  int root = 0;     // -r: -1 = every root in turn
-  int average = 1;  // -a: 0 rank 0, 1 mean, 2 min, 3 max over ranks
+  int check = 1;                 // -c: check results (0 = off)
+  int root = 0;                  // -r: -1 = every root in turn
+  int average = 1;               // -a: 0 rank 0, 1 mean, 2 min, 3 max over ranks
+  bool iteration_times = false;  // -I: time each iteration alone (else nccl-tests' one batch)
   std::vector<c10::ScalarType> dtypes{c10::kFloat};
   std::vector<ReduceOp> reduce_ops{ReduceOp::kSum};
   StepRange profile;  // --profile-steps: rows of the table (read once the world size is known)

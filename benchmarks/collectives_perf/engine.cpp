@@ -108,18 +108,29 @@ Placement measure(Communicator& comm, const Collective& c, const BenchArgs& a, c
   Placement p;
   const int rank = comm.rank(), n = comm.size();
   init_data(b, rank, op, in_place);
-  auto iteration = [&] {
+  // `count` ops issued back to back, then one wait for the last (ops on one communicator
+  // complete in issue order).
+  auto issue = [&](int count) {
     std::shared_ptr<Work> last;
-    for (int m = 0; m < a.agg; ++m) last = c.run(comm, b.send, b.recv, op, root);
-    last->synchronize();  // ops on one communicator complete in issue order
+    for (int m = 0; m < count; ++m) last = c.run(comm, b.send, b.recv, op, root);
+    last->synchronize();
   };
-  for (int w = 0; w < a.warmup; ++w) iteration();
+  for (int w = 0; w < a.warmup; ++w) issue(a.agg);
   comm.barrier()->synchronize();
   std::vector<double> samples;
-  for (int it = 0; it < a.iters; ++it) {
+  if (a.iteration_times) {
+    // -I: each iteration timed alone (a synchronisation after each), for the spread.
+    for (int it = 0; it < a.iters; ++it) {
+      const double t0 = now_s();
+      issue(a.agg);
+      samples.push_back((now_s() - t0) / a.agg * 1e6);
+    }
+  } else {
+    // nccl-tests' way: every iteration issued, one synchronisation at the end; small
+    // messages are not charged a host round trip per iteration.
     const double t0 = now_s();
-    iteration();
-    samples.push_back((now_s() - t0) / a.agg * 1e6);
+    issue(a.iters * a.agg);
+    samples.push_back((now_s() - t0) / (a.iters * a.agg) * 1e6);
   }
   p.samples_us = summarize(samples);
 
@@ -153,10 +164,10 @@ nlohmann::json placement_json(const Placement& p) {
 }  // namespace
 
 int64_t run_checked(Communicator& comm, const Collective& coll, c10::ScalarType dtype, ReduceOp op, int root,
-                    int64_t elems, bool in_place, bool on_cuda) {
+                    int64_t elems, bool in_place) {
   int64_t send_n = 0, recv_n = 0;
   coll.counts(elems, comm.size(), &send_n, &recv_n);
-  at::TensorOptions opt = at::TensorOptions().dtype(dtype).device(on_cuda ? at::kCUDA : at::kCPU);
+  const at::TensorOptions opt = at::TensorOptions().dtype(dtype).device(comm.device());
   Buffers b = make_buffers(coll, in_place, comm.rank(), send_n, recv_n, opt);
   return check_once(comm, coll, b, op, root, make_inputs(op, dtype), dtype, in_place);
 }
@@ -209,7 +220,7 @@ int64_t row_count(const Collective& c, const BenchArgs& a, int world_size) {
                               message_sizes(a).size());
 }
 
-EngineResult run_engine(Communicator& comm, const Collective& c, const BenchArgs& a, bool on_cuda) {
+EngineResult run_engine(Communicator& comm, const Collective& c, const BenchArgs& a) {
   EngineResult res;
   const int rank = comm.rank(), n = comm.size();
   const std::vector<int> roots = roots_of(c, a, n);
@@ -219,7 +230,8 @@ EngineResult run_engine(Communicator& comm, const Collective& c, const BenchArgs
 
   for (c10::ScalarType t : a.dtypes) {
     const auto es = static_cast<int64_t>(c10::elementSize(t));
-    at::TensorOptions opt = at::TensorOptions().dtype(t).device(on_cuda ? at::kCUDA : at::kCPU);
+    // The communicator's own device (cuda:<local rank>), never the current one.
+    const at::TensorOptions opt = at::TensorOptions().dtype(t).device(comm.device());
     for (ReduceOp op : ops) {
       const InputFn inputs = make_inputs(op, t);
       for (int root : roots) {

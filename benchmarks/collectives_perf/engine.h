@@ -24,13 +24,13 @@ int64_t row_count(const Collective& coll, const BenchArgs& args, int world_size)
 // Runs every size, dtype, reduction and root of `args` for `coll` on `comm`; rank 0
 // prints nccl-tests' table to stdout as rows complete. Rows args.profile run inside the CUDA
 // profiler's window (core/train/profile_window.h).
-EngineResult run_engine(Communicator& comm, const Collective& coll, const BenchArgs& args, bool on_cuda);
+EngineResult run_engine(Communicator& comm, const Collective& coll, const BenchArgs& args);
 
 // One checked run of `coll` with buffers for `elems` elements (before the per-rank split):
 // fresh data, one op, compared with the expected result. Returns the number of wrong
 // elements summed over ranks; collective.
 int64_t run_checked(Communicator& comm, const Collective& coll, c10::ScalarType dtype, ReduceOp op, int root,
-                    int64_t elems, bool in_place, bool on_cuda);
+                    int64_t elems, bool in_place);
 
 // About the most bytes one rank holds at once in the sweep: both buffers at the largest size
 // and, when checking, the float64 inputs and expected values. Computed in double (a count

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
     ctx.visible_gpus = static_cast<int>(at::getNumGPUs());
     LaunchInfo launch = discover_launch(env, common.launch, ctx);
     validate_world(launch, common.world, env);
+    use_rank_device(launch, common.world);
     DT_USAGE(bench.root < launch.world_size, "-r {}: there is no rank {} among {}; use 0..{} or -1 for every rank",
              bench.root, bench.root, launch.world_size, launch.world_size - 1);
     const collperf::Collective& coll = *collperf::find_collective(bench.op);
@@ -75,7 +76,7 @@ int main(int argc, char** argv) {
       collperf::print_table_header();
     }
     NetworkProof proof(*world);
-    collperf::EngineResult res = collperf::run_engine(*world->comm, coll, bench, world->device_index >= 0);
+    collperf::EngineResult res = collperf::run_engine(*world->comm, coll, bench);
     proof.finish(record, *world);
     const double avg_busbw = res.busbw_n ? res.busbw_sum / res.busbw_n : 0.0;
     if (rank == 0) {

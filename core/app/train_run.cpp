@@ -87,6 +87,7 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
       return 0;
     }
     validate_world(launch, common.world, env);
+    use_rank_device(launch, common.world);
     DT_USAGE(!mlp || args.data == "synthetic", "--model mlp trains on synthetic MNIST-shaped data; drop --data {}",
              args.data);
     std::unique_ptr<TokenSource> data;

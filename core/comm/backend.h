@@ -28,7 +28,8 @@ class Backend {
   virtual const char* name() const = 0;
   virtual int rank() const = 0;
   virtual int size() const = 0;
-  virtual bool on_cuda() const = 0;
+  // Where its tensors live: the CPU, or cuda:<local rank> for nccl (the Communicator refuses others).
+  virtual at::Device device() const = 0;
   // Starts `args`; ops complete in the order they were started.
   virtual std::shared_ptr<Work> start(OpArgs args) = 0;
   // Collective over this backend, after all ops started before it; nullptr for color < 0.

@@ -89,24 +89,26 @@ std::shared_ptr<Work> Communicator::issue(OpArgs a) {
   return work;
 }
 
-static void check_tensor(const at::Tensor& t, const char* what, const std::string& comm, bool cuda) {
+static void check_tensor(const at::Tensor& t, const char* what, const std::string& comm, at::Device device) {
   DT_CHECK(t.defined(), "communicator '{}': {} tensor is undefined", comm, what);
   DT_CHECK(t.is_contiguous(), "communicator '{}': {} tensor must be contiguous", comm, what);
-  DT_CHECK(t.is_cuda() == cuda, "communicator '{}': {} tensor is on {}, the backend needs {}", comm, what,
-           t.device().str(), cuda ? "cuda" : "cpu");
+  // The device itself, not only its type: a cuda:0 tensor handed to GPU 3's communicator would
+  // be read across devices, racing the other GPU's stream.
+  DT_CHECK(t.device() == device, "communicator '{}': {} tensor is on {}, the backend's device is {}", comm, what,
+           t.device().str(), device.str());
 }
 
 std::shared_ptr<Work> Communicator::all_reduce(const at::Tensor& in, const at::Tensor& out, ReduceOp op) {
-  check_tensor(in, "input", name_, backend_->on_cuda());
-  check_tensor(out, "output", name_, backend_->on_cuda());
+  check_tensor(in, "input", name_, backend_->device());
+  check_tensor(out, "output", name_, backend_->device());
   DT_CHECK(in.numel() == out.numel() && in.scalar_type() == out.scalar_type(),
            "all_reduce on '{}': input and output differ in size or dtype", name_);
   return issue({OpType::kAllReduce, op, in, out});
 }
 
 std::shared_ptr<Work> Communicator::all_gather(const at::Tensor& in, const at::Tensor& out) {
-  check_tensor(in, "input", name_, backend_->on_cuda());
-  check_tensor(out, "output", name_, backend_->on_cuda());
+  check_tensor(in, "input", name_, backend_->device());
+  check_tensor(out, "output", name_, backend_->device());
   DT_CHECK(out.numel() == in.numel() * size() && in.scalar_type() == out.scalar_type(),
            "all_gather on '{}': output needs {} x input elements of the same dtype", name_, size());
   DT_CHECK(!overlaps(in, out) || bytes_of(in) == bytes_of(out) + rank() * in.nbytes(),
@@ -115,8 +117,8 @@ std::shared_ptr<Work> Communicator::all_gather(const at::Tensor& in, const at::T
 }
 
 std::shared_ptr<Work> Communicator::reduce_scatter(const at::Tensor& in, const at::Tensor& out, ReduceOp op) {
-  check_tensor(in, "input", name_, backend_->on_cuda());
-  check_tensor(out, "output", name_, backend_->on_cuda());
+  check_tensor(in, "input", name_, backend_->device());
+  check_tensor(out, "output", name_, backend_->device());
   DT_CHECK(in.numel() == out.numel() * size() && in.scalar_type() == out.scalar_type(),
            "reduce_scatter on '{}': input needs {} x output elements of the same dtype", name_, size());
   DT_CHECK(!overlaps(out, in) || bytes_of(out) == bytes_of(in) + rank() * out.nbytes(),
@@ -125,8 +127,8 @@ std::shared_ptr<Work> Communicator::reduce_scatter(const at::Tensor& in, const a
 }
 
 std::shared_ptr<Work> Communicator::broadcast(const at::Tensor& in, const at::Tensor& out, int root) {
-  check_tensor(in, "input", name_, backend_->on_cuda());
-  check_tensor(out, "output", name_, backend_->on_cuda());
+  check_tensor(in, "input", name_, backend_->device());
+  check_tensor(out, "output", name_, backend_->device());
   DT_CHECK(root >= 0 && root < size(), "broadcast on '{}': root {} is not a rank of {}", name_, root, size());
   DT_CHECK(in.numel() == out.numel() && in.scalar_type() == out.scalar_type(),
            "broadcast on '{}': input and output differ in size or dtype", name_);
@@ -136,8 +138,8 @@ std::shared_ptr<Work> Communicator::broadcast(const at::Tensor& in, const at::Te
 }
 
 std::shared_ptr<Work> Communicator::reduce(const at::Tensor& in, const at::Tensor& out, int root, ReduceOp op) {
-  check_tensor(in, "input", name_, backend_->on_cuda());
-  check_tensor(out, "output", name_, backend_->on_cuda());
+  check_tensor(in, "input", name_, backend_->device());
+  check_tensor(out, "output", name_, backend_->device());
   DT_CHECK(root >= 0 && root < size(), "reduce on '{}': root {} is not a rank of {}", name_, root, size());
   DT_CHECK(in.numel() == out.numel() && in.scalar_type() == out.scalar_type(),
            "reduce on '{}': input and output differ in size or dtype", name_);
@@ -147,15 +149,15 @@ std::shared_ptr<Work> Communicator::reduce(const at::Tensor& in, const at::Tenso
 }
 
 std::shared_ptr<Work> Communicator::all_to_all(const at::Tensor& in, const at::Tensor& out) {
-  check_tensor(in, "input", name_, backend_->on_cuda());
-  check_tensor(out, "output", name_, backend_->on_cuda());
+  check_tensor(in, "input", name_, backend_->device());
+  check_tensor(out, "output", name_, backend_->device());
   DT_CHECK(in.numel() == out.numel() && in.numel() % size() == 0 && in.scalar_type() == out.scalar_type(),
            "all_to_all on '{}': input and output need the same size, a multiple of {}", name_, size());
   return issue({OpType::kAllToAll, ReduceOp::kSum, in, out});
 }
 
 std::shared_ptr<Work> Communicator::send(const at::Tensor& t, int dst) {
-  check_tensor(t, "send", name_, backend_->on_cuda());
+  check_tensor(t, "send", name_, backend_->device());
   DT_CHECK(dst >= 0 && dst < size() && dst != rank(), "send on '{}': bad peer {}", name_, dst);
   OpArgs a{OpType::kSend, ReduceOp::kSum, t, at::Tensor()};
   a.dst = dst;
@@ -163,7 +165,7 @@ std::shared_ptr<Work> Communicator::send(const at::Tensor& t, int dst) {
 }
 
 std::shared_ptr<Work> Communicator::recv(const at::Tensor& t, int src) {
-  check_tensor(t, "recv", name_, backend_->on_cuda());
+  check_tensor(t, "recv", name_, backend_->device());
   DT_CHECK(src >= 0 && src < size() && src != rank(), "recv on '{}': bad peer {}", name_, src);
   OpArgs a{OpType::kRecv, ReduceOp::kSum, at::Tensor(), t};
   a.src = src;
@@ -171,8 +173,8 @@ std::shared_ptr<Work> Communicator::recv(const at::Tensor& t, int src) {
 }
 
 std::shared_ptr<Work> Communicator::send_recv(const at::Tensor& send, int dst, const at::Tensor& recv, int src) {
-  check_tensor(send, "send", name_, backend_->on_cuda());
-  check_tensor(recv, "recv", name_, backend_->on_cuda());
+  check_tensor(send, "send", name_, backend_->device());
+  check_tensor(recv, "recv", name_, backend_->device());
   DT_CHECK(dst >= 0 && dst < size() && src >= 0 && src < size(), "send_recv on '{}': bad peers {} / {}", name_, dst,
            src);
   OpArgs a{OpType::kSendRecv, ReduceOp::kSum, send, recv};

@@ -42,6 +42,7 @@ class Communicator {
   int rank() const { return backend_->rank(); }
   int size() const { return backend_->size(); }
   const char* backend_name() const { return backend_->name(); }
+  at::Device device() const { return backend_->device(); }  // where its tensors must be
   const std::vector<int>& world_ranks() const { return world_ranks_; }
   ControlPlane& control() { return *control_; }
 

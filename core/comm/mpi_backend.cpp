@@ -141,7 +141,7 @@ class MpiBackend final : public Backend {
   const char* name() const override { return "mpi"; }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
-  bool on_cuda() const override { return false; }
+  at::Device device() const override { return at::kCPU; }
 
   std::shared_ptr<Work> start(OpArgs args) override {
     return thread_->post([this, a = std::move(args)] { run(a); });

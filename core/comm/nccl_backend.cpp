@@ -11,8 +11,12 @@
 #include <fmt/format.h>
 #include <nccl.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
+#include <vector>
 #include <thread>
 
 #include "core/comm/nccl_world.h"
@@ -81,11 +85,47 @@ ncclRedOp_t nccl_op(ReduceOp op) {
   return ncclSum;
 }
 
+// Events of finished ops come back for the next ones: creating and destroying one per op
+// (cudaEventCreate) costs small messages measurably, where nccl-tests creates none per op.
+class EventPool {
+ public:
+  ~EventPool() {
+    for (cudaEvent_t e : free_) cudaEventDestroy(e);
+  }
+  cudaEvent_t get() {
+    {
+      const std::lock_guard<std::mutex> lock(mu_);
+      if (!free_.empty()) {
+        cudaEvent_t e = free_.back();
+        free_.pop_back();
+        return e;
+      }
+    }
+    cudaEvent_t e = nullptr;
+    cuda_ok(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
+    return e;
+  }
+  void put(cudaEvent_t e) {
+    const std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(e);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<cudaEvent_t> free_;
+};
+
 class CudaWork final : public Work {
  public:
-  CudaWork(cudaEvent_t ev, c10::DeviceIndex device) : ev_(ev), device_(device) {}
-  ~CudaWork() override { cudaEventDestroy(ev_); }
-  bool is_completed() override { return cudaEventQuery(ev_) != cudaErrorNotReady; }
+  CudaWork(cudaEvent_t ev, c10::DeviceIndex device, std::shared_ptr<EventPool> pool)
+      : ev_(ev), device_(device), pool_(std::move(pool)) {}
+  ~CudaWork() override { pool_->put(ev_); }
+  bool is_completed() override {
+    // The watchdog's thread asks too: with no device of its own it would open a context on
+    // GPU 0. It gets this rank's device, for good (it only ever talks to this rank's GPU).
+    set_cuda_device(device_);
+    return cudaEventQuery(ev_) != cudaErrorNotReady;
+  }
   void wait() override {
     c10::cuda::CUDAGuard g(device_);
     cuda_ok(cudaStreamWaitEvent(c10::cuda::getCurrentCUDAStream(device_).stream(), ev_, 0), "cudaStreamWaitEvent");
@@ -95,6 +135,7 @@ class CudaWork final : public Work {
  private:
   cudaEvent_t ev_;
   c10::DeviceIndex device_;
+  std::shared_ptr<EventPool> pool_;
 };
 
 class NcclBackend final : public Backend {
@@ -107,7 +148,8 @@ class NcclBackend final : public Backend {
     ncclCommUserRank(comm_, &rank_);
     ncclCommCount(comm_, &size_);
     abort_id_ = Watchdog::instance().add_abort_hook([c = comm_](int) { ncclCommAbort(c); });
-    health_id_ = Watchdog::instance().add_health_check([c = comm_]() -> std::optional<std::string> {
+    health_id_ = Watchdog::instance().add_health_check([c = comm_, d = device_]() -> std::optional<std::string> {
+      set_cuda_device(d);  // the watchdog's thread, as in CudaWork::is_completed
       ncclResult_t rc = ncclSuccess;
       ncclCommGetAsyncError(c, &rc);
       if (rc == ncclSuccess || rc == ncclInProgress) return std::nullopt;
@@ -115,16 +157,33 @@ class NcclBackend final : public Backend {
     });
   }
   ~NcclBackend() override {
+    // First no watchdog check or abort hook may touch the communicator (remove waits for
+    // calls in progress), then it is finalized: on this non-blocking communicator that answers
+    // ncclInProgress until its operations and proxies are done, and only then may it be
+    // destroyed. An error, or no end within the comm timeout (60 s at most), aborts it instead.
     Watchdog::instance().remove_health_check(health_id_);
     Watchdog::instance().remove_abort_hook(abort_id_);
-    ncclCommFinalize(comm_);
-    ncclCommDestroy(comm_);
+    set_cuda_device(device_);
+    ncclResult_t rc = ncclCommFinalize(comm_);
+    const double deadline = now_s() + std::min(timeout_s_, 60.0);
+    while (rc == ncclInProgress && now_s() < deadline) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      ncclCommGetAsyncError(comm_, &rc);
+    }
+    if (rc == ncclSuccess) {
+      rc = ncclCommDestroy(comm_);
+      if (rc != ncclSuccess) std::fprintf(stderr, "dtbench: warning: ncclCommDestroy: %s\n", ncclGetErrorString(rc));
+      return;
+    }
+    std::fprintf(stderr, "dtbench: warning: NCCL communicator shutdown: %s; aborting it\n",
+                 rc == ncclInProgress ? "ncclCommFinalize did not finish in time" : ncclGetErrorString(rc));
+    ncclCommAbort(comm_);
   }
 
   const char* name() const override { return "nccl"; }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
-  bool on_cuda() const override { return true; }
+  at::Device device() const override { return {at::kCUDA, device_}; }
 
   std::shared_ptr<Work> start(OpArgs a) override {
     c10::cuda::CUDAGuard guard(device_);
@@ -132,19 +191,18 @@ class NcclBackend final : public Backend {
     // NCCL has no in-place all_to_all: send from a copy, made on the issuing stream.
     if (a.type == OpType::kAllToAll && a.in.data_ptr() == a.out.data_ptr()) a.in = a.in.clone();
     // The communication stream starts after what the issuing stream has queued so far.
-    cudaEvent_t ready;
-    cuda_ok(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming), "cudaEventCreate");
+    // (cudaStreamWaitEvent takes the event as recorded now: the pool may hand it out again.)
+    cudaEvent_t ready = events_->get();
     cuda_ok(cudaEventRecord(ready, c10::cuda::getCurrentCUDAStream(device_).stream()), "cudaEventRecord");
     cuda_ok(cudaStreamWaitEvent(s, ready, 0), "cudaStreamWaitEvent");
-    cudaEventDestroy(ready);
+    events_->put(ready);
     for (const at::Tensor* t : {&a.in, &a.out})
       if (t->defined() && t->numel() > 0)
         c10::cuda::CUDACachingAllocator::recordStream(t->storage().data_ptr(), stream_);
     enqueue(a, s);
-    cudaEvent_t done;
-    cuda_ok(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), "cudaEventCreate");
+    cudaEvent_t done = events_->get();
     cuda_ok(cudaEventRecord(done, s), "cudaEventRecord");
-    return std::make_shared<CudaWork>(done, device_);
+    return std::make_shared<CudaWork>(done, device_, events_);
   }
 
   std::unique_ptr<Backend> split(int color, int key) override {
@@ -224,9 +282,12 @@ class NcclBackend final : public Backend {
   int rank_ = 0, size_ = 1;
   int abort_id_ = 0, health_id_ = 0;
   at::Tensor scratch_;
+  std::shared_ptr<EventPool> events_ = std::make_shared<EventPool>();
 };
 
 }  // namespace
+
+void set_cuda_device(int device) { c10::cuda::set_device(static_cast<c10::DeviceIndex>(device)); }
 
 void record_gpu_info(int device) {
   cudaDeviceProp prop{};

@@ -9,6 +9,10 @@
 
 namespace dtbench {
 
+// Makes `device` the calling thread's current CUDA device (c10::cuda::set_device: a no-op when
+// it already is; never restored to another).
+void set_cuda_device(int device);
+
 // Checks the loaded libnccl against the headers and records version and path.
 void nccl_check_library();
 

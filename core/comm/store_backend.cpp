@@ -62,7 +62,7 @@ class StoreBackend final : public Backend {
   const char* name() const override { return "store"; }
   int rank() const override { return plane_->rank(); }
   int size() const override { return plane_->size(); }
-  bool on_cuda() const override { return false; }
+  at::Device device() const override { return at::kCPU; }
 
   std::shared_ptr<Work> start(OpArgs args) override {
     DT_USAGE(args.type != OpType::kSend && args.type != OpType::kRecv && args.type != OpType::kSendRecv,

@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <fstream>
 #include <list>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -44,8 +46,12 @@ struct Watchdog::Impl {
   int next_id = 0;
   std::atomic<bool> dying{false};
 
-  // The registries of hooks and checks: add returns an id for remove; snapshot copies them
-  // out, to be called without the lock.
+  // The registries of hooks and checks: add returns an id for remove; call_each copies them
+  // out under the lock and calls them without it. remove waits until calls in progress on
+  // other threads are over, so that what a hook or check uses (NCCL's communicator) may be
+  // freed once remove returns; a hook that removes itself does not wait for itself.
+  std::condition_variable calls_done;
+  std::multiset<std::thread::id> calling;  // threads inside call_each
   template <typename Map>
   int add(Map& m, typename Map::mapped_type f) {
     std::lock_guard<std::mutex> lock(mu);
@@ -54,16 +60,37 @@ struct Watchdog::Impl {
   }
   template <typename Map>
   void remove(Map& m, int id) {
-    std::lock_guard<std::mutex> lock(mu);
+    std::unique_lock<std::mutex> lock(mu);
     m.erase(id);
+    const std::thread::id self = std::this_thread::get_id();
+    // Bounded: a check that hangs is the watchdog's problem (its own thread is stuck in it),
+    // and must not hang the shutdown that called remove as well.
+    if (!calls_done.wait_for(lock, std::chrono::seconds(30), [&] {
+          return std::all_of(calling.begin(), calling.end(), [&](auto t) { return t == self; });
+        }))
+      log_line("watchdog: a hook or check still runs 30 s after its removal; going on");
   }
-  template <typename Map>
-  std::vector<typename Map::mapped_type> snapshot(const Map& m, bool newest_first = false) {
-    std::lock_guard<std::mutex> lock(mu);
-    std::vector<typename Map::mapped_type> out;
-    for (const auto& [id, f] : m) out.push_back(f);
-    if (newest_first) std::reverse(out.begin(), out.end());
-    return out;
+  template <typename Map, typename Fn>
+  void call_each(const Map& m, const Fn& call, bool newest_first = false) {
+    std::vector<typename Map::mapped_type> fs;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (const auto& [id, f] : m) fs.push_back(f);
+      calling.insert(std::this_thread::get_id());
+    }
+    struct Done {
+      Impl* impl;
+      ~Done() {
+        {
+          std::lock_guard<std::mutex> lock(impl->mu);
+          const auto it = impl->calling.find(std::this_thread::get_id());
+          if (it != impl->calling.end()) impl->calling.erase(it);
+        }
+        impl->calls_done.notify_all();
+      }
+    } done{this};
+    if (newest_first) std::reverse(fs.begin(), fs.end());
+    for (const auto& f : fs) call(f);
   }
   std::thread thread;
 
@@ -71,7 +98,6 @@ struct Watchdog::Impl {
     for (;;) {
       std::this_thread::sleep_for(kPoll);
       std::string expired;
-      std::vector<std::function<std::optional<std::string>()>> checks;
       {
         std::lock_guard<std::mutex> lock(mu);
         const double now = now_s();
@@ -90,11 +116,11 @@ struct Watchdog::Impl {
             ++it;
           }
         }
-        for (auto& [id, c] : health) checks.push_back(c);
       }
       if (!expired.empty()) self->fatal(expired + "; a peer is stopped, dead or slow (check its log)", 3);
-      for (auto& c : checks)
-        if (auto err = c()) self->fatal(*err, 3);
+      call_each(health, [&](const auto& check) {
+        if (auto err = check()) self->fatal(*err, 3);
+      });
     }
   }
 
@@ -199,13 +225,19 @@ void Watchdog::remove_exit_hook(int id) { impl_->remove(impl_->exit_hooks, id); 
 
 void Watchdog::claim_failure() {
   if (impl_->dying.exchange(true)) {
-    // Another thread is already taking the process down.
+    // Another thread is already taking the process down. This one waits for that, inside no
+    // hook as far as remove() is concerned (the dying thread may remove one on its way out).
+    {
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      impl_->calling.erase(std::this_thread::get_id());
+    }
+    impl_->calls_done.notify_all();
     for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
   }
 }
 
 void Watchdog::run_exit_hooks(const std::string& cause, int code) {
-  for (auto& h : impl_->snapshot(impl_->exit_hooks)) h(cause, code);
+  impl_->call_each(impl_->exit_hooks, [&](const auto& hook) { hook(cause, code); });
 }
 
 void Watchdog::last_words(const std::string& cause, int code) {
@@ -224,7 +256,8 @@ void Watchdog::fatal(const std::string& message, int code, const std::string& ca
   run_exit_hooks(cause.empty() ? message : cause, code);
   impl_->write_trace();
   log_line(fmt::format("{}; trace: {}; exiting {}", message, impl_->trace_path(), code));
-  for (auto& h : impl_->snapshot(impl_->abort_hooks, /*newest_first=*/true)) h(code);
+  impl_->call_each(
+      impl_->abort_hooks, [&](const auto& hook) { hook(code); }, /*newest_first=*/true);
   ::_exit(code);
 }
 

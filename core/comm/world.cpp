@@ -109,6 +109,15 @@ World::~World() {
 #endif
 }
 
+void use_rank_device(const LaunchInfo& launch, const WorldOptions& opt) {
+  if (opt.device != "cuda") return;
+#ifdef DTBENCH_WITH_NCCL
+  set_cuda_device(launch.local_rank);
+#else
+  (void)launch;
+#endif
+}
+
 std::unique_ptr<World> init_world(const LaunchInfo& launch, const WorldOptions& opt, const EnvMap& env) {
   validate_world(launch, opt, env);
   auto world = std::make_unique<World>();
@@ -139,6 +148,7 @@ std::unique_ptr<World> init_world(const LaunchInfo& launch, const WorldOptions& 
 #endif
 #ifdef DTBENCH_WITH_NCCL
   if (world->backend == "nccl") {
+    use_rank_device(launch, opt);
     world->nccl_log = capture_nccl_log(opt.run_dir, launch.rank);  // before NCCL reads its settings
     nccl_check_library();
     world->device_index = launch.local_rank;

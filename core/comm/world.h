@@ -29,6 +29,12 @@ std::string resolve_backend(const WorldOptions& opt, const LaunchInfo& launch, c
 // Throws UsageError naming the cause and the fix; touches no network.
 void validate_world(const LaunchInfo& launch, const WorldOptions& opt, const EnvMap& env);
 
+// With --device cuda: makes GPU <local rank> this process's current device, once and for
+// good, before any other CUDA or NCCL call (a scoped guard would leave GPU 0 current
+// afterwards, and every allocation, stream and event without an index would land there).
+// Every main calls it right after validate_world; init_world calls it too.
+void use_rank_device(const LaunchInfo& launch, const WorldOptions& opt);
+
 class World {
  public:
   ~World();  // communicators first, then MPI_Finalize

@@ -4,8 +4,15 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <regex>
+#include <thread>
 
 namespace dtbench {
 
@@ -56,15 +63,98 @@ nlohmann::json to_json(const NcclNetChoice& c) {
           {"over_sockets", c.over_sockets()}};
 }
 
+namespace {
+
+// NCCL's own expansion of NCCL_DEBUG_FILE: %h the host name up to its first dot, %p the pid.
+std::string expand_nccl_file_name(const std::string& pattern) {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::string h(host);
+  h = h.substr(0, h.find('.'));
+  std::string out;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '%' && i + 1 < pattern.size() && (pattern[i + 1] == 'h' || pattern[i + 1] == 'p')) {
+      out += pattern[i + 1] == 'h' ? h : std::to_string(::getpid());
+      ++i;
+    } else {
+      out += pattern[i];
+    }
+  }
+  return out;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Which of NCCL's lines the user's NCCL_DEBUG level would have printed.
+bool user_wants(const std::string& level, const std::string& line) {
+  if (level == "INFO" || level == "TRACE") return true;
+  if (line.find("NCCL version") != std::string::npos) return !level.empty();
+  return (level == "WARN" || level == "ABORT") && line.find("NCCL WARN") != std::string::npos;
+}
+
+// Drains the pipe NCCL writes into: every line to ours, the user's share to theirs.
+void tee_lines(int fd, FILE* ours, FILE* theirs, const std::string& level) {
+  std::string pending;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    pending.append(buf, static_cast<std::size_t>(n));
+    std::size_t start = 0, nl;
+    while ((nl = pending.find('\n', start)) != std::string::npos) {
+      const std::string line = pending.substr(start, nl + 1 - start);
+      std::fputs(line.c_str(), ours);
+      std::fflush(ours);
+      if (theirs && user_wants(level, line)) {
+        std::fputs(line.c_str(), theirs);
+        std::fflush(theirs);
+      }
+      start = nl + 1;
+    }
+    pending.erase(0, start);
+  }
+}
+
+}  // namespace
+
 std::string capture_nccl_log(const std::string& run_dir, int rank) {
-  const char* user_file = std::getenv("NCCL_DEBUG_FILE");
-  if (user_file && *user_file) return "";    // theirs: it may hold %h/%p patterns we cannot name
-  if (std::getenv("NCCL_DEBUG")) return "";  // they want NCCL's lines where NCCL puts them
+  const char* level_env = std::getenv("NCCL_DEBUG");
+  const char* file_env = std::getenv("NCCL_DEBUG_FILE");
+  const char* subsys_env = std::getenv("NCCL_DEBUG_SUBSYS");
+  const std::string level = level_env ? upper(level_env) : "";
   make_dirs(run_dir);
-  std::string path = fmt::format("{}/nccl.rank{}.log", run_dir, rank);
-  ::setenv("NCCL_DEBUG", "INFO", 1);
-  ::setenv("NCCL_DEBUG_SUBSYS", "INIT,NET", 1);
-  ::setenv("NCCL_DEBUG_FILE", path.c_str(), 1);
+  const std::string path = fmt::format("{}/nccl.rank{}.log", run_dir, rank);
+  FILE* ours = std::fopen(path.c_str(), "w");
+  if (!ours) return "";
+  // Where the user asked NCCL's lines to go: their file, or stdout when they set a level only.
+  FILE* theirs = nullptr;
+  if (file_env && *file_env)
+    theirs = std::fopen(expand_nccl_file_name(file_env).c_str(), "w");
+  else if (!level.empty())
+    theirs = stdout;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    std::fclose(ours);
+    return "";
+  }
+  // INFO with INIT and NET at least: the lines that name the network. A user's lower level
+  // still gets only its own lines (user_wants); their sub-systems gain INIT and NET.
+  if (level != "INFO" && level != "TRACE") ::setenv("NCCL_DEBUG", "INFO", 1);
+  std::string subsys = subsys_env ? subsys_env : "";
+  if (subsys.empty()) {
+    subsys = "INIT,BOOTSTRAP,ENV,NET";  // NCCL's default set, and NET
+  } else if (subsys[0] != '^') {
+    for (const char* need : {"INIT", "NET"})
+      if (("," + upper(subsys) + ",").find(fmt::format(",{},", need)) == std::string::npos)
+        subsys += fmt::format(",{}", need);
+  }
+  ::setenv("NCCL_DEBUG_SUBSYS", subsys.c_str(), 1);
+  ::setenv("NCCL_DEBUG_FILE", fmt::format("/proc/self/fd/{}", fds[1]).c_str(), 1);
+  std::thread([fd = fds[0], ours, theirs, level] { tee_lines(fd, ours, theirs, level); }).detach();
   return path;
 }
 

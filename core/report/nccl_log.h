@@ -2,8 +2,8 @@
 // libfabric provider (EFA), InfiniBand, or plain sockets, the fallback that costs AWS's
 // users days because nothing fails, it is only slow.
 //
-// Every rank's NCCL writes its lines to <run-dir>/nccl.rank<R>.log (NCCL_DEBUG_FILE), set
-// up before the first communicator unless the user chose NCCL_DEBUG themselves.
+// Every rank's NCCL lines reach <run-dir>/nccl.rank<R>.log through capture_nccl_log, whatever
+// NCCL_DEBUG and NCCL_DEBUG_FILE the user set (their output is kept as they asked for it).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -30,10 +30,14 @@ struct NcclNetChoice {
 NcclNetChoice parse_nccl_log(std::istream& in);
 nlohmann::json to_json(const NcclNetChoice& c);
 
-// Sets NCCL_DEBUG=INFO, NCCL_DEBUG_SUBSYS=INIT,NET and NCCL_DEBUG_FILE=<run_dir>/nccl.rank<R>.log
-// when NCCL_DEBUG and NCCL_DEBUG_FILE are unset, so that NCCL's choice can be read back
-// without its lines flooding stdout. Returns the file NCCL will write ("" when the user
-// routes NCCL's output elsewhere). Call before NCCL's first communicator.
+// Captures NCCL's lines whatever the user's settings: NCCL writes them into a pipe
+// (NCCL_DEBUG_FILE=/proc/self/fd/N) that a thread of ours drains into
+// <run_dir>/nccl.rank<R>.log, every line, at level INFO with the INIT and NET sub-systems at
+// least; and into what the user asked for, as NCCL would have written it: their
+// NCCL_DEBUG_FILE (%h and %p expanded as NCCL does) or stdout when they set NCCL_DEBUG alone,
+// only the lines of their level (WARN: warnings and the version line). Their sub-systems gain
+// INIT and NET. Returns our file ("" when it cannot be made). Call before NCCL's first
+// communicator (NCCL reads these variables once).
 std::string capture_nccl_log(const std::string& run_dir, int rank);
 
 }  // namespace dtbench

@@ -19,14 +19,16 @@ namespace {
 
 class CudaTimer final : public StepTimer {
  public:
-  void start() override { begin_.record(c10::cuda::getCurrentCUDAStream()); }
+  explicit CudaTimer(int device) : device_(static_cast<c10::DeviceIndex>(device)) {}
+  void start() override { begin_.record(c10::cuda::getCurrentCUDAStream(device_)); }
   double stop_s() override {
-    end_.record(c10::cuda::getCurrentCUDAStream());
+    end_.record(c10::cuda::getCurrentCUDAStream(device_));
     end_.synchronize();
     return static_cast<double>(begin_.elapsed_time(end_)) / 1e3;
   }
 
  private:
+  c10::DeviceIndex device_;
   at::cuda::CUDAEvent begin_{cudaEventDefault}, end_{cudaEventDefault};
 };
 
@@ -37,7 +39,7 @@ int64_t cuda_peak_allocated_bytes(int device) {
   return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
 }
 
-std::unique_ptr<StepTimer> make_cuda_step_timer() { return std::make_unique<CudaTimer>(); }
+std::unique_ptr<StepTimer> make_cuda_step_timer(int device) { return std::make_unique<CudaTimer>(device); }
 
 int64_t cuda_free_bytes(int device) {
   const c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device));
@@ -53,7 +55,7 @@ int64_t cuda_peak_allocated_bytes(int) {
   DT_CHECK(false, "this build has no CUDA");
   return 0;
 }
-std::unique_ptr<StepTimer> make_cuda_step_timer() {
+std::unique_ptr<StepTimer> make_cuda_step_timer(int) {
   DT_CHECK(false, "this build has no CUDA");
   return nullptr;
 }

@@ -15,8 +15,9 @@ int64_t cuda_peak_allocated_bytes(int device);
 // The free memory of GPU `device` (cudaMemGetInfo), for refusing what cannot be allocated.
 int64_t cuda_free_bytes(int device);
 
-// A timer of CUDA events on the current stream: start() and stop() record events,
-// stop_s() waits for the second and returns the time between them.
-std::unique_ptr<StepTimer> make_cuda_step_timer();
+// A timer of CUDA events on GPU `device`'s current stream (named by index: the stream of
+// whatever device happens to be current would be an idle one elsewhere): start() and stop()
+// record events, stop_s() waits for the second and returns the time between them.
+std::unique_ptr<StepTimer> make_cuda_step_timer(int device);
 
 }  // namespace dtbench

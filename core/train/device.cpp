@@ -77,7 +77,7 @@ int64_t peak_memory_bytes(const at::Device& device) {
 }
 
 std::unique_ptr<StepTimer> make_step_timer(const at::Device& device) {
-  if (device.is_cuda()) return make_cuda_step_timer();
+  if (device.is_cuda()) return make_cuda_step_timer(device.index());
   return std::make_unique<HostTimer>();
 }
 

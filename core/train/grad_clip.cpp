@@ -20,8 +20,7 @@ double local_grad_sq(const std::vector<at::Tensor>& grads) {
 
 double global_grad_norm(double local_sq, Communicator* comm) {
   if (comm && comm->size() > 1) {
-    at::Tensor t = at::full({1}, local_sq, at::kDouble);
-    if (comm->backend_name() == std::string("nccl")) t = t.to(at::kCUDA);
+    at::Tensor t = at::full({1}, local_sq, at::TensorOptions().dtype(at::kDouble).device(comm->device()));
     comm->all_reduce(t)->wait();
     local_sq = t.cpu().item<double>();
   }

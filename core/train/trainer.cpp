@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "core/comm/wait_timer.h"
 #include "core/report/clock.h"
 #include "core/report/errors.h"
 #include "core/report/numbers.h"
@@ -201,7 +202,8 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
       {"peak_flops_per_device", ctx.peak_flops_per_device},
       {"peak_source", ctx.peak_source},
       {"flops_per_token", flops_per_token},
-      {"exposed_comm_share", summarize(comm_shares).median},  // of step time, rank 0's view
+      {"exposed_comm_share", summarize(comm_shares).median},   // of step time, rank 0's view
+      {"exposed_comm_timing", WaitTimer::method(ctx.device)},  // how the waits were timed
       {"loss_first", loss_first},
       {"loss_last", loss_last},
   };

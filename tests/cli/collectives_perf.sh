@@ -26,7 +26,8 @@ assert all(x["out_of_place"]["wrong"] == 0 for x in r["rows"])
 assert r["config"]["tags"] == {"purpose": "test"}, r["config"]["tags"]
 assert r["metrics"]["busbw_avg_gbps"] > 0
 assert r["system"]["mpi"].startswith("Open MPI"), r["system"]
-assert r["rows"][0]["out_of_place"]["samples_us"]["n"] == 3
+assert r["rows"][0]["out_of_place"]["samples_us"]["n"] == 1  # nccl-tests' way: 3 iterations, one timing
+assert r["config"]["iteration_times"] == "false"
 PY
   done
 done
@@ -36,6 +37,10 @@ expect_exit 0 "all dtypes and reductions" -- "$MPIRUN_LOCAL" 3 "$COLLPERF" -b 1K
 grep -q '^# Out of bounds values : 0 OK' "$WORK/out" || fail "dtype/redop matrix: wrong values"
 expect_exit 0 "every root" -- "$MPIRUN_LOCAL" 3 "$COLLPERF" --op reduce -r -1 -b 4K -e 4K -n 2
 [ "$(grep -cE '^ +4096 ' "$WORK/out")" -eq 3 ] || fail "-r -1: want a row per root"
+# -I: each iteration timed alone, their spread in the record.
+expect_exit 0 "-I, iteration times" -- "$MPIRUN_LOCAL" 2 "$COLLPERF" -b 1K -e 4K -f 4 -n 5 -I --out "$WORK/iter.json"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); s=r["rows"][0]["out_of_place"]["samples_us"]; assert s["n"] == 5 and s["p10"] <= s["median"] <= s["p90"], s' \
+  "$WORK/iter.json" && pass "-I: 5 samples per row" || fail "-I: samples"
 # One process, no launcher.
 expect_exit 0 "single process" -- "$COLLPERF" -b 8 -e 64 -f 2 -n 2
 finish

@@ -113,7 +113,7 @@ rc=0
 job=$(on head sbatch --parsable --wait -N 2 --ntasks-per-node=1 -J mismatch -o "$sdir/mismatch.out" \
   --wrap "srun $DTBENCH_BIN/launch/dtbench-launch --nnodes 3 --node-rank 0 -- true") || rc=$?
 job="${job%%;*}"
-lines="$(grep "error:" "$sdir/mismatch.out" | grep -v "^srun: " | sort -u)"
+lines="$(grep "error:" "$sdir/mismatch.out" | grep -v "^srun: \|^slurmstepd" | sort -u)"
 if [ "$(job_field "$job" ExitCode)" = 2:0 ] && [ "$(grep -c . <<<"$lines")" -eq 1 ] &&
   grep -qF -- "--nnodes 3 but slurm says the job has 2 nodes" <<<"$lines"; then
   pass "dtbench-launch --nnodes 3 in a 2-node step: exit 2, one line: $lines"

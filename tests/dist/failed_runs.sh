@@ -3,6 +3,7 @@
 # - A stopped peer (SIGSTOP, 3 ranks over the TCP store, --comm-timeout 3), 10 attempts: the
 #   store's timeout on the main thread and the watchdog's race every time; in every attempt
 #   both live ranks exit 3 with exactly one report, and rank 0's --out holds a valid record
+#   (the op that waited may be the world's or one of its sub-communicators', e.g. world/s0c0)
 #   with status failed, exit_code 3, the cause and the steps done.
 # - SIGTERM to rank 0 mid-run: exit 3, a failed record naming the signal.
 # - A loss that turns NaN (2 ranks over MPI, --lr 1e8): exit 4, a failed record with the
@@ -52,7 +53,7 @@ for attempt in $(seq 10); do
   done
   kill -KILL "${pids[1]}" 2>/dev/null || true
   wait "${pids[1]}" 2>/dev/null || true
-  said=$(record_says "$name" 3 "^communicator 'world' op .*comm-timeout|^store at .*comm-timeout" 3)
+  said=$(record_says "$name" 3 "^communicator 'world[^']*' op .*comm-timeout|^store at .*comm-timeout" 3)
   [ -z "$said" ] || problems+=" record: $said"
   if [ -n "$problems" ]; then
     bad=$((bad + 1))

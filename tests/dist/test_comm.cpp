@@ -3,8 +3,13 @@
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <optional>
+#include <thread>
 
+#include "core/comm/watchdog.h"
 #include "core/report/errors.h"
 #include "core/train/grad_clip.h"
 #include "tests/dist/world_fixture.h"
@@ -109,6 +114,38 @@ TEST_CASE("--debug-collectives catches ranks that disagree") {
   // Rank 0 would all_reduce 5 elements, the others 4: every rank refuses before the op.
   at::Tensor odd = at::ones({w.rank() == 0 ? 5 : 4}, at::kFloat);
   CHECK_THROWS_AS(dbg->all_reduce(odd), CorrectnessFailure);
+}
+
+TEST_CASE("a tensor off the communicator's device is refused before the op, on every rank") {
+  Communicator& w = test::comm();
+  CHECK(w.device() == at::Device(at::kCPU));
+  // A meta tensor stands for "another device" on CPU runs (cuda:0 handed to GPU 3's NCCL
+  // communicator on a GPU node): no rank issues the op, so none waits for the others.
+  at::Tensor elsewhere = at::ones({4}, at::TensorOptions().dtype(at::kFloat).device(at::kMeta));
+  at::Tensor here = at::ones({4}, at::kFloat);
+  CHECK_THROWS_WITH(w.all_reduce(elsewhere), Catch::Contains("tensor is on meta, the backend's device is cpu"));
+  CHECK_THROWS_WITH(w.all_gather(here, elsewhere), Catch::Contains("output tensor is on meta"));
+  w.all_reduce(here)->wait();  // the communicator is still in step on every rank
+  CHECK(here[0].item<float>() == w.size());
+}
+
+TEST_CASE("removing a watchdog check waits for a call of it in progress") {
+  // ~NcclBackend removes its check, then frees the communicator the check reads: a call still
+  // running on the watchdog's thread must be over by the time remove returns.
+  std::atomic<int> state{0};  // 1: a call runs, 2: it has returned
+  std::atomic<bool> first{true};
+  const int id = Watchdog::instance().add_health_check([&]() -> std::optional<std::string> {
+    if (first.exchange(false)) {
+      state = 1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      state = 2;
+    }
+    return std::nullopt;
+  });
+  for (int i = 0; i < 1000 && state.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(state.load() >= 1);
+  Watchdog::instance().remove_health_check(id);
+  CHECK(state.load() == 2);
 }
 
 TEST_CASE("the global gradient norm covers every rank's gradients") {

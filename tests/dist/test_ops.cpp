@@ -27,7 +27,7 @@ void check_op(const char* name) {
             if (in_place && c.in_place == InPlace::kNone) continue;
             INFO(name << " " << dtype_name(t) << " " << reduce_op_name(op) << " root " << root << " per-rank "
                       << per_rank << (in_place ? " in-place" : " out-of-place"));
-            CHECK(run_checked(comm, c, t, op, root, per_rank * n, in_place, false) == 0);
+            CHECK(run_checked(comm, c, t, op, root, per_rank * n, in_place) == 0);
           }
         }
       }
@@ -37,7 +37,7 @@ void check_op(const char* name) {
     for (bool in_place : {false, true}) {
       if (in_place && c.in_place == InPlace::kNone) continue;
       INFO(name << " " << dtype_name(t) << " large" << (in_place ? " in-place" : ""));
-      CHECK(run_checked(comm, c, t, ReduceOp::kSum, 0, (int64_t{1} << 20) + int64_t{7} * n, in_place, false) == 0);
+      CHECK(run_checked(comm, c, t, ReduceOp::kSum, 0, (int64_t{1} << 20) + int64_t{7} * n, in_place) == 0);
     }
   }
 }

@@ -38,6 +38,22 @@ prom_wait_value "$tx" 9000 && pass "--interval 0.2: the loop picks up 9000" || f
 kill "$loop"
 [ -z "$(find "$TEXTFILE_DIR" -name '*.tmp*')" ] && pass "no temporary file left" || fail "temporary files left"
 
+# The same reader answers --list, which slurm/common.sh counts: p4d/p5 name EFA devices
+# rdmapXsY, so only the driver tells them from other RDMA devices.
+[ "$("$EXPORTER" --list | tr '\n' ' ')" = "rdmap16s27 rdmap32s27 " ] && pass "--list: the 2 EFA devices, not mlx5_0" \
+  || fail "--list: $("$EXPORTER" --list)"
+slurm_env() {  # slurm_env SYSFS: FI_PROVIDER and the log line after slurm/common.sh's dtbench_efa_env
+  env -u FI_PROVIDER -u NCCL_SOCKET_IFNAME DTBENCH_SYSFS_ROOT="$1" DTBENCH_BIN="$DTBENCH_BIN" DTBENCH_ROOT="$WORK" \
+    bash -c 'source "$1/slurm/common.sh"; dtbench_efa_env; echo "FI_PROVIDER=${FI_PROVIDER:-unset}"' - "$DTBENCH_SRC" 2>&1
+}
+out=$(slurm_env "$sysfs")
+grep -q "EFA: 2 device(s)" <<<"$out" && grep -q "^FI_PROVIDER=efa$" <<<"$out" \
+  && pass "slurm/common.sh: 2 rdmap devices found by driver, FI_PROVIDER=efa" || fail "slurm env: $out"
+mkdir -p "$WORK/nosys"
+out=$(slurm_env "$WORK/nosys")
+grep -q "no EFA devices" <<<"$out" && grep -q "^FI_PROVIDER=unset$" <<<"$out" \
+  && pass "slurm/common.sh: no EFA, FI_PROVIDER left unset" || fail "slurm env without EFA: $out"
+
 expect_exit 2 "no --textfile-dir" -- "$EXPORTER"
 grep -q "textfile-dir DIR is required" "$WORK/err" && pass "it names the missing flag" || fail "message: $(cat "$WORK/err")"
 expect_exit 2 "--interval -1" -- "$EXPORTER" --textfile-dir "$TEXTFILE_DIR" --interval -1

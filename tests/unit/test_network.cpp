@@ -7,7 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
+#include <optional>
+#include <vector>
 
 #include "core/app/network_proof.h"
 #include "core/report/efa_counters.h"
@@ -85,6 +88,104 @@ TEST_CASE("NCCL fell back to sockets", "[network]") {
   CHECK_FALSE(c.gdr);
   REQUIRE(c.warnings.size() == 1);
   CHECK(c.warnings[0].find("message truncated") != std::string::npos);
+}
+
+namespace {
+
+// The variables capture_nccl_log reads and sets, restored after each case.
+struct NcclEnv {
+  const char* names[3] = {"NCCL_DEBUG", "NCCL_DEBUG_FILE", "NCCL_DEBUG_SUBSYS"};
+  std::vector<std::optional<std::string>> saved;
+  NcclEnv() {
+    for (const char* n : names)
+      saved.push_back(std::getenv(n) ? std::optional<std::string>(std::getenv(n)) : std::nullopt);
+    for (const char* n : names) ::unsetenv(n);
+  }
+  ~NcclEnv() {
+    for (std::size_t i = 0; i < 3; ++i) saved[i] ? ::setenv(names[i], saved[i]->c_str(), 1) : ::unsetenv(names[i]);
+  }
+};
+
+// What NCCL does with NCCL_DEBUG_FILE: opens it for writing, prints lines, flushes each.
+void nccl_writes(const std::vector<std::string>& lines) {
+  FILE* f = std::fopen(std::getenv("NCCL_DEBUG_FILE"), "w");
+  REQUIRE(f != nullptr);
+  for (const auto& l : lines) {
+    std::fprintf(f, "%s\n", l.c_str());
+    std::fflush(f);
+  }
+  std::fclose(f);
+}
+
+// The file's lines once it holds `n` (the tee thread writes them shortly after).
+std::vector<std::string> lines_of(const std::string& path, std::size_t n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < 500 && out.size() < n; ++i) {
+    out.clear();
+    std::ifstream in(path);
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    if (out.size() < n) ::usleep(10000);
+  }
+  return out;
+}
+
+const std::vector<std::string> kNcclLines = {
+    "node0:101:101 [0] NCCL INFO NCCL version 2.27.3+cuda13.0",
+    "node0:101:130 [0] NCCL INFO NET/OFI Selected provider is efa, fabric is efa-direct (found 4 nics)",
+    "node0:101:130 [0] NCCL INFO Using network Libfabric",
+    "node0:101:130 [0] NCCL WARN NET/OFI something the user must see"};
+
+}  // namespace
+
+TEST_CASE("NCCL's lines reach our log whatever the user set, and theirs as they asked", "[network]") {
+  const std::string dir = "/tmp/dtbench-unit-nccl." + std::to_string(::getpid());
+  remove_tree(dir);
+  SECTION("nothing set: ours only, at INFO with INIT and NET") {
+    NcclEnv env;
+    const std::string ours = capture_nccl_log(dir, 3);
+    CHECK(ours == dir + "/nccl.rank3.log");
+    CHECK(std::string(std::getenv("NCCL_DEBUG")) == "INFO");
+    CHECK(std::string(std::getenv("NCCL_DEBUG_SUBSYS")) == "INIT,BOOTSTRAP,ENV,NET");
+    CHECK(std::string(std::getenv("NCCL_DEBUG_FILE")).rfind("/proc/self/fd/", 0) == 0);
+    nccl_writes(kNcclLines);
+    CHECK(lines_of(ours, 4).size() == 4);
+    std::ifstream again(ours);
+    const NcclNetChoice c = parse_nccl_log(again);
+    CHECK(c.network == "Libfabric");
+    CHECK(c.provider == "efa");
+  }
+  SECTION("the user's NCCL_DEBUG=WARN and NCCL_DEBUG_FILE with %h.%p: ours all, theirs the warning") {
+    NcclEnv env;
+    ::setenv("NCCL_DEBUG", "WARN", 1);
+    ::setenv("NCCL_DEBUG_FILE", (dir + "/user.%h.%p.log").c_str(), 1);
+    ::setenv("NCCL_DEBUG_SUBSYS", "COLL", 1);
+    make_dirs(dir);
+    const std::string ours = capture_nccl_log(dir, 0);
+    CHECK(std::string(std::getenv("NCCL_DEBUG")) == "INFO");
+    CHECK(std::string(std::getenv("NCCL_DEBUG_SUBSYS")) == "COLL,INIT,NET");
+    nccl_writes(kNcclLines);
+    CHECK(lines_of(ours, 4).size() == 4);
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    std::string h(host);
+    const std::string theirs = dir + "/user." + h.substr(0, h.find('.')) + "." + std::to_string(::getpid()) + ".log";
+    const auto user = lines_of(theirs, 2);
+    REQUIRE(user.size() == 2);  // the version line and the warning, as NCCL_DEBUG=WARN prints
+    CHECK(user[0] == kNcclLines[0]);
+    CHECK(user[1] == kNcclLines[3]);
+  }
+  SECTION("the user's NCCL_DEBUG=INFO with a file: theirs gets every line too") {
+    NcclEnv env;
+    ::setenv("NCCL_DEBUG", "info", 1);
+    ::setenv("NCCL_DEBUG_FILE", (dir + "/all.log").c_str(), 1);
+    make_dirs(dir);
+    const std::string ours = capture_nccl_log(dir, 1);
+    CHECK(std::string(std::getenv("NCCL_DEBUG")) == "info");
+    nccl_writes(kNcclLines);
+    CHECK(lines_of(ours, 4).size() == 4);
+    CHECK(lines_of(dir + "/all.log", 4).size() == 4);
+  }
+  remove_tree(dir);
 }
 
 TEST_CASE("EFA counters from a fake sysfs tree, and their deltas", "[network]") {

@@ -3,6 +3,7 @@
 // plots their rates).
 //   efa_exporter --textfile-dir /var/lib/prometheus/node-exporter              # once (a systemd timer)
 //   efa_exporter --textfile-dir /var/lib/prometheus/node-exporter --interval 15 # a loop (a DaemonSet)
+//   efa_exporter --list                     # the EFA devices, one name per line (slurm/common.sh)
 // Each pass writes DIR/dtbench_efa.prom whole (a temporary file renamed over it, so the
 // collector never reads half a file):
 //   dtbench_efa_devices                                   EFA devices found (0 on a node without)
@@ -14,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 
@@ -55,10 +57,16 @@ int main(int argc, char** argv) {
     o.add_options()
         ("h,help", "print this help and exit")
         ("textfile-dir", "node_exporter's --collector.textfile.directory", cxxopts::value<std::string>(), "DIR")
+        ("list", "print the EFA devices, one name per line, and exit",
+         cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
         ("interval", "seconds between passes; 0: one pass and exit (for a systemd timer)",
          number<double>()->default_value("0"), "S");
     // clang-format on
     auto r = parse_flags(o, argc, argv);
+    if (r["list"].as<bool>()) {
+      for (const EfaDevice& d : read_efa_devices()) std::printf("%s\n", d.name.c_str());
+      return 0;
+    }
     DT_USAGE(r.count("textfile-dir"), "--textfile-dir DIR is required (node_exporter's textfile folder)");
     const std::string dir = r["textfile-dir"].as<std::string>();
     const double interval = r["interval"].as<double>();

@@ -1,14 +1,11 @@
 #include "core/parallel/ddp/ddp_strategy.h"
 
 #include "core/model/mlp_classifier.h"
-#include "core/report/clock.h"
 
 namespace dtbench {
 
 void DdpReducer::after_backward() {
-  const Stopwatch waited;  // finish_backward only waits for the buckets still in flight
-  ddp_.finish_backward();
-  exposed_s_ += waited.elapsed_s();
+  waits_.time([&] { ddp_.finish_backward(); });  // only the buckets still in flight are waited for
 }
 
 ParallelLayout DdpStrategy::layout(const RunShape& shape, int world_size) const {

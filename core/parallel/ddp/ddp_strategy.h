@@ -4,24 +4,26 @@
 
 #include <memory>
 
+#include "core/comm/wait_timer.h"
 #include "core/parallel/ddp/ddp.h"
 #include "core/parallel/strategy.h"
 
 namespace dtbench {
 
-// The buckets' all-reduce around backward; host time spent waiting for it is exposed.
+// The buckets' all-reduce around backward; the time computation waits for it is exposed
+// (core/comm/wait_timer.h: host time on CPU, the compute stream's stall on CUDA).
 class DdpReducer final : public GradientReducer {
  public:
-  DdpReducer(torch::nn::Module& module, Communicator& comm) : ddp_(module, comm) {}
+  DdpReducer(torch::nn::Module& module, Communicator& comm) : ddp_(module, comm), waits_(comm.device()) {}
   DistributedDataParallel& ddp() { return ddp_; }
   void zero_grads() override { ddp_.zero_grads(); }
   void before_backward(bool last) override { ddp_.prepare_backward(last); }
   void after_backward() override;
-  double exposed_comm_s() const override { return exposed_s_; }
+  double exposed_comm_s() const override { return waits_.total_s(); }
 
  private:
   DistributedDataParallel ddp_;
-  double exposed_s_ = 0;
+  WaitTimer waits_;
 };
 
 class DdpStrategy final : public Strategy {

@@ -1,13 +1,13 @@
 #include "core/parallel/fsdp/fsdp.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/DeviceGuard.h>
 #include <c10/core/StorageImpl.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <unordered_map>
 
-#include "core/report/clock.h"
 #include "core/report/errors.h"
 #include "core/report/nvtx.h"
 
@@ -42,7 +42,12 @@ using torch::autograd::variable_list;
 void allocate_storage(const at::Tensor& t) {
   c10::StorageImpl* s = t.storage().unsafeGetStorageImpl();
   const std::size_t nbytes = static_cast<std::size_t>(t.numel()) * t.element_size();
+  // The CUDA caching allocator allocates on the current device: make it the tensor's, so that
+  // cuda:k's storage never gets memory of another GPU.
+  const c10::DeviceGuard on_device(t.device());
   s->set_data_ptr_noswap(s->allocator()->allocate(nbytes));
+  DT_CHECK(!t.is_cuda() || s->data_ptr().device() == t.device(), "FSDP storage for {} allocated on {}",
+           t.device().str(), s->data_ptr().device().str());
   s->set_nbytes(nbytes);
 }
 
@@ -90,7 +95,7 @@ struct UnitFunction : public torch::autograd::Function<UnitFunction> {
 
 FullyShardedDataParallel::FullyShardedDataParallel(torch::nn::Module& module, const std::vector<RunnerUnit>& units,
                                                    Communicator& world, FsdpOptions options, const ShardInit& init)
-    : opt_(options) {
+    : opt_(options), waits_(world.device()) {
   const int64_t n = world.size();
   const int64_t shard = opt_.shard_size == 0 ? n : opt_.shard_size;
   DT_USAGE(shard >= 1 && n % shard == 0, "--hsdp-shard-size {}: must divide the world size {}", shard, n);
@@ -189,9 +194,7 @@ void FullyShardedDataParallel::gather_async(Unit& u) {
 void FullyShardedDataParallel::gather(Unit& u) {
   gather_async(u);
   if (u.gather_work) {
-    const Stopwatch waited;
-    u.gather_work->wait();
-    comm_wait_s_ += waited.elapsed_s();
+    waits_.time([&] { u.gather_work->wait(); });
     u.gather_work.reset();
     u.gather_src = at::Tensor();
   }
@@ -230,12 +233,12 @@ void FullyShardedDataParallel::reduce_async(Unit& u, at::Tensor flat) {
 }
 
 void FullyShardedDataParallel::finish_reduce(Unit& u) {
-  const Stopwatch waited;
-  u.reduce_work->wait();
+  waits_.time([&] {
+    u.reduce_work->wait();
+    if (replica_comm_) replica_comm_->all_reduce(u.reduced, ReduceOp::kAvg)->wait();
+  });
   u.reduce_work.reset();
   u.full_grad = at::Tensor();
-  if (replica_comm_) replica_comm_->all_reduce(u.reduced, ReduceOp::kAvg)->wait();
-  comm_wait_s_ += waited.elapsed_s();
   u.shard_grad.add_(u.reduced);  // accumulates over micro-steps
   u.reduced = at::Tensor();
 }

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "core/comm/communicator.h"
+#include "core/comm/wait_timer.h"
 #include "core/layers/block_runner.h"
 
 namespace dtbench {
@@ -92,9 +93,10 @@ class FullyShardedDataParallel final : public BlockRunner {
 
   // Bytes of this rank's shards (parameters + gradients), for reports.
   int64_t shard_bytes() const;
-  // Seconds the compute thread has spent blocked on gathers and reductions so far: the
-  // communication that prefetching and overlap did not hide.
-  double comm_wait_s() const { return comm_wait_s_; }
+  // Seconds computation has waited for gathers and reductions so far: the communication that
+  // prefetching and overlap did not hide (on CUDA the compute stream's stalls, measured by
+  // events: core/comm/wait_timer.h; read it after the step).
+  double comm_wait_s() const { return waits_.total_s(); }
 
  private:
   struct Unit;
@@ -114,7 +116,7 @@ class FullyShardedDataParallel final : public BlockRunner {
   std::vector<Slice> slices_;
   std::vector<Unit*> reducing_;  // units whose reduce-scatter is in flight, oldest first
   at::Tensor root_grad_;         // the root unit's flat gradient during a micro-step
-  double comm_wait_s_ = 0;
+  WaitTimer waits_;
 };
 
 }  // namespace dtbench
