@@ -4,8 +4,9 @@
 # each test group (label).
 #   build   build/ (the main build), and the two other configurations tests build again from
 #           scratch, so that their builds are ccache hits inside a test's time limit:
-#           build-cpu/ (the CPU image's, as tests/containers runs it) and the GPU check's
-#           rehearsal (MPI and libfabric off, Release)
+#           the CPU image's build stage (tests/containers/cpu_build_steps.sh --build-only, in
+#           the test's own fixed scratch place) and the GPU check's rehearsal (MPI and
+#           libfabric off, Release)
 #   tidy    clang-tidy with .clang-tidy's checks over build/'s compile commands (scripts/tidy.py)
 #   tests   ctest, two tests at a time (tests/CMakeLists.txt says which run alone)
 #   asan    scripts/sanitize.sh address,undefined: unit tests, 2- and 3-rank dist tests
@@ -37,7 +38,7 @@ phase setup bash scripts/setup.sh
 phase build bash scripts/build.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-phase build-cpu env DTBENCH_BUILD_DIR=build-cpu bash scripts/build.sh -DBUILD_TESTING=OFF -DDTBENCH_CUDA=OFF
+phase build-cpu bash tests/containers/cpu_build_steps.sh --build-only
 phase build-rehearsal bash scripts/gpu_check.sh --device cpu --build-only --build-budget 3000 \
   --build-dir "$DTBENCH_BUILD_DIR/tests/gpu-check-rehearsal"
 tidy_log="$DTBENCH_BUILD_DIR/tidy.log"

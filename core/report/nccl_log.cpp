@@ -127,7 +127,7 @@ std::string capture_nccl_log(const std::string& run_dir, int rank) {
   const char* subsys_env = std::getenv("NCCL_DEBUG_SUBSYS");
   const std::string level = level_env ? upper(level_env) : "";
   make_dirs(run_dir);
-  const std::string path = fmt::format("{}/nccl.rank{}.log", run_dir, rank);
+  std::string path = fmt::format("{}/nccl.rank{}.log", run_dir, rank);
   FILE* ours = std::fopen(path.c_str(), "w");
   if (!ours) return "";
   // Where the user asked NCCL's lines to go: their file, or stdout when they set a level only.

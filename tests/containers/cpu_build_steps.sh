@@ -7,6 +7,12 @@
 # into cache hits from the second run on: ccache keys debug builds on the directory, so the
 # copy has a fixed place (one run at a time) and the first run compiles everything. Then the
 # binaries the runtime stage would copy (dist/) run.
+#   tests/containers/cpu_build_steps.sh [--build-only]
+# --build-only stops after the build stage: scripts/test.sh's build-cpu phase runs it so that the
+# test's own run finds every object in ccache (keyed by this fixed place; a build of the same
+# configuration elsewhere, such as a build-cpu/ folder in the clone, did not warm it).
+build_only=0
+[ "${1:-}" = --build-only ] && build_only=1
 source "$(dirname "$0")/../lib.sh"
 if [ "$(id -u)" -ne 0 ] || [ "$(cut -d. -f1 /etc/debian_version 2>/dev/null)" != 12 ]; then
   echo "skipped: the CPU image's build steps run as root on Debian 12 (setup.sh installs packages)"
@@ -49,6 +55,7 @@ fi
 # shellcheck source=/dev/null
 source "$steps"
 [ "$stopped" -eq 0 ] || { finish; exit 1; }
+if [ "$build_only" -eq 1 ]; then finish; exit $?; fi
 
 # What the runtime stage copies: executables only, in build/'s layout, and they run.
 bin="$ctx/dist/build"
