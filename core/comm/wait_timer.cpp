@@ -16,8 +16,11 @@ struct WaitTimer::Impl {
   at::Device device;
   mutable double total = 0;
 #ifdef DTBENCH_WITH_NCCL
-  // Before and after each wait, on the compute stream; resolved into `total` by total_s().
-  mutable std::vector<std::pair<std::unique_ptr<at::cuda::CUDAEvent>, std::unique_ptr<at::cuda::CUDAEvent>>> pending;
+  // Before and after each wait, on the compute stream; the first `used` pairs are resolved
+  // into `total` by total_s(), then recorded again by the next step's waits (no event is
+  // created per wait once a step has made enough).
+  mutable std::vector<std::pair<at::cuda::CUDAEvent, at::cuda::CUDAEvent>> events;
+  mutable std::size_t used = 0;
 #endif
 };
 
@@ -30,12 +33,11 @@ void WaitTimer::time(const std::function<void()>& wait) {
 #ifdef DTBENCH_WITH_NCCL
   if (impl_->device.is_cuda()) {
     const auto stream = c10::cuda::getCurrentCUDAStream(impl_->device.index());
-    auto before = std::make_unique<at::cuda::CUDAEvent>(cudaEventDefault);
-    auto after = std::make_unique<at::cuda::CUDAEvent>(cudaEventDefault);
-    before->record(stream);
+    if (impl_->used == impl_->events.size()) impl_->events.emplace_back(cudaEventDefault, cudaEventDefault);
+    auto& [before, after] = impl_->events[impl_->used++];
+    before.record(stream);
     wait();
-    after->record(stream);
-    impl_->pending.emplace_back(std::move(before), std::move(after));
+    after.record(stream);
     return;
   }
 #endif
@@ -47,11 +49,12 @@ void WaitTimer::time(const std::function<void()>& wait) {
 
 double WaitTimer::total_s() const {
 #ifdef DTBENCH_WITH_NCCL
-  for (auto& [before, after] : impl_->pending) {
-    after->synchronize();
-    impl_->total += static_cast<double>(before->elapsed_time(*after)) / 1e3;
+  for (std::size_t i = 0; i < impl_->used; ++i) {
+    auto& [before, after] = impl_->events[i];
+    after.synchronize();
+    impl_->total += static_cast<double>(before.elapsed_time(after)) / 1e3;
   }
-  impl_->pending.clear();
+  impl_->used = 0;
 #endif
   return impl_->total;
 }

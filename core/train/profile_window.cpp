@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+
 #include "core/report/errors.h"
+#include "core/report/numbers.h"
 #include "core/report/nvtx.h"
 
 #ifdef DTBENCH_WITH_NCCL
@@ -30,9 +33,10 @@ StepRange read_profile_flag(const cxxopts::ParseResult& r, int64_t max_step, con
            "has none",
            text);
   const auto number = [&](const std::string& s) {
-    DT_USAGE(!s.empty() && s.size() <= 9 && s.find_first_not_of("0123456789") == std::string::npos,
-             "--profile-steps {}: want A-B (1-based, e.g. 5-7) or one step A", text);
-    return std::stoll(s);
+    int64_t n = 0;
+    DT_USAGE(read_integer(s, 0, INT64_MAX, n).empty(), "--profile-steps {}: want A-B (1-based, e.g. 5-7) or one step A",
+             text);
+    return n;
   };
   const auto dash = text.find('-');
   range.first = number(text.substr(0, dash));

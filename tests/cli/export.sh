@@ -4,6 +4,8 @@
 # textfile is written whole (no temporary left) in the text format; an unreachable
 # Pushgateway exits 3.
 source "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/observability/stack.sh
+source "$DTBENCH_SRC/tests/observability/stack.sh"  # http_get, wait_ready
 EXPORT="$DTBENCH_SRC/tools/dtbench-export"
 "$DTBENCH_BIN/benchmarks/fsdp_llama" --model tiny --steps 3 --threads 1 --out "$WORK/run.json" >/dev/null 2>&1 \
   || fail "fsdp_llama run"
@@ -12,11 +14,10 @@ prometheus-pushgateway --web.listen-address="127.0.0.1:$port" --persistence.file
   >"$WORK/pg.log" 2>&1 &
 pg=$!
 cleanup_hooks+=("kill $pg 2>/dev/null; wait $pg 2>/dev/null")
-fetch() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
-for _ in $(seq 100); do fetch "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_ready "http://127.0.0.1:$port/-/ready" pushgateway "$WORK/pg.log"
 expect_exit 0 "push to the Pushgateway" -- "$EXPORT" --pushgateway "http://127.0.0.1:$port" --system cpu-2core \
   --job nightly "$WORK/run.json"
-fetch "http://127.0.0.1:$port/metrics" >"$WORK/metrics" || fail "the Pushgateway does not serve /metrics"
+http_get "http://127.0.0.1:$port/metrics" >"$WORK/metrics" || fail "the Pushgateway does not serve /metrics"
 if grep -E '^dtbench_tokens_per_second\{.*benchmark="fsdp_llama".*job="nightly".*system="cpu-2core".*\} [0-9.e+]+$' \
   "$WORK/metrics" >/dev/null; then pass "the Pushgateway serves dtbench_tokens_per_second{job, system, benchmark}"
 else fail "metrics served: $(grep dtbench "$WORK/metrics" | head -3)"; fi

@@ -5,6 +5,7 @@
 #   a MASTER_ADDR that does not resolve: each rank retries for --comm-timeout, then exit 2;
 #   two nodes given the same node rank: exit 2 at rendezvous on both nodes, naming both hosts.
 # (A node count that differs between dtbench-launch and Slurm is in slurm.sh, where Slurm runs.)
+# shellcheck source=tests/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"
 FSDP="$DTBENCH_BIN/benchmarks/fsdp_llama"
 train=(--model tiny --seq 32 --global-batch 8 --steps 4 --threads 1)

@@ -5,6 +5,7 @@
 # finds its own address), and on node1, where it names node0's; with the variables Batch sets
 # (AWS_BATCH_JOB_NODE_INDEX, _NUM_NODES, _MAIN_NODE_INDEX, _ID). Training completes on 2 nodes x 2
 # ranks, each launcher says it took its place from aws-batch, and the record names both hosts.
+# shellcheck source=tests/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=scripts/env.sh
 source "$DTBENCH_SRC/scripts/env.sh"

@@ -8,6 +8,7 @@
 #   1 % packet loss on node1: completes with the same losses;
 #   the rendezvous host not up when node1 starts: it retries until --comm-timeout, then exits
 #   3 with one line naming the address and port it tried.
+# shellcheck source=tests/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"
 FSDP="$DTBENCH_BIN/benchmarks/fsdp_llama"
 common=(--model tiny --seq 32 --global-batch 8 --lr 1e-3 --warmup-steps 2 --threads 1)

@@ -8,6 +8,7 @@
 # returns series with its legend's labels from that Prometheus. A Pushgateway that is down
 # costs the night its push, not its record.
 source "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/observability/stack.sh
 source "$DTBENCH_SRC/tests/observability/stack.sh"
 NIGHTLY="$DTBENCH_SRC/scripts/nightly.sh"
 DASHBOARDS="$DTBENCH_SRC/tools/dtbench-dashboards"

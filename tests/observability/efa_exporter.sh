@@ -5,6 +5,7 @@
 # one-shot runs) and Prometheus sees the new values, then again under --interval (the
 # DaemonSet's loop). Its systemd units pass systemd-analyze verify; bad flags exit 2.
 source "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/observability/stack.sh
 source "$(dirname "$0")/stack.sh"
 EXPORTER="$DTBENCH_BIN/tools/efa_exporter"
 sysfs="$WORK/sys"
