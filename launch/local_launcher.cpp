@@ -1,6 +1,6 @@
 // dtbench-launch: the local half of torchrun. Starts N processes on this node, each with
 // RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR and MASTER_PORT;
-// prefixes every line they print with their rank; forwards SIGINT and SIGTERM; when one
+// prefixes every line they print with their rank; forwards SIGINT, SIGTERM and SIGUSR1; when one
 // fails, stops the others (SIGTERM, then SIGKILL after --grace seconds) and exits with
 // its code. For one task or pod per node: `srun --ntasks-per-node=1 dtbench-launch ...`,
 // a Kubernetes Indexed Job, a Kubeflow PyTorchJob, AWS Batch multi-node.
@@ -47,7 +47,8 @@ constexpr const char* kUsage =
     "rank and count come from the flags, else from Kubeflow PET_*, an Indexed Job, AWS Batch or a\n"
     "Slurm step with one task per node, else this node alone. Output lines get a \"[R] \" prefix.\n"
     "On SIGINT/SIGTERM, or when a rank fails, the others get SIGTERM, then SIGKILL after --grace\n"
-    "seconds (15); the exit code is the first failed rank's.\n"
+    "seconds (15); the exit code is the first failed rank's. SIGUSR1 is passed to every rank, which\n"
+    "writes its comm trace and prints the desync report, and goes on.\n"
     "The ranks prove the job's DTBENCH_JOB_TOKEN (or DTBENCH_JOB_TOKEN_FILE) to the store; on one\n"
     "node without either, dtbench-launch makes one; several nodes must all be given the same one.\n"
     "NSYS=1|optional runs every rank under Nsight Systems through nsys-wrap (see launch/nsys-wrap).\n";
@@ -264,7 +265,7 @@ int run(const Plan& p) {
   sa.sa_handler = on_signal;
   ::sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
-  for (int s : {SIGINT, SIGTERM, SIGCHLD}) ::sigaction(s, &sa, nullptr);
+  for (int s : {SIGINT, SIGTERM, SIGCHLD, SIGUSR1}) ::sigaction(s, &sa, nullptr);
 
   std::fprintf(stderr, "[dtbench-launch] node %d of %d (%s): ranks %d-%d of %d, master %s:%d\n", p.node_rank, p.nnodes,
                p.source.c_str(), p.node_rank * p.nproc, p.node_rank * p.nproc + p.nproc - 1, p.nnodes * p.nproc,
@@ -326,6 +327,11 @@ int run(const Plan& p) {
                        kids.back().rank);
           if (signal_code == 0) signal_code = 128 + sig;
           stop_all(sig);
+        } else if (sig == SIGUSR1) {  // a request for the ranks' comm traces; the run goes on
+          std::fprintf(stderr, "[dtbench-launch] SIGUSR1: asking ranks %d-%d for their comm traces\n",
+                       kids.front().rank, kids.back().rank);
+          for (auto& c : kids)
+            if (c.running) ::kill(c.pid, SIGUSR1);
         }
       }
     }

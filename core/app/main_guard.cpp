@@ -15,7 +15,11 @@ namespace {
 int fail(const char* program, const std::string& message, int code) {
   const std::string line = fmt::format("{}: error: {}", program, message);
   Watchdog& w = Watchdog::instance();
-  if (code != static_cast<int>(ExitCode::kUsage) && w.has_abort_hooks())
+  // A communication failure once the world is up (a timeout the store noticed before the
+  // watchdog did, a peer gone) takes the watchdog's way out too: the comm trace and the desync
+  // report, then the backends' aborts.
+  const bool comm_failure = code == static_cast<int>(ExitCode::kRuntime) && w.world_up();
+  if (code != static_cast<int>(ExitCode::kUsage) && (w.has_abort_hooks() || comm_failure))
     w.fatal(line, code, message);  // does not return
   w.last_words(message, code);     // one report per process: returns only on the first failing path
   std::fflush(stdout);

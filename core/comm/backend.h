@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <memory>
+#include <string>
 
 #include "core/comm/types.h"
 #include "core/comm/work.h"
@@ -20,6 +21,10 @@ struct OpArgs {
   int root = 0;  // broadcast, reduce
   int dst = -1;  // send, send_recv
   int src = -1;  // recv, send_recv
+  // Set by the Communicator: what every rank must agree on, "'world' #17 all_reduce float x
+  // 1024 sum (step 3 / optimizer)": op, sequence number, signature and the spans it was issued
+  // in (a backend whose exchanges can carry it for free checks it).
+  std::string tag;
 };
 
 class Backend {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/comm/watchdog.h"
+#include "core/report/span.h"
 #include "core/report/errors.h"
 
 namespace dtbench {
@@ -43,7 +44,13 @@ Communicator::Communicator(std::string name, std::unique_ptr<Backend> backend, s
       backend_(std::move(backend)),
       control_(std::move(control)),
       world_ranks_(std::move(world_ranks)),
-      options_(options) {}
+      group_(rank_ranges(world_ranks_)),
+      options_(options) {
+  const auto& fault = fault_op_from_env();
+  if (fault && fault->comm == name_ && fault->rank < static_cast<int>(world_ranks_.size()) &&
+      world_ranks_[backend_->rank()] == fault->rank)
+    fault_ = fault;
+}
 
 Communicator::~Communicator() = default;
 
@@ -62,16 +69,32 @@ std::string Communicator::peers_text(const OpArgs& a) const {
 }
 
 std::shared_ptr<Work> Communicator::issue(OpArgs a) {
+  if (fault_ && fault_->seq == seq_) {
+    if (fault_->action == FaultOp::Action::kSkip) {  // as if this rank's code never issued it
+      fault_.reset();
+      auto done = std::make_shared<CpuWork>();
+      done->finish();
+      return done;
+    }
+    fault_.reset();
+    a = OpArgs{OpType::kBarrier};
+  }
   const at::Tensor& t = a.in.defined() ? a.in : a.out;
+  // What every rank must agree on (the op's signature), then where this rank's buffers are.
   std::string what = op_name(a.type);
   if (t.defined()) {
-    what += fmt::format(" {} x {} {}", dtype_name(t.scalar_type()), t.numel(),
-                        place(a.in.defined() ? a.in : a.out, a.out.defined() ? a.out : a.in));
+    what += fmt::format(" {} x {}", dtype_name(t.scalar_type()), t.numel());
     if (a.type == OpType::kAllReduce || a.type == OpType::kReduceScatter || a.type == OpType::kReduce)
       what += fmt::format(" {}", reduce_op_name(a.reduce));
     if (a.type == OpType::kBroadcast || a.type == OpType::kReduce) what += fmt::format(" root {}", a.root);
   }
   const uint64_t seq = seq_++;
+  std::string context = span_context();
+  // Ranks run the same program: the same op comes from the same place in it (the same step,
+  // micro-batch and FSDP unit), so a collective skipped on one rank shows at that op even
+  // where the next op has the same shape.
+  a.tag = fmt::format("'{}' #{} {}{}", name_, seq, what, context.empty() ? "" : " (" + context + ")");
+  if (t.defined()) what += fmt::format(" {}", place(a.in.defined() ? a.in : a.out, a.out.defined() ? a.out : a.in));
   if (options_.debug_collectives && is_collective(a.type)) {
     // Compare what every rank is about to do; a mismatch would hang or corrupt silently.
     auto all = control_->all_gather(fmt::format("#{} {}", seq, what));
@@ -83,7 +106,14 @@ std::shared_ptr<Work> Communicator::issue(OpArgs a) {
                         name_, all[0], r, all[r]));
     }
   }
-  OpTrace trace{name_, seq, what, peers_text(a)};
+  OpTrace trace;
+  trace.comm = name_;
+  trace.group = group_;
+  trace.seq = seq;
+  trace.what = std::move(what);
+  trace.peers = peers_text(a);
+  trace.bytes = t.defined() ? static_cast<int64_t>(t.nbytes()) : 0;
+  trace.context = std::move(context);
   auto work = backend_->start(std::move(a));
   Watchdog::instance().track(std::move(trace), work);
   return work;

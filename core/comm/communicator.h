@@ -19,11 +19,13 @@
 #include <ATen/core/Tensor.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/comm/backend.h"
 #include "core/comm/control_plane.h"
+#include "core/comm/fault_injection.h"
 
 namespace dtbench {
 
@@ -74,7 +76,9 @@ class Communicator {
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<ControlPlane> control_;
   std::vector<int> world_ranks_;
+  std::string group_;  // world_ranks_ as "0-3,6"
   CommOptions options_;
+  std::optional<FaultOp> fault_;  // DTBENCH_FAULT_OP, where it names this rank and communicator
   uint64_t seq_ = 0;
 };
 

@@ -33,6 +33,13 @@ class ControlPlane {
   std::vector<std::string> all_gather_exact(const std::string& mine, std::size_t bytes, int only_rank = -1);
   // The name of the last exchange (a store key's prefix), for messages.
   virtual std::string last_exchange() const { return kind() + " all_gather"; }
+  // Whether each exchange is a watched call of its own in the comm trace (the default). A
+  // backend that moves its ops' data through a plane turns it off: the Communicator already
+  // traces those ops, and the store's own wait ends at the communication timeout.
+  void set_traced(bool on) { traced_ = on; }
+
+ protected:
+  bool traced_ = true;
 };
 
 // A split's membership from every rank's "color key" (as split() exchanges them): the

@@ -33,6 +33,7 @@ bool OpThread::run_front() {
     queue_.pop_front();
   }
   std::exception_ptr error;
+  item.work->start();
   try {
     item.fn();
   } catch (...) {

@@ -12,7 +12,17 @@ namespace dtbench {
 
 namespace {
 
-std::string bytes_of(const at::Tensor& t) { return std::string(static_cast<const char*>(t.data_ptr()), t.nbytes()); }
+// What a rank puts in the store for an op: the op's tag (what every rank must agree on), a
+// newline, then the tensor's bytes (none for `t` undefined).
+std::string payload(const std::string& tag, const at::Tensor& t) {
+  std::string out;
+  const std::size_t n = t.defined() ? t.nbytes() : 0;
+  out.reserve(tag.size() + 1 + n);
+  out += tag;
+  out += '\n';
+  if (n > 0) out.append(static_cast<const char*>(t.data_ptr()), n);
+  return out;
+}
 
 // Rank r's bytes as a 1-D tensor of `like`'s dtype (a view of the string: read only).
 at::Tensor view_of(const std::string& bytes, const at::Tensor& like) {
@@ -56,7 +66,9 @@ void reduce_parts(const at::Tensor& out, const std::vector<at::Tensor>& parts, R
 class StoreBackend final : public Backend {
  public:
   explicit StoreBackend(std::unique_ptr<ControlPlane> plane)
-      : plane_(std::move(plane)), thread_(std::make_unique<OpThread>()) {}
+      : plane_(std::move(plane)), thread_(std::make_unique<OpThread>()) {
+    plane_->set_traced(false);
+  }
   ~StoreBackend() override { thread_.reset(); }
 
   const char* name() const override { return "store"; }
@@ -80,18 +92,43 @@ class StoreBackend final : public Backend {
   }
 
  private:
+  // Every rank's bytes for op `a`, after checking that all ranks entered the same op: the tags
+  // travel with the data, so a rank that skipped or changed a collective is caught here, at no
+  // extra exchange (exit 4 naming both ranks), instead of corrupting data or hanging. Then
+  // every rank's bytes must be `bytes` long (`only_rank` >= 0: that rank's only).
+  std::vector<std::string> exchange(const OpArgs& a, const at::Tensor& mine, std::size_t bytes, int only_rank = -1) {
+    auto parts = plane_->all_gather(payload(a.tag, mine));
+    std::vector<std::string> tags;
+    for (auto& p : parts) {
+      const auto nl = p.find('\n');
+      tags.push_back(p.substr(0, nl));
+      p.erase(0, nl == std::string::npos ? p.size() : nl + 1);
+    }
+    for (int r = 0; r < size(); ++r) {
+      if (tags[r] != a.tag)
+        throw CorrectnessFailure(
+            fmt::format("ranks disagree on the op they entered: rank {} entered {}, rank {} entered {} (a rank "
+                        "skipped or changed a collective)",
+                        rank(), a.tag, r, tags[r]));
+      if ((only_rank < 0 || r == only_rank) && parts[r].size() != bytes)
+        throw RuntimeFailure(fmt::format("{}: rank {} sent {} bytes where {} were expected", a.tag, r,
+                                         parts[r].size(), bytes));
+    }
+    return parts;
+  }
+
   void run(const OpArgs& a) {
     const int n = size(), me = rank();
     switch (a.type) {
       case OpType::kAllGather: {
-        const auto parts = plane_->all_gather_exact(bytes_of(a.in), a.in.nbytes());
+        const auto parts = exchange(a, a.in, a.in.nbytes());
         auto* out = static_cast<char*>(a.out.data_ptr());
         for (int r = 0; r < n; ++r) parts[r].copy(out + r * parts[r].size(), parts[r].size());
         return;
       }
       case OpType::kAllReduce:
       case OpType::kReduce: {
-        const auto parts = plane_->all_gather_exact(bytes_of(a.in), a.in.nbytes());
+        const auto parts = exchange(a, a.in, a.in.nbytes());
         if (a.type == OpType::kReduce && me != a.root) return;
         std::vector<at::Tensor> views;
         for (const auto& p : parts) views.push_back(view_of(p, a.in));
@@ -99,27 +136,26 @@ class StoreBackend final : public Backend {
         return;
       }
       case OpType::kReduceScatter: {
-        const auto parts = plane_->all_gather_exact(bytes_of(a.in), a.in.nbytes());
+        const auto parts = exchange(a, a.in, a.in.nbytes());
         std::vector<at::Tensor> chunks;
         for (const auto& p : parts) chunks.push_back(view_of(p, a.in).narrow(0, me * a.out.numel(), a.out.numel()));
         reduce_parts(a.out, chunks, a.reduce);
         return;
       }
       case OpType::kBroadcast: {
-        const auto parts =
-            plane_->all_gather_exact(me == a.root ? bytes_of(a.in) : std::string(), a.out.nbytes(), a.root);
+        const auto parts = exchange(a, me == a.root ? a.in : at::Tensor(), a.out.nbytes(), a.root);
         std::memcpy(a.out.data_ptr(), parts[a.root].data(), parts[a.root].size());
         return;
       }
       case OpType::kAllToAll: {
-        const auto parts = plane_->all_gather_exact(bytes_of(a.in), a.in.nbytes());
+        const auto parts = exchange(a, a.in, a.in.nbytes());
         const std::size_t chunk = a.out.nbytes() / n;
         auto* out = static_cast<char*>(a.out.data_ptr());
         for (int r = 0; r < n; ++r) std::memcpy(out + r * chunk, parts[r].data() + me * chunk, chunk);
         return;
       }
       case OpType::kBarrier:
-        plane_->barrier();
+        exchange(a, at::Tensor(), 0);
         return;
       default:
         throw RuntimeFailure(fmt::format("store backend: {} is not supported", op_name(a.type)));

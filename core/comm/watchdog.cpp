@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -17,27 +18,36 @@
 #include <thread>
 #include <vector>
 
+#include "core/comm/desync.h"
 #include "core/report/clock.h"
 #include "core/report/files.h"
 #include "core/report/log.h"
+#include "core/report/span.h"
+#include "core/report/system_info.h"
 
 namespace dtbench {
 
 namespace {
 constexpr std::size_t kHistory = 64;
 constexpr auto kPoll = std::chrono::milliseconds(50);
+constexpr double kReportWaitS = 3;       // for the peers' traces, before the report
+constexpr double kRequestWindowS = 5;    // SIGUSR1: traces this much older than ours are of this request
+constexpr double kFailureWindowS = 120;  // a failure: traces written this long before ours belong to it
 }  // namespace
 
 struct Watchdog::Impl {
   struct Entry {
     OpTrace op;
     std::shared_ptr<Work> work;
-    double issued = 0, done = -1;
+    double issued = 0, started = -1, done = -1;
+    bool failed = false;
   };
   std::mutex mu;
   double timeout_s = 600;
   std::string run_dir = ".";
   int rank = 0;
+  std::vector<std::string> hosts;  // every rank's, once the world is up
+  const double started_unix = unix_now_s();
   std::list<Entry> in_flight;
   std::deque<Entry> history;  // completed, newest last
   std::map<int, std::function<void(int)>> abort_hooks;
@@ -104,11 +114,13 @@ struct Watchdog::Impl {
         for (auto it = in_flight.begin(); it != in_flight.end();) {
           if (it->work->is_completed()) {
             it->done = now;
+            it->failed = it->work->has_failed();
             it->work.reset();
             history.push_back(std::move(*it));
             if (history.size() > kHistory) history.pop_front();
             it = in_flight.erase(it);
           } else {
+            if (it->started < 0 && it->work->is_started()) it->started = now;
             if (expired.empty() && now - it->issued > timeout_s)
               expired =
                   fmt::format("communicator '{}' op #{} {} waited {:.1f} s, beyond --comm-timeout {:g} s; peers: {}",
@@ -117,36 +129,92 @@ struct Watchdog::Impl {
           }
         }
       }
-      if (!expired.empty()) self->fatal(expired + "; a peer is stopped, dead or slow (check its log)", 3);
+      if (!expired.empty())
+        self->fatal(expired + "; a peer is stopped, dead or slow (see the desync report and its log)", 3);
       call_each(health, [&](const auto& check) {
         if (auto err = check()) self->fatal(*err, 3);
       });
     }
   }
 
-  std::string trace_path() const { return fmt::format("{}/comm_trace.rank{}.log", run_dir, rank); }
+  std::string trace_path() const { return fmt::format("{}/comm_trace.rank{}.json", run_dir, rank); }
+  std::string trace_path(int r) const { return fmt::format("{}/comm_trace.rank{}.json", run_dir, r); }
 
-  // Writes the last ops, completed and in flight, oldest first. Best effort: we are dying.
-  void write_trace() {
+  // This rank's last ops, completed and in flight, oldest first, as the desync report reads
+  // them.
+  RankTrace trace(const std::string& reason) {
     std::lock_guard<std::mutex> lock(mu);
-    make_dirs(run_dir);
-    std::ofstream out(trace_path());
-    if (!out) return;
+    RankTrace t;
+    t.rank = rank;
+    t.world_size = static_cast<int>(hosts.size());
+    t.host = short_hostname();
+    t.reason = reason;
+    t.written_unix = unix_now_s();
+    t.hosts = hosts;
     const double now = now_s();
-    out << "# dtbench comm trace, rank " << rank << ": last " << kHistory
-        << " ops; age_s is seconds before this trace was written\n";
-    out << "# state comm seq op age_s duration_s peers\n";
-    std::vector<const Entry*> all;
-    for (auto& e : history) all.push_back(&e);
-    for (auto& e : in_flight) all.push_back(&e);
-    std::size_t skip = all.size() > kHistory ? all.size() - kHistory : 0;
-    for (std::size_t i = skip; i < all.size(); ++i) {
-      const Entry& e = *all[i];
-      const bool done = e.done >= 0;
-      out << fmt::format("{} {} {} {} {:.3f} {} {}\n", done ? "done" : "IN-FLIGHT", e.op.comm, e.op.seq, e.op.what,
-                         now - e.issued, done ? fmt::format("{:.6f}", e.done - e.issued) : std::string("-"),
-                         e.op.peers);
+    // The oldest ops in flight (what the rank waits in, and what is queued behind it; a
+    // benchmark may queue thousands) and the newest done ones, kHistory in all.
+    std::vector<const Entry*> flying, done_ops;
+    for (auto& e : in_flight) flying.push_back(&e);
+    for (auto& e : history) done_ops.push_back(&e);
+    const auto by_issue = [](const Entry* a, const Entry* b) { return a->issued < b->issued; };
+    std::sort(flying.begin(), flying.end(), by_issue);
+    const std::size_t n_flying = std::min(flying.size(), std::max(kHistory - done_ops.size(), kHistory / 2));
+    flying.resize(n_flying);
+    const std::size_t n_done = std::min(done_ops.size(), kHistory - n_flying);
+    std::vector<const Entry*> all(done_ops.end() - static_cast<std::ptrdiff_t>(n_done), done_ops.end());
+    all.insert(all.end(), flying.begin(), flying.end());
+    std::sort(all.begin(), all.end(), by_issue);
+    for (const Entry* entry : all) {
+      const Entry& e = *entry;
+      // An op that ended with an error (the store's own timeout, a peer gone) never finished:
+      // for the report it is still what this rank waits in.
+      const bool failed = e.failed || (e.work && e.work->has_failed());
+      const bool done = !failed && (e.done >= 0 || (e.work && e.work->is_completed()));
+      const bool started = failed || done || e.started >= 0 || (e.work && e.work->is_started());
+      t.ops.push_back(TracedOp{e.op.comm, e.op.group, e.op.seq, e.op.what, e.op.bytes, e.op.context,
+                               failed ? "failed" : done ? "done" : started ? "started" : "enqueued", now - e.issued});
     }
+    return t;
+  }
+
+  // Writes the trace to the run folder; best effort when dying. Returns its time stamp.
+  double write_trace(const std::string& reason) {
+    const RankTrace t = trace(reason);
+    try {
+      make_dirs(run_dir);
+      write_file_atomic(trace_path(), trace_to_json(t).dump(1) + "\n");
+    } catch (const std::exception& e) {
+      log_line(fmt::format("watchdog: cannot write the comm trace {}: {}", trace_path(), e.what()));
+    }
+    return t.written_unix;
+  }
+
+  // The desync report, from the traces the ranks write to the run folder (never through a
+  // collective: a peer may be stopped). Waits up to `wait_s` for every rank's trace written
+  // since `fresh_unix`; the lowest rank that wrote one prints it, so it is printed once.
+  void report_desync(double fresh_unix, double wait_s) {
+    const int n = static_cast<int>(hosts.size());
+    if (n < 2) return;
+    std::map<int, RankTrace> traces;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_s);
+    for (;;) {
+      for (int r = 0; r < n; ++r) {
+        if (traces.count(r)) continue;
+        try {
+          std::ifstream in(trace_path(r));
+          if (!in) continue;
+          RankTrace t = trace_from_json(nlohmann::json::parse(in), trace_path(r));
+          if (t.written_unix >= fresh_unix && t.rank == r) traces.emplace(r, std::move(t));
+        } catch (const std::exception&) {  // not there yet, or an older run's
+        }
+      }
+      if (static_cast<int>(traces.size()) == n || std::chrono::steady_clock::now() >= until) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (traces.empty() || traces.begin()->first != rank) return;  // a lower rank prints it
+    const auto lines = desync_report(traces, n);
+    for (const auto& l : lines) log_line("desync report: " + l);
   }
 };
 
@@ -165,16 +233,45 @@ void Watchdog::install_signal_handling() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::thread([set] {
-    int sig = 0;
-    if (sigwait(&set, &sig) != 0) return;
-    auto& w = Watchdog::instance();
-    std::string flying = w.in_flight_summary();
-    w.fatal(fmt::format("received {}; {}", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                        flying.empty() ? std::string("no communication op in flight") : "op in flight: " + flying),
-            3);
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&set, &sig) != 0) return;
+      auto& w = Watchdog::instance();
+      if (sig == SIGUSR1) {
+        w.dump_on_request();
+        continue;
+      }
+      std::string flying = w.in_flight_summary();
+      w.fatal(fmt::format("received {}; {}", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                          flying.empty() ? std::string("no communication op in flight") : "op in flight: " + flying),
+              3);
+    }
   }).detach();
+}
+
+void Watchdog::dump_on_request() {
+  if (!world_up()) {
+    log_line("SIGUSR1 before the world is up: no communicator yet, so no comm trace to write; the run goes on");
+    return;
+  }
+  // Every rank gets the signal within a moment (from the launcher, mpirun or scancel): the
+  // traces written since shortly before this one belong to this request.
+  const double written = impl_->write_trace("SIGUSR1");
+  log_line(fmt::format("SIGUSR1: comm trace written to {}; the run goes on", impl_->trace_path()));
+  impl_->report_desync(written - kRequestWindowS, kReportWaitS);
+}
+
+bool Watchdog::world_up() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return !impl_->hosts.empty();
+}
+
+void Watchdog::set_hosts(std::vector<std::string> hosts) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->hosts = std::move(hosts);
 }
 
 void Watchdog::configure(double timeout_s, const std::string& run_dir, int rank) {
@@ -194,7 +291,11 @@ void Watchdog::track(OpTrace op, std::shared_ptr<Work> work) {
   impl_->in_flight.push_back(Impl::Entry{std::move(op), std::move(work), now_s(), -1});
 }
 
-Watchdog::Call::Call(Watchdog& w, OpTrace op) : work_(std::make_shared<CpuWork>()) { w.track(std::move(op), work_); }
+Watchdog::Call::Call(Watchdog& w, OpTrace op) : work_(std::make_shared<CpuWork>()) {
+  if (op.context.empty()) op.context = span_context();
+  work_->start();
+  w.track(std::move(op), work_);
+}
 Watchdog::Call::~Call() { work_->finish(); }
 
 int Watchdog::add_abort_hook(std::function<void(int)> hook) { return impl_->add(impl_->abort_hooks, std::move(hook)); }
@@ -250,12 +351,17 @@ void Watchdog::fatal(const std::string& message, int code, const std::string& ca
   // A hook that hangs (a record on a dead file system, an abort that blocks) must not keep
   // us alive.
   std::thread([code] {
-    std::this_thread::sleep_for(std::chrono::seconds(5));
+    std::this_thread::sleep_for(std::chrono::duration<double>(5 + kReportWaitS));
     ::_exit(code);
   }).detach();
   run_exit_hooks(cause.empty() ? message : cause, code);
-  impl_->write_trace();
+  impl_->write_trace(cause.empty() ? message : cause);
+  std::fflush(stdout);  // the step lines printed so far; _exit below flushes nothing
   log_line(fmt::format("{}; trace: {}; exiting {}", message, impl_->trace_path(), code));
+  // Peers that wait in the same op time out within a poll of each other, and the launcher
+  // stops the others: their traces of this failure are written from now on, or were written
+  // shortly before (a peer that timed out first).
+  if (code == 3) impl_->report_desync(std::max(impl_->started_unix, unix_now_s() - kFailureWindowS), kReportWaitS);
   impl_->call_each(
       impl_->abort_hooks, [&](const auto& hook) { hook(code); }, /*newest_first=*/true);
   ::_exit(code);

@@ -1,11 +1,13 @@
-// The watchdog (docs/ARCHITECTURE.md, "Communicator"): no rank waits forever.
+// The watchdog (docs/ARCHITECTURE.md, "Communicator" and "Diagnosis"): no rank waits forever.
 //
-// It knows every op in flight (communicator, sequence number, op, peers, issue time) and
-// the rank's last 64 ops. Past --comm-timeout, or when a backend reports an asynchronous
-// error, it prints one message naming the op, the communicator and the peers, writes the
-// trace to <run-dir>/comm_trace.rank<R>.log, runs the backends' abort hooks
-// (ncclCommAbort, MPI_Abort) and exits 3. SIGTERM and SIGINT print the op in flight, write
-// the trace and exit 3 too.
+// It knows every op in flight (communicator and its ranks, sequence number, op, bytes, the
+// spans it was issued in, issue time, enqueued/started/done) and the rank's last 64 ops.
+// Past --comm-timeout, or when a backend reports an asynchronous error, it prints one message
+// naming the op, the communicator and the peers, writes the trace to
+// <run-dir>/comm_trace.rank<R>.json, waits a moment for the other ranks' traces and, on the
+// lowest rank that wrote one, prints the desync report (core/comm/desync.h); then it runs the
+// backends' abort hooks (ncclCommAbort, MPI_Abort) and exits 3. SIGTERM and SIGINT do the
+// same. SIGUSR1 writes the trace and prints the report without stopping the run.
 //
 // It is also the process's one way out on failure: whichever thread fails first (the main
 // thread with an error, the watchdog with a timeout, the signal thread) passes last_words()
@@ -19,27 +21,35 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/comm/work.h"
 
 namespace dtbench {
 
 struct OpTrace {
-  std::string comm;   // communicator name
-  uint64_t seq = 0;   // its sequence number on that communicator
-  std::string what;   // "all_reduce float x 1024 sum"
-  std::string peers;  // "world ranks 0-3" or "world rank 2"
+  std::string comm;     // communicator name
+  uint64_t seq = 0;     // its sequence number on that communicator
+  std::string what;     // "all_reduce float x 1024 sum in-place"
+  std::string peers;    // "world ranks 0-3" or "world rank 2"
+  std::string group;    // the communicator's world ranks, "0-3" ("" for a blocking call)
+  int64_t bytes = 0;    // of the op's input (its output where it has none)
+  std::string context;  // the issuing thread's spans, "step 3 / fsdp unit 7 forward"
 };
 
 class Watchdog {
  public:
   static Watchdog& instance();
 
-  // Blocks SIGTERM/SIGINT in the calling thread and in every thread started after it;
-  // call first thing in main(). A dedicated thread then takes the signals.
+  // Blocks SIGTERM/SIGINT/SIGUSR1 in the calling thread and in every thread started after
+  // it; call first thing in main(). A dedicated thread then takes the signals.
   static void install_signal_handling();
 
   void configure(double timeout_s, const std::string& run_dir, int rank);
+  // Every rank's host, once the world is up: the traces name them, and the desync report
+  // waits for that many traces.
+  void set_hosts(std::vector<std::string> hosts);
+  bool world_up();  // set_hosts was called
   double timeout_s() const;
 
   // Watches `work` from now on; it leaves the in-flight set when it completes.
@@ -81,6 +91,7 @@ class Watchdog {
  private:
   Watchdog();
   void claim_failure();
+  void dump_on_request();  // SIGUSR1
   void run_exit_hooks(const std::string& cause, int code);
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -19,6 +19,11 @@ class Work {
   virtual ~Work() = default;
   // Non-blocking: true once the op has finished, successfully or not.
   virtual bool is_completed() = 0;
+  // Non-blocking: true once the op has begun to run (it may still wait for its peers). For
+  // the hang report's "enqueued / started / done"; a backend that cannot tell says completed.
+  virtual bool is_started() { return is_completed(); }
+  // Non-blocking: true once the op has finished with an error (a timeout, a peer gone).
+  virtual bool has_failed() { return false; }
   virtual void wait() = 0;
   virtual void synchronize() { wait(); }
   // wait() for destructors, which must not free an op's buffers before it is done and must
@@ -40,6 +45,9 @@ class CpuWork final : public Work {
   // Blocks until done and rethrows the op's error. With a helper, first lets it run the
   // op on this thread (see OpThread).
   void wait() override;
+  bool is_started() override { return started_.load(std::memory_order_acquire) || is_completed(); }
+  bool has_failed() override { return is_completed() && error_ != nullptr; }
+  void start() { started_.store(true, std::memory_order_release); }
   void finish(std::exception_ptr error = nullptr);
   void set_helper(std::function<void()> helper) { helper_ = std::move(helper); }
 
@@ -47,6 +55,7 @@ class CpuWork final : public Work {
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> done_{false};
+  std::atomic<bool> started_{false};
   std::exception_ptr error_;  // written before done_ is set, read after it is seen
   std::function<void()> helper_;
 };

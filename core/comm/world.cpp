@@ -6,6 +6,7 @@
 #include <exception>
 #include <numeric>
 
+#include "core/comm/fault_injection.h"
 #include "core/comm/store_backend.h"
 #include "core/comm/watchdog.h"
 #include "core/report/errors.h"
@@ -120,6 +121,7 @@ void use_rank_device(const LaunchInfo& launch, const WorldOptions& opt) {
 
 std::unique_ptr<World> init_world(const LaunchInfo& launch, const WorldOptions& opt, const EnvMap& env) {
   validate_world(launch, opt, env);
+  (void)fault_op_from_env();  // a malformed DTBENCH_FAULT_OP is exit 2 before any exchange
   auto world = std::make_unique<World>();
   world->launch = launch;
   world->backend = resolve_backend(opt, launch, env);
@@ -161,6 +163,9 @@ std::unique_ptr<World> init_world(const LaunchInfo& launch, const WorldOptions& 
   std::iota(ranks.begin(), ranks.end(), 0);
   world->comm = std::make_unique<Communicator>("world", std::move(backend), std::move(control), std::move(ranks),
                                                CommOptions{opt.debug_collectives});
+  // Who is where, for the comm traces and the desync report (a rank that hangs later cannot
+  // say it then).
+  Watchdog::instance().set_hosts(world->comm->control().all_gather(short_hostname()));
 #ifdef DTBENCH_WITH_LIBFABRIC
   record_libfabric_version();
 #endif

@@ -13,6 +13,12 @@ inline double now_s() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
+// Seconds since the Unix epoch on the wall clock: comparable across processes of one host.
+inline double unix_now_s() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
 // Wall-clock time as ISO 8601 UTC with milliseconds, for records and logs.
 std::string utc_iso8601_now();
 

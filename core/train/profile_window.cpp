@@ -6,11 +6,11 @@
 
 #include "core/report/errors.h"
 #include "core/report/numbers.h"
-#include "core/report/nvtx.h"
 
 #ifdef DTBENCH_WITH_NCCL
 #include <cuda_profiler_api.h>
 #include <cuda_runtime_api.h>
+#include <nvtx3/nvToolsExt.h>
 #endif
 
 namespace dtbench {
@@ -46,17 +46,13 @@ StepRange read_profile_flag(const cxxopts::ParseResult& r, int64_t max_step, con
   return range;
 }
 
-struct ProfileWindow::Range {
-  explicit Range(const std::string& name) : range(name) {}
-  NvtxRange range;
-};
-
 ProfileWindow::ProfileWindow(StepRange range) : range_(range) {}
 
 ProfileWindow::~ProfileWindow() {
-  nvtx_.reset();
 #ifdef DTBENCH_WITH_NCCL
-  if (running_) cudaProfilerStop();  // unwinding: report nothing, throw nothing
+  if (!running_) return;
+  nvtxRangeEnd(nvtx_);
+  cudaProfilerStop();  // unwinding: report nothing, throw nothing
 #endif
 }
 
@@ -66,7 +62,8 @@ void ProfileWindow::begin(int64_t step) {
   const cudaError_t rc = cudaProfilerStart();
   DT_CHECK(rc == cudaSuccess, "cudaProfilerStart before step {}: {}", step, cudaGetErrorString(rc));
   running_ = true;
-  nvtx_ = std::make_unique<Range>(fmt::format("profiled steps {}-{}", range_.first, range_.last));
+  // A start/end range, not a Span: it outlives the step's span that opened it.
+  nvtx_ = nvtxRangeStartA(fmt::format("profiled steps {}-{}", range_.first, range_.last).c_str());
 #else
   DT_CHECK(false, "--profile-steps: this build has no CUDA");
 #endif
@@ -74,9 +71,9 @@ void ProfileWindow::begin(int64_t step) {
 
 void ProfileWindow::end(int64_t step) {
   if (range_.empty() || step != range_.last || !running_) return;
-  nvtx_.reset();
 #ifdef DTBENCH_WITH_NCCL
   running_ = false;
+  nvtxRangeEnd(nvtx_);
   const cudaError_t rc = cudaProfilerStop();
   DT_CHECK(rc == cudaSuccess, "cudaProfilerStop after step {}: {}", step, cudaGetErrorString(rc));
 #endif

@@ -9,7 +9,6 @@
 #include <cxxopts.hpp>
 
 #include <cstdint>
-#include <memory>
 #include <string>
 
 namespace dtbench {
@@ -41,8 +40,7 @@ class ProfileWindow {
  private:
   StepRange range_;
   bool running_ = false;
-  struct Range;
-  std::unique_ptr<Range> nvtx_;
+  uint64_t nvtx_ = 0;  // the window's NVTX range (nvtxRangeId_t)
 };
 
 }  // namespace dtbench

@@ -16,7 +16,7 @@
 #include "core/report/result.h"
 #include "core/report/stats.h"
 #include "core/report/system_info.h"
-#include "core/report/nvtx.h"
+#include "core/report/span.h"
 #include "core/train/profile_window.h"
 #include "core/train/adamw.h"
 #include "core/train/autocast.h"
@@ -105,7 +105,7 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
   ProfileWindow profile(args.profile_steps);
   for (int64_t step = first_step; step < args.steps; ++step) {
     profile.begin(step + 1);
-    const NvtxRange range(fmt::format("step {}", step + 1));
+    const Span span(fmt::format("step {}", step + 1));
     timer->start();
     const Stopwatch step_clock;
     std::optional<AutocastBf16> autocast;
@@ -125,12 +125,20 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
     }
     for (int64_t k = 0; k < layout.accumulation && !run.schedule; ++k) {
       reducer.before_backward(k == layout.accumulation - 1);
-      at::Tensor part = task.loss_sum(layout.first_sample(step, dp_rank, k), layout.micro_batch);
+      at::Tensor part;
+      {
+        const Span forward(fmt::format("micro-batch {} forward", k));
+        part = task.loss_sum(layout.first_sample(step, dp_rank, k), layout.micro_batch);
+      }
       total += part.detach().to(at::kDouble);
-      (part / divisor).backward();
-      reducer.after_backward();
+      {
+        const Span backward(fmt::format("micro-batch {} backward", k));
+        (part / divisor).backward();
+        reducer.after_backward();
+      }
     }
     autocast.reset();  // forward and backward are done; clipping and AdamW run in fp32
+    std::optional<Span> optimizer(std::in_place, "optimizer");
     const std::vector<at::Tensor> grads = shard.grads();
     std::vector<at::Tensor> counted;
     for (std::size_t i = 0; i < grads.size(); ++i)
@@ -140,6 +148,8 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
     const double lr = args.lr.at(step);
     opt.step(lr, grads);
     shard.after_update();
+    optimizer.reset();
+    const Span loss_span("loss");
     (run.data.loss_comm ? *run.data.loss_comm : world).all_reduce(total)->wait();
     const double loss = total.item<double>() / static_cast<double>(global_tokens);  // waits for the device
     if (slow_fraction > 0) spin_for(step_clock, step_clock.elapsed_s(), slow_fraction);

@@ -35,9 +35,12 @@ for r in 0 2; do
     fail "SIGSTOP: rank $r does not name its op"; sed 's/^/    /' "$WORK/stop.err" | head -20
   fi
 done
-trace=$(ls "$WORK"/run-stop/comm_trace.rank*.log 2>/dev/null | head -1)
-if [ -n "$trace" ] && grep -q "IN-FLIGHT world" "$trace"; then pass "SIGSTOP: trace of the last ops written"
+trace=$(ls "$WORK"/run-stop/comm_trace.rank*.json 2>/dev/null | head -1)
+if [ -n "$trace" ] && grep -qE "\"state\": \"(started|failed)\"" "$trace"; then pass "SIGSTOP: trace of the last ops written"
 else fail "SIGSTOP: no trace with the op in flight in $WORK/run-stop"; fi
+if [ "$(grep -cE "desync report: rank 1 \([^)]+\) left no trace .* never finished 'world' #[0-9]+ all_reduce" "$WORK/stop.err")" -eq 1 ]
+then pass "SIGSTOP: one desync report names rank 1 and the all_reduce"
+else fail "SIGSTOP: desync report: $(grep desync "$WORK/stop.err")"; fi
 
 # --- a dead rank
 start_job kill

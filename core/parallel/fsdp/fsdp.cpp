@@ -9,7 +9,7 @@
 #include <unordered_map>
 
 #include "core/report/errors.h"
-#include "core/report/nvtx.h"
+#include "core/report/span.h"
 
 namespace dtbench {
 
@@ -185,7 +185,7 @@ int64_t FullyShardedDataParallel::shard_bytes() const {
 
 void FullyShardedDataParallel::gather_async(Unit& u) {
   if (u.gathered || u.gather_work) return;
-  const NvtxRange range(fmt::format("fsdp all_gather unit {}", u.index));
+  const Span span(fmt::format("fsdp all_gather unit {}", u.index));
   allocate_storage(u.full);
   u.gather_src = u.shard.scalar_type() == opt_.compute_dtype ? u.shard : u.shard.to(opt_.compute_dtype);
   u.gather_work = shard_comm_->all_gather(u.gather_src, u.full);
@@ -224,7 +224,7 @@ void FullyShardedDataParallel::reduce_async(Unit& u, at::Tensor flat) {
   // The previous unit's reduce-scatter ran while this unit's backward computed; it ends
   // now, so at most two units' unsharded gradients (this one's and the one in flight) live.
   drain_reductions();
-  const NvtxRange range(fmt::format("fsdp reduce_scatter unit {}", u.index));
+  const Span span(fmt::format("fsdp reduce_scatter unit {}", u.index));
   // Reductions in fp32; the caller's reference moves in, so the gradient dies with full_grad.
   u.full_grad = flat.scalar_type() == at::kFloat ? std::move(flat) : flat.to(at::kFloat);
   u.reduced = at::empty({u.shard_numel}, u.shard.options());
@@ -286,7 +286,7 @@ at::Tensor FullyShardedDataParallel::run(int64_t index, const BlockCall& call, c
 at::Tensor FullyShardedDataParallel::unit_forward(void* context, int64_t unit, const at::Tensor& x) {
   auto* ctx = static_cast<AutogradContext*>(context);
   Unit& u = *units_[static_cast<std::size_t>(unit)];
-  const NvtxRange range(fmt::format("fsdp unit {} forward", unit));
+  const Span span(fmt::format("fsdp unit {} forward", unit));
   gather(u);
   const bool last = unit + 1 == static_cast<int64_t>(units_.size());
   if (opt_.prefetch && !last) gather_async(*units_[static_cast<std::size_t>(unit + 1)]);
@@ -310,7 +310,7 @@ at::Tensor FullyShardedDataParallel::unit_forward(void* context, int64_t unit, c
 at::Tensor FullyShardedDataParallel::unit_backward(void* context, int64_t unit, const at::Tensor& grad_y) {
   auto* ctx = static_cast<AutogradContext*>(context);
   Unit& u = *units_[static_cast<std::size_t>(unit)];
-  const NvtxRange range(fmt::format("fsdp unit {} backward", unit));
+  const Span span(fmt::format("fsdp unit {} backward", unit));
   gather(u);
   if (opt_.prefetch && unit > 1) gather_async(*units_[static_cast<std::size_t>(unit - 1)]);
   at::Tensor x, y;

@@ -1,11 +1,13 @@
 #include "core/parallel/pipeline/pipeline.h"
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <map>
 
 #include "core/report/errors.h"
+#include "core/report/span.h"
 
 namespace dtbench {
 
@@ -31,6 +33,7 @@ void run_pipeline(Communicator& pp, const std::vector<PipeAction>& schedule, con
         break;
       }
       case PipeOp::kForward: {
+        const Span span(fmt::format("pipeline forward micro-batch {}", a.micro));
         auto it = inputs.find(a.micro);
         at::Tensor in = it == inputs.end() ? at::Tensor() : it->second;
         outputs[a.micro] = stage.forward(a.micro, in);
@@ -46,6 +49,7 @@ void run_pipeline(Communicator& pp, const std::vector<PipeAction>& schedule, con
         break;
       }
       case PipeOp::kBackward: {
+        const Span span(fmt::format("pipeline backward micro-batch {}", a.micro));
         stage.before_backward(a.micro, a.micro + 1 == micro_batches);
         at::Tensor out = take(outputs, a.micro, "output");
         if (last_stage)
@@ -90,6 +94,7 @@ void run_timetable(Communicator& pp, const std::vector<std::vector<PipeTick>>& t
   auto model_start = [&](int64_t st, int64_t c) { return st == 0 && c == 0; };
   for (std::size_t t = 0; t < table[s].size(); ++t) {
     const PipeTick& tick = table[s][t];
+    const Span span(fmt::format("pipeline tick {}", t));
     at::Tensor send_f = idle, send_b = idle;
     if (tick.forward.some()) {
       const Key k{tick.forward.chunk, tick.forward.micro};

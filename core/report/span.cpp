@@ -1,0 +1,34 @@
+#include "core/report/span.h"
+
+#include <vector>
+
+namespace dtbench {
+
+namespace {
+thread_local std::vector<std::string> t_spans;
+}  // namespace
+
+Span::Span(std::string name) {
+#ifdef DTBENCH_WITH_NCCL
+  nvtxRangePushA(name.c_str());
+#endif
+  t_spans.push_back(std::move(name));
+}
+
+Span::~Span() {
+  t_spans.pop_back();
+#ifdef DTBENCH_WITH_NCCL
+  nvtxRangePop();
+#endif
+}
+
+std::string span_context() {
+  std::string out;
+  for (const auto& s : t_spans) {
+    if (!out.empty()) out += " / ";
+    out += s;
+  }
+  return out;
+}
+
+}  // namespace dtbench
