@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
     if (res.wrong > 0)
       error = fmt::format("{} wrong elements in {} results; see the #wrong columns", res.wrong, coll.name);
     on_failure.disarm();
-    finish_run_record(record, common, rank, clock.elapsed_s(), error);
+    finish_run_record(record, common, *world, clock.elapsed_s(), error);
     if (!error.empty()) throw CorrectnessFailure(error);
     world.reset();  // MPI_Finalize on every rank
     return 0;

@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < failed.size(); ++i) error += (i ? "; " : "") + failed[i];
     }
     on_failure.disarm();
-    finish_run_record(record, common, rank, clock.elapsed_s(), error);
+    finish_run_record(record, common, *world, clock.elapsed_s(), error);
     if (!error.empty()) throw CorrectnessFailure(error);
     world.reset();
     return 0;

@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
     std::string error;
     if (wrong_total > 0) error = fmt::format("{} bytes arrived wrong; see the #wrong column", wrong_total);
     on_failure.disarm();
-    finish_run_record(record, common, rank, clock.elapsed_s(), error);
+    finish_run_record(record, common, *world, clock.elapsed_s(), error);
     if (!error.empty()) throw CorrectnessFailure(error);
     world.reset();
     return 0;

@@ -40,6 +40,8 @@ void add_common_flags(cxxopts::Options& o) {
       ("tag", "label the record with key=value (repeatable)", cxxopts::value<std::vector<std::string>>(), "K=V")
       ("run-dir", "folder for run files such as comm traces (default: the folder of --out, else .)",
        cxxopts::value<std::string>(), "DIR")
+      ("trace", "write this rank's timeline (steps, spans, every communication op) to DIR/trace.rank<R>.json; "
+       "merge the ranks' with dtbench-trace merge DIR", cxxopts::value<std::string>(), "DIR")
       ("comm-timeout", "seconds a communication op may take before every rank exits 3",
        number<double>()->default_value("600"), "S")
       ("debug-collectives", "check op, dtype and count across ranks before each op (slow)",
@@ -119,6 +121,7 @@ CommonArgs read_common_flags(const cxxopts::ParseResult& r) {
   a.world.backend = r["backend"].as<std::string>();
   a.world.device = r["device"].as<std::string>();
   a.world.run_dir = a.run_dir;
+  if (r.count("trace")) a.world.trace_dir = r["trace"].as<std::string>();
   return a;
 }
 

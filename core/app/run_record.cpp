@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "core/comm/trace_file.h"
 #include "core/report/result.h"
 #include "core/report/system_info.h"
 
@@ -47,8 +48,11 @@ void gather_per_rank(nlohmann::json& record, World& world, const std::string& ke
   for (std::size_t r = 0; r < all.size(); ++r) record["per_rank"][r][key] = nlohmann::json::parse(all[r]);
 }
 
-void finish_run_record(nlohmann::json& record, const CommonArgs& common, int rank, double duration_s,
+void finish_run_record(nlohmann::json& record, const CommonArgs& common, World& world, double duration_s,
                        const std::string& error) {
+  // Every benchmark's last collective step: the timeline of a traced run ends here.
+  if (!finish_trace(world).empty()) record["trace_dir"] = world.trace_dir;
+  const int rank = world.launch.rank;
   record["duration_s"] = duration_s;
   if (!error.empty()) {
     record["status"] = "failed";

@@ -18,8 +18,9 @@ void fill_run_record(nlohmann::json& record, const cxxopts::ParseResult& flags, 
 // Sets record["per_rank"][r][key] to every rank's `value`; collective.
 void gather_per_rank(nlohmann::json& record, World& world, const std::string& key, double value);
 
-// Sets duration_s and status; rank 0 writes it to --out (if given) atomically.
-void finish_run_record(nlohmann::json& record, const CommonArgs& common, int rank, double duration_s,
+// Sets duration_s and status; rank 0 writes it to --out (if given) atomically. Collective: a
+// run with --trace writes its timelines here (core/comm/trace_file.h).
+void finish_run_record(nlohmann::json& record, const CommonArgs& common, World& world, double duration_s,
                        const std::string& error = "");
 
 }  // namespace dtbench

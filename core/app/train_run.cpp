@@ -166,7 +166,7 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     record["metrics"]["step_time_s"]["rank_max"] = slowest;
     if (comm.rank() == 0) print_summary(record["metrics"]);
     on_failure.disarm();
-    finish_run_record(record, common, comm.rank(), clock.elapsed_s());
+    finish_run_record(record, common, *world, clock.elapsed_s());
     return 0;
   });
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/comm/watchdog.h"
+#include "core/report/clock.h"
 #include "core/report/span.h"
 #include "core/report/errors.h"
 
@@ -114,8 +115,9 @@ std::shared_ptr<Work> Communicator::issue(OpArgs a) {
   trace.peers = peers_text(a);
   trace.bytes = t.defined() ? static_cast<int64_t>(t.nbytes()) : 0;
   trace.context = std::move(context);
+  const double issued = now_s();
   auto work = backend_->start(std::move(a));
-  Watchdog::instance().track(std::move(trace), work);
+  Watchdog::instance().track(std::move(trace), work, issued);
   return work;
 }
 

@@ -76,7 +76,8 @@ class StorePlane final : public ControlPlane {
   std::vector<std::string> all_gather(const std::string& mine) override {
     const uint64_t round = round_++;
     std::optional<Watchdog::Call> call;
-    if (traced_) call.emplace(Watchdog::instance(), OpTrace{prefix_, round, "store all_gather", fmt::format("{} ranks", size_)});
+    if (traced_)
+      call.emplace(Watchdog::instance(), OpTrace{prefix_, round, "store all_gather", fmt::format("{} ranks", size_)});
     auto key = [&](uint64_t r, int who) { return fmt::format("{}/ag{}/{}", prefix_, r, who); };
     store_->set(auth_->key(key(round, rank_)), auth_->seal(key(round, rank_), mine));
     std::vector<std::string> keys;

@@ -23,8 +23,9 @@ nlohmann::json trace_to_json(const RankTrace& t) {
                    {"context", o.context},
                    {"state", o.state},
                    {"age_s", o.age_s}});
-  return {{"schema", kCommTraceSchema}, {"rank", t.rank},         {"world_size", t.world_size},
-          {"host", t.host},             {"reason", t.reason},     {"written_unix", t.written_unix},
+  return {{"schema", kCommTraceSchema}, {"rank", t.rank},
+          {"world_size", t.world_size}, {"host", t.host},
+          {"reason", t.reason},         {"written_unix", t.written_unix},
           {"hosts", t.hosts},           {"ops", std::move(ops)}};
 }
 
@@ -172,9 +173,8 @@ class Report {
         behind.push_back(m);
       }
     }
-    const std::string in_it =
-        fmt::format("rank{} {} wait{} in it since {:.1f} s", waiting.size() > 1 ? "s" : "", rank_ranges(waiting),
-                    waiting.size() > 1 ? "" : "s", since);
+    const std::string in_it = fmt::format("rank{} {} wait{} in it since {:.1f} s", waiting.size() > 1 ? "s" : "",
+                                          rank_ranges(waiting), waiting.size() > 1 ? "" : "s", since);
     for (int b : behind) {
       std::string line = fmt::format("{} never entered {}; {}", who(b), describe(*ref), in_it);
       if (auto w = waiting_in(b))
@@ -191,9 +191,10 @@ class Report {
       named_.insert(m);
     }
     if (behind.empty() && missing.empty() && waiting.size() == members.size())
-      lines_.push_back(fmt::format("ranks {} all entered {} and wait in it since {:.1f} s: nobody is behind there "
-                                   "(a slow or broken link, or a rank stuck on a device)",
-                                   rank_ranges(waiting), describe(*ref), since));
+      lines_.push_back(
+          fmt::format("ranks {} all entered {} and wait in it since {:.1f} s: nobody is behind there "
+                      "(a slow or broken link, or a rank stuck on a device)",
+                      rank_ranges(waiting), describe(*ref), since));
   }
 
   // The first sequence number where members traced different ops (or the same op from
@@ -211,8 +212,8 @@ class Report {
         if (it == ops.end()) continue;
         const auto at = it->second.find(seq);
         if (at == it->second.end()) continue;
-        const std::string key = fmt::format("{} ({} B){}", signature(at->second), at->second.bytes,
-                                            context_of(at->second));
+        const std::string key =
+            fmt::format("{} ({} B){}", signature(at->second), at->second.bytes, context_of(at->second));
         by_what[key].push_back(m);
         example[key] = &at->second;
       }

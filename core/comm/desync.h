@@ -20,7 +20,7 @@ inline constexpr const char* kCommTraceSchema = "dtbench.comm_trace/v1";
 struct TracedOp {
   std::string comm, group;  // communicator name and its world ranks ("0-3"; "" for a blocking call)
   uint64_t seq = 0;
-  std::string op;       // "all_gather float x 1024 out-of-place"
+  std::string op;  // "all_gather float x 1024 out-of-place"
   int64_t bytes = 0;
   std::string context;  // "step 3 / fsdp unit 7 forward"
   std::string state;    // "enqueued", "started", "done" or "failed" (ended with an error, not finished)

@@ -1,8 +1,14 @@
 #include "core/comm/op_thread.h"
 
+#include "core/report/timeline.h"
+
 namespace dtbench {
 
-OpThread::OpThread() : thread_([this] { loop(); }) {}
+OpThread::OpThread()
+    : thread_([this] {
+        timeline::name_thread("comm op thread");
+        loop();
+      }) {}
 
 OpThread::~OpThread() {
   {

@@ -111,8 +111,8 @@ class StoreBackend final : public Backend {
                         "skipped or changed a collective)",
                         rank(), a.tag, r, tags[r]));
       if ((only_rank < 0 || r == only_rank) && parts[r].size() != bytes)
-        throw RuntimeFailure(fmt::format("{}: rank {} sent {} bytes where {} were expected", a.tag, r,
-                                         parts[r].size(), bytes));
+        throw RuntimeFailure(
+            fmt::format("{}: rank {} sent {} bytes where {} were expected", a.tag, r, parts[r].size(), bytes));
     }
     return parts;
   }

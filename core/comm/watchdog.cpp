@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +25,7 @@
 #include "core/report/log.h"
 #include "core/report/span.h"
 #include "core/report/system_info.h"
+#include "core/report/timeline.h"
 
 namespace dtbench {
 
@@ -31,6 +33,7 @@ namespace {
 constexpr std::size_t kHistory = 64;
 constexpr auto kPoll = std::chrono::milliseconds(50);
 constexpr double kReportWaitS = 3;       // for the peers' traces, before the report
+constexpr double kPrinterWaitS = 2;      // for the rank that prints it, before aborting
 constexpr double kRequestWindowS = 5;    // SIGUSR1: traces this much older than ours are of this request
 constexpr double kFailureWindowS = 120;  // a failure: traces written this long before ours belong to it
 }  // namespace
@@ -41,6 +44,7 @@ struct Watchdog::Impl {
     std::shared_ptr<Work> work;
     double issued = 0, started = -1, done = -1;
     bool failed = false;
+    int issuer_tid = 0;  // the timeline thread that issued it
   };
   std::mutex mu;
   double timeout_s = 600;
@@ -104,6 +108,31 @@ struct Watchdog::Impl {
   }
   std::thread thread;
 
+  uint64_t next_flow = 0;  // timeline arrows from an op's enqueue to its run
+
+  // Moves a completed op from in_flight to the history (and, when tracing, to the timeline);
+  // with mu held.
+  std::list<Entry>::iterator retire(std::list<Entry>::iterator it, double now) {
+    it->done = now;
+    it->failed = it->work->has_failed();
+    if (timeline::on()) {
+      if (const auto run = it->work->host_run()) {
+        const OpTrace& op = it->op;
+        const std::string name = fmt::format("{} #{}", op.what.substr(0, op.what.find(' ')), op.seq);
+        const bool comm = !op.group.empty();
+        nlohmann::json args = {{"comm", op.comm},   {"group", op.group},     {"seq", op.seq},       {"op", op.what},
+                               {"bytes", op.bytes}, {"context", op.context}, {"failed", it->failed}};
+        timeline::slice(name, comm ? "comm" : "control", run->tid, run->start_s, run->end_s, args);
+        timeline::instant_with_flow(name + " enqueued", comm ? "comm" : "control", it->issued, next_flow++, run->tid,
+                                    run->start_s, {{"comm", op.comm}, {"seq", op.seq}}, it->issuer_tid);
+      }
+    }
+    it->work.reset();
+    history.push_back(std::move(*it));
+    if (history.size() > kHistory) history.pop_front();
+    return in_flight.erase(it);
+  }
+
   void poll_loop(Watchdog* self) {
     for (;;) {
       std::this_thread::sleep_for(kPoll);
@@ -113,12 +142,7 @@ struct Watchdog::Impl {
         const double now = now_s();
         for (auto it = in_flight.begin(); it != in_flight.end();) {
           if (it->work->is_completed()) {
-            it->done = now;
-            it->failed = it->work->has_failed();
-            it->work.reset();
-            history.push_back(std::move(*it));
-            if (history.size() > kHistory) history.pop_front();
-            it = in_flight.erase(it);
+            it = retire(it, now);
           } else {
             if (it->started < 0 && it->work->is_started()) it->started = now;
             if (expired.empty() && now - it->issued > timeout_s)
@@ -173,7 +197,11 @@ struct Watchdog::Impl {
       const bool done = !failed && (e.done >= 0 || (e.work && e.work->is_completed()));
       const bool started = failed || done || e.started >= 0 || (e.work && e.work->is_started());
       t.ops.push_back(TracedOp{e.op.comm, e.op.group, e.op.seq, e.op.what, e.op.bytes, e.op.context,
-                               failed ? "failed" : done ? "done" : started ? "started" : "enqueued", now - e.issued});
+                               failed    ? "failed"
+                               : done    ? "done"
+                               : started ? "started"
+                                         : "enqueued",
+                               now - e.issued});
     }
     return t;
   }
@@ -212,9 +240,31 @@ struct Watchdog::Impl {
       if (static_cast<int>(traces.size()) == n || std::chrono::steady_clock::now() >= until) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    if (traces.empty() || traces.begin()->first != rank) return;  // a lower rank prints it
+    const std::string report_path = run_dir + "/desync_report.txt";
+    if (traces.empty() || traces.begin()->first != rank) {
+      // A lower rank prints it. Wait (bounded) until it has: this rank's abort (MPI_Abort)
+      // would otherwise take the printer down with it.
+      const auto printed_by = std::chrono::steady_clock::now() + std::chrono::duration<double>(kPrinterWaitS);
+      while (std::chrono::steady_clock::now() < printed_by) {
+        struct stat st {};
+        if (::stat(report_path.c_str(), &st) == 0 &&
+            static_cast<double>(st.st_mtim.tv_sec) + 1e-9 * static_cast<double>(st.st_mtim.tv_nsec) >= fresh_unix)
+          return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      return;
+    }
     const auto lines = desync_report(traces, n);
-    for (const auto& l : lines) log_line("desync report: " + l);
+    std::string text;
+    for (const auto& l : lines) {
+      log_line("desync report: " + l);
+      text += l + "\n";
+    }
+    try {
+      write_file_atomic(report_path, text);
+    } catch (const std::exception& e) {
+      log_line(fmt::format("watchdog: cannot write {}: {}", report_path, e.what()));
+    }
   }
 };
 
@@ -264,6 +314,13 @@ void Watchdog::dump_on_request() {
   impl_->report_desync(written - kRequestWindowS, kReportWaitS);
 }
 
+void Watchdog::flush_timeline() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  const double now = now_s();
+  for (auto it = impl_->in_flight.begin(); it != impl_->in_flight.end();)
+    it = it->work->is_completed() ? impl_->retire(it, now) : std::next(it);
+}
+
 bool Watchdog::world_up() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return !impl_->hosts.empty();
@@ -286,15 +343,17 @@ double Watchdog::timeout_s() const {
   return impl_->timeout_s;
 }
 
-void Watchdog::track(OpTrace op, std::shared_ptr<Work> work) {
+void Watchdog::track(OpTrace op, std::shared_ptr<Work> work, double issued_s) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->in_flight.push_back(Impl::Entry{std::move(op), std::move(work), now_s(), -1});
+  Impl::Entry e{std::move(op), std::move(work), issued_s < 0 ? now_s() : issued_s};
+  e.issuer_tid = timeline::thread_index();
+  impl_->in_flight.push_back(std::move(e));
 }
 
 Watchdog::Call::Call(Watchdog& w, OpTrace op) : work_(std::make_shared<CpuWork>()) {
   if (op.context.empty()) op.context = span_context();
-  work_->start();
   w.track(std::move(op), work_);
+  work_->start();  // after track(): its issue time, then its start
 }
 Watchdog::Call::~Call() { work_->finish(); }
 
@@ -351,7 +410,7 @@ void Watchdog::fatal(const std::string& message, int code, const std::string& ca
   // A hook that hangs (a record on a dead file system, an abort that blocks) must not keep
   // us alive.
   std::thread([code] {
-    std::this_thread::sleep_for(std::chrono::duration<double>(5 + kReportWaitS));
+    std::this_thread::sleep_for(std::chrono::duration<double>(5 + kReportWaitS + kPrinterWaitS));
     ::_exit(code);
   }).detach();
   run_exit_hooks(cause.empty() ? message : cause, code);

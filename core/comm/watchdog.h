@@ -50,10 +50,14 @@ class Watchdog {
   // waits for that many traces.
   void set_hosts(std::vector<std::string> hosts);
   bool world_up();  // set_hosts was called
+  // Puts every completed op on the timeline now (the poll does it every 50 ms); before the
+  // timeline is written.
+  void flush_timeline();
   double timeout_s() const;
 
-  // Watches `work` from now on; it leaves the in-flight set when it completes.
-  void track(OpTrace op, std::shared_ptr<Work> work);
+  // Watches `work` from now on; it leaves the in-flight set when it completes. `issued_s`:
+  // when it was issued (now_s(); now when < 0), taken before the backend could start it.
+  void track(OpTrace op, std::shared_ptr<Work> work, double issued_s = -1);
 
   // A blocking call made by the calling thread (bootstrap, --debug-collectives checks).
   class Call {

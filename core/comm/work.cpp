@@ -1,5 +1,8 @@
 #include "core/comm/work.h"
 
+#include "core/report/clock.h"
+#include "core/report/timeline.h"
+
 namespace dtbench {
 
 bool CpuWork::is_completed() const { return done_.load(std::memory_order_acquire); }
@@ -14,8 +17,20 @@ void CpuWork::wait() {
   if (error_) std::rethrow_exception(error_);
 }
 
+void CpuWork::start() {
+  run_.start_s = now_s();
+  run_.tid = timeline::thread_index();
+  started_.store(true, std::memory_order_release);
+}
+
+std::optional<Work::HostRun> CpuWork::host_run() {
+  if (!is_completed() || !started_.load(std::memory_order_acquire)) return std::nullopt;
+  return run_;
+}
+
 void CpuWork::finish(std::exception_ptr error) {
   error_ = std::move(error);  // published by the release store below
+  run_.end_s = now_s();
   {
     std::lock_guard<std::mutex> lock(mu_);
     done_.store(true, std::memory_order_release);

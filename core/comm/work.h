@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 namespace dtbench {
 
@@ -24,6 +25,13 @@ class Work {
   virtual bool is_started() { return is_completed(); }
   // Non-blocking: true once the op has finished with an error (a timeout, a peer gone).
   virtual bool has_failed() { return false; }
+  // Once completed, when it ran on the host (now_s() seconds) and on which timeline thread;
+  // none where the host does not run it (NCCL: the GPU does).
+  struct HostRun {
+    double start_s = 0, end_s = 0;
+    int tid = 0;
+  };
+  virtual std::optional<HostRun> host_run() { return std::nullopt; }
   virtual void wait() = 0;
   virtual void synchronize() { wait(); }
   // wait() for destructors, which must not free an op's buffers before it is done and must
@@ -47,7 +55,8 @@ class CpuWork final : public Work {
   void wait() override;
   bool is_started() override { return started_.load(std::memory_order_acquire) || is_completed(); }
   bool has_failed() override { return is_completed() && error_ != nullptr; }
-  void start() { started_.store(true, std::memory_order_release); }
+  std::optional<HostRun> host_run() override;
+  void start();  // on the thread that runs the op, as it begins
   void finish(std::exception_ptr error = nullptr);
   void set_helper(std::function<void()> helper) { helper_ = std::move(helper); }
 
@@ -56,6 +65,7 @@ class CpuWork final : public Work {
   std::condition_variable cv_;
   std::atomic<bool> done_{false};
   std::atomic<bool> started_{false};
+  HostRun run_;               // start_s and tid written before started_, end_s before done_
   std::exception_ptr error_;  // written before done_ is set, read after it is seen
   std::function<void()> helper_;
 };

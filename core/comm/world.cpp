@@ -8,6 +8,7 @@
 
 #include "core/comm/fault_injection.h"
 #include "core/comm/store_backend.h"
+#include "core/comm/trace_file.h"
 #include "core/comm/watchdog.h"
 #include "core/report/errors.h"
 #include "core/report/log.h"
@@ -166,6 +167,7 @@ std::unique_ptr<World> init_world(const LaunchInfo& launch, const WorldOptions& 
   // Who is where, for the comm traces and the desync report (a rank that hangs later cannot
   // say it then).
   Watchdog::instance().set_hosts(world->comm->control().all_gather(short_hostname()));
+  start_trace(*world, opt.trace_dir);
 #ifdef DTBENCH_WITH_LIBFABRIC
   record_libfabric_version();
 #endif

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "core/comm/clock_sync.h"
 #include "core/comm/communicator.h"
 #include "core/comm/launch_env.h"
 
@@ -17,6 +18,7 @@ struct WorldOptions {
   double timeout_s = 600;
   bool debug_collectives = false;
   std::string run_dir = ".";
+  std::string trace_dir;  // --trace: write the rank's timeline there (core/comm/trace_file.h)
 };
 
 // What this build contains.
@@ -43,6 +45,9 @@ class World {
   int device_index = -1;  // CUDA device, -1 on CPU
   std::string nccl_log;   // where NCCL writes its INFO lines ("" when not captured)
   std::unique_ptr<Communicator> comm;
+  // --trace (trace_file.h): the folder ("" when not tracing), the run's id, the clocks at the start.
+  std::string trace_dir, trace_run_id;
+  ClockOffset trace_clock_start;
 };
 
 // Validates, then starts MPI or the TCP store, and builds the world communicator.

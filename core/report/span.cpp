@@ -2,6 +2,9 @@
 
 #include <vector>
 
+#include "core/report/clock.h"
+#include "core/report/timeline.h"
+
 namespace dtbench {
 
 namespace {
@@ -13,9 +16,11 @@ Span::Span(std::string name) {
   nvtxRangePushA(name.c_str());
 #endif
   t_spans.push_back(std::move(name));
+  if (timeline::on()) begin_s_ = now_s();
 }
 
 Span::~Span() {
+  if (begin_s_ >= 0) timeline::slice(t_spans.back(), "span", timeline::thread_index(), begin_s_, now_s());
   t_spans.pop_back();
 #ifdef DTBENCH_WITH_NCCL
   nvtxRangePop();

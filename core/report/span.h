@@ -4,8 +4,10 @@
 //   - NVTX ranges, so that Nsight Systems timelines show it (header-only NVTX v3, a branch
 //     when no tool is attached; builds without the CUDA toolkit have none);
 //   - the thread's context stack, which the Communicator stamps on every op it issues, so
-//     that a hang report says "fsdp unit 7 forward" instead of only "#1207".
-// Spans nest per thread; each one costs a string move and a push/pop.
+//     that a hang report says "fsdp unit 7 forward" instead of only "#1207";
+//   - with --trace, a slice of the rank's timeline (timeline.h).
+// Spans nest per thread; each one costs a string move and a push/pop (and two clock reads
+// and a locked push when tracing).
 #pragma once
 
 #ifdef DTBENCH_WITH_NCCL
@@ -23,6 +25,9 @@ class Span {
   ~Span();
   Span(const Span&) = delete;
   Span& operator=(const Span&) = delete;
+
+ private:
+  double begin_s_ = -1;  // when tracing
 };
 
 // The calling thread's open spans, outermost first, joined by " / " ("" when none).

@@ -45,8 +45,9 @@ TEST_CASE("desync: a rank that never entered the op the others wait in") {
   traces[2].ops.push_back(TracedOp{"control", "", 9, "store all_gather", 0, "", "started", 5});
   const std::string report = joined(desync_report(traces, 4));
   INFO(report);
-  CHECK(has(report, "rank 2 (node1) never entered 'world' #7 all_gather float x 1024 (step 3 / fsdp unit 1 forward); "
-                    "ranks 0-1,3 wait in it since 12.3 s"));
+  CHECK(has(report,
+            "rank 2 (node1) never entered 'world' #7 all_gather float x 1024 (step 3 / fsdp unit 1 forward); "
+            "ranks 0-1,3 wait in it since 12.3 s"));
   CHECK(has(report, "rank 2 (node1) waits in 'control' #9 store all_gather since 5.0 s"));
 }
 
@@ -55,8 +56,9 @@ TEST_CASE("desync: a rank that left no trace") {
   for (int r : {0, 1, 2}) traces[r] = rank_trace(r, {op(7, "all_reduce float x 8 sum in-place", "started", 3)});
   const std::string report = joined(desync_report(traces, 4));
   INFO(report);
-  CHECK(has(report, "rank 3 (node1) left no trace (stopped, dead or unreachable) and never finished 'world' #7 "
-                    "all_reduce float x 8 sum"));
+  CHECK(has(report,
+            "rank 3 (node1) left no trace (stopped, dead or unreachable) and never finished 'world' #7 "
+            "all_reduce float x 8 sum"));
   CHECK(has(report, "ranks 0-2 wait in it since 3.0 s"));
 }
 
@@ -78,8 +80,9 @@ TEST_CASE("desync: the same op from another place in the code (a skipped collect
   traces[2] = rank_trace(2, {op(4, "all_gather float x 1024 out-of-place", "done", 2, "fsdp all_gather unit 2")});
   const std::string report = joined(desync_report(traces, 4));
   INFO(report);
-  CHECK(has(report, "ranks disagree on 'world' #4: rank 2 entered all_gather float x 1024 (4096 B) "
-                    "(fsdp all_gather unit 2)"));
+  CHECK(has(report,
+            "ranks disagree on 'world' #4: rank 2 entered all_gather float x 1024 (4096 B) "
+            "(fsdp all_gather unit 2)"));
 }
 
 TEST_CASE("desync: everyone in the same op, and a healthy run") {
