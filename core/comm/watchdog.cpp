@@ -32,8 +32,10 @@ namespace dtbench {
 namespace {
 constexpr std::size_t kHistory = 64;
 constexpr auto kPoll = std::chrono::milliseconds(50);
-constexpr double kReportWaitS = 3;       // for the peers' traces, before the report
-constexpr double kPrinterWaitS = 2;      // for the rank that prints it, before aborting
+constexpr double kReportWaitS = 2;  // the printer, for the peers' traces, before the report
+// The others, for the printer's report before their abort (under mpirun the first abort ends
+// every rank): longer than the printer's own wait.
+constexpr double kPrinterWaitS = kReportWaitS + 1;
 constexpr double kRequestWindowS = 5;    // SIGUSR1: traces this much older than ours are of this request
 constexpr double kFailureWindowS = 120;  // a failure: traces written this long before ours belong to it
 }  // namespace
@@ -237,7 +239,10 @@ struct Watchdog::Impl {
         } catch (const std::exception&) {  // not there yet, or an older run's
         }
       }
-      if (static_cast<int>(traces.size()) == n || std::chrono::steady_clock::now() >= until) break;
+      // Done when every trace is there, or (not the printer) once a lower rank's is.
+      if (static_cast<int>(traces.size()) == n || (!traces.empty() && traces.begin()->first < rank) ||
+          std::chrono::steady_clock::now() >= until)
+        break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     const std::string report_path = run_dir + "/desync_report.txt";
@@ -408,11 +413,15 @@ void Watchdog::last_words(const std::string& cause, int code) {
 void Watchdog::fatal(const std::string& message, int code, const std::string& cause) {
   claim_failure();
   // A hook that hangs (a record on a dead file system, an abort that blocks) must not keep
-  // us alive.
-  std::thread([code] {
-    std::this_thread::sleep_for(std::chrono::duration<double>(5 + kReportWaitS + kPrinterWaitS));
-    ::_exit(code);
-  }).detach();
+  // us alive: 5 s for the hooks, the trace and the report's own bounded waits, and 5 s for
+  // the abort hooks once the report is done.
+  const auto exit_after = [code](double s) {
+    std::thread([code, s] {
+      std::this_thread::sleep_for(std::chrono::duration<double>(s));
+      ::_exit(code);
+    }).detach();
+  };
+  exit_after(5 + kReportWaitS + kPrinterWaitS);
   run_exit_hooks(cause.empty() ? message : cause, code);
   impl_->write_trace(cause.empty() ? message : cause);
   std::fflush(stdout);  // the step lines printed so far; _exit below flushes nothing
@@ -421,6 +430,7 @@ void Watchdog::fatal(const std::string& message, int code, const std::string& ca
   // stops the others: their traces of this failure are written from now on, or were written
   // shortly before (a peer that timed out first).
   if (code == 3) impl_->report_desync(std::max(impl_->started_unix, unix_now_s() - kFailureWindowS), kReportWaitS);
+  exit_after(5);
   impl_->call_each(
       impl_->abort_hooks, [&](const auto& hook) { hook(code); }, /*newest_first=*/true);
   ::_exit(code);
