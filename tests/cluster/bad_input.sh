@@ -31,6 +31,7 @@ one_cause "unknown node" "^mpirun-hosts: .*/hosts line 3: host 'node7' does not 
 
 launch_nodes noname "$(free_port)" --master-addr nosuchnode -- "$FSDP" "${train[@]}" --comm-timeout 3
 wait_launchers 60
+# shellcheck disable=SC2154  # codes: set by wait_launchers (tests/cluster/lib.sh)
 [ "${codes[*]}" = "2 2" ] && pass "MASTER_ADDR nosuchnode: both nodes exit 2" || fail "MASTER_ADDR nosuchnode: exits ${codes[*]}"
 one_cause "MASTER_ADDR nosuchnode" "MASTER_ADDR nosuchnode did not resolve within --comm-timeout \(3 s\)" \
   "$WORK/noname.node0.err" "$WORK/noname.node1.err"

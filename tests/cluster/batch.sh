@@ -31,6 +31,7 @@ for k in 0 1; do
   cleanup_hooks+=("kill -KILL $! 2>/dev/null")
 done
 wait_launchers 120
+# shellcheck disable=SC2154  # codes: set by wait_launchers (tests/cluster/lib.sh)
 [ "${codes[*]}" = "0 0" ] && pass "fsdp_llama.json's command on node0 (main) and node1: both exit 0" ||
   { fail "exits ${codes[*]}"; tail -n 3 "$WORK/node0.err" "$WORK/node1.err"; }
 for k in 0 1; do

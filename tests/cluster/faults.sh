@@ -27,6 +27,7 @@ t0=$(date +%s%N)
 wait_launchers 40
 took=$((($(date +%s%N) - t0) / 1000000))
 bash "$CLUSTER" link "$DTBENCH_CLUSTER_DIR" node1 up
+# shellcheck disable=SC2154  # codes: set by wait_launchers (tests/cluster/lib.sh)
 echo "    link down: the launchers ended in ${took} ms (exit ${codes[*]}); --comm-timeout 10 s"
 if [ "${codes[0]}" -eq 3 ] && [ "${codes[1]}" -eq 3 ] && [ "$took" -le 20000 ] && [ -z "$(ranks_left down.json)" ]; then
   pass "node1's link down mid-training: both nodes exit 3 within --comm-timeout + 10 s, no rank left"
