@@ -2,18 +2,23 @@
 // devices, limits, the EFA/NCCL environment, and with --collectives a first checked NCCL run
 // across the local GPUs. A verdict per check, a table, a record; an unmet --expect or any
 // failed check exits 4 and lists them. Under mpirun or Slurm every rank checks its node and
-// rank 0 flags the values that differ between nodes.
+// rank 0 flags the values that differ between nodes. With --sweep it also finds bad nodes
+// (sweep.h): each node's GEMM and memory rates, every pair's link, a verdict and an --exclude
+// list.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include "benchmarks/env_check/check.h"
+#include "benchmarks/env_check/sweep.h"
 #include "core/app/failed_run_record.h"
 #include "core/app/cli.h"
 #include "core/app/main_guard.h"
 #include "core/app/run_record.h"
+#include "core/app/size_sweep.h"
 #include "core/report/clock.h"
 #include "core/report/errors.h"
 #include "core/report/result.h"
@@ -88,16 +93,34 @@ int main(int argc, char** argv) {
     options.add_options("env_check")
         ("expect", "what must be found: instance=p5.48xlarge, gpus=8, efa=32 (repeatable)",
          cxxopts::value<std::vector<std::string>>(), "K=V")
-        ("collectives", "also run a checked NCCL all_reduce, all_gather and reduce_scatter across the local GPUs");
+        ("collectives", "also run a checked NCCL all_reduce, all_gather and reduce_scatter across the local GPUs")
+        ("sweep", "find bad nodes: each node's GEMM and memory rates (local rank 0), every pair of nodes' "
+         "send/recv bandwidth and latency in rounds of disjoint pairs; exit 4 naming the nodes to --exclude")
+        ("sweep-seconds", "each node probe's duration", cxxopts::value<double>()->default_value("1"), "S")
+        ("sweep-bytes", "the point-to-point message (K, M, G); default 4M on CPU, 64M on GPU",
+         cxxopts::value<std::string>()->default_value(""), "BYTES")
+        ("sweep-margin", "flag a node or link below (1 - margin) x the median",
+         cxxopts::value<double>()->default_value("0.25"), "M");
     // clang-format on
     auto flags = parse_flags(options, argc, argv);
     CommonArgs common = read_common_flags(flags);
     const Expectations expect = parse_expectations(
         flags.count("expect") ? flags["expect"].as<std::vector<std::string>>() : std::vector<std::string>{});
     const bool collectives = flags["collectives"].as<bool>();
+    const bool sweep = flags["sweep"].as<bool>();
+    SweepOptions sweep_opt;
+    sweep_opt.seconds = flags["sweep-seconds"].as<double>();
+    sweep_opt.margin = flags["sweep-margin"].as<double>();
+    if (!(sweep_opt.seconds > 0 && sweep_opt.seconds <= 600))
+      throw UsageError(fmt::format("--sweep-seconds {} is out of range; give 0 < S <= 600", sweep_opt.seconds));
+    if (!(sweep_opt.margin > 0 && sweep_opt.margin < 1))
+      throw UsageError(fmt::format("--sweep-margin {} is out of range; give 0 < M < 1, e.g. 0.25", sweep_opt.margin));
+    if (const std::string b = flags["sweep-bytes"].as<std::string>(); !b.empty())
+      sweep_opt.bytes = parse_size("--sweep-bytes", b);
     const EnvMap env = process_env();
     LaunchInfo launch = discover_launch(env, common.launch, LaunchContext{});
     validate_world(launch, common.world, env);
+    apply_threads(common, launch);
 
     const Stopwatch clock;
     nlohmann::json record = new_result_record("env_check");
@@ -122,6 +145,11 @@ int main(int argc, char** argv) {
     // Rank 0's view, then what differs, then any rank's failure rank 0 did not see.
     std::vector<Check> checks = per_rank[0];
     for (Check& d : differences(per_rank, hosts)) checks.push_back(std::move(d));
+    std::optional<SweepVerdict> swept;
+    if (sweep) {
+      swept = run_sweep(*world, sweep_opt);
+      for (Check& c : sweep_checks(*swept)) checks.push_back(std::move(c));
+    }
     std::vector<std::string> failed;
     int counts[3] = {0, 0, 0};
     for (const Check& c : checks) {
@@ -139,11 +167,14 @@ int main(int argc, char** argv) {
       std::printf("# dtbench env_check: %d rank(s) on %d node(s), launch %s\n", world->comm->size(),
                   record["launch"]["nodes"].get<int>(), launch.source.c_str());
       print_table(checks);
+      if (swept)
+        for (const std::string& line : sweep_lines(*swept)) std::printf("%s\n", line.c_str());
       std::printf("# %d ok, %d warn, %d fail%s\n", counts[0], counts[1], counts[2], failed.empty() ? "" : " -> FAILED");
       std::fflush(stdout);
     }
     record["checks"] = nlohmann::json::array();
     for (const Check& c : checks) record["checks"].push_back(to_json(c));
+    if (swept) record["sweep"] = to_json(*swept);
     record["metrics"] = {{"checks_ok", counts[0]}, {"checks_warn", counts[1]}, {"checks_fail", counts[2]}};
     std::string error;
     if (!failed.empty()) {

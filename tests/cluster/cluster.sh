@@ -11,6 +11,10 @@
 #                                     NODE's link: a tbf rate limit on both ends of its veth,
 #                                     random loss (nftables numgen), delay (netem, where the
 #                                     kernel has it)
+#   cluster.sh throttle DIR NODE PERCENT|clear
+#                                     NODE's processes get PERCENT of one CPU (a CFS quota in a
+#                                     cgroup of their own, v2 cpu.max or v1 cpu.cfs_quota_us);
+#                                     every later exec on NODE runs in it
 #   cluster.sh stall DIR NODE SECONDS drops all of NODE's traffic for SECONDS, then restores it
 #   cluster.sh link DIR NODE down|up  NODE's veth down or up
 #   cluster.sh addr NODE              NODE's address
@@ -24,7 +28,7 @@ die() {
 }
 [ "$(id -u)" -eq 0 ] || die "needs root (namespaces, veth, nftables)"
 cmd="${1:-}"
-[ -n "$cmd" ] || die "usage: cluster.sh up|exec|shape|stall|link|addr|down|leftovers ..."
+[ -n "$cmd" ] || die "usage: cluster.sh up|exec|shape|throttle|stall|link|addr|down|leftovers ..."
 shift
 
 elapsed_ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
@@ -48,6 +52,45 @@ in_outer() {
   nsenter --target "$pid" --mount --net --pid --wd="$PWD" -- "$@"
 }
 
+# node_cgroup DIR NODE: NODE's CPU cgroup (made here), named after the cluster's folder so
+# that two clusters never share one: cgroup v2 where it has the cpu controller, else v1's cpu.
+node_cgroup() {
+  local id cg
+  id="$(echo "$1" | md5sum | cut -c1-8)"
+  if grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+    grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control || echo +cpu >/sys/fs/cgroup/cgroup.subtree_control
+    cg="/sys/fs/cgroup/dtbench-vcluster-$id-$2"
+  elif [ -d /sys/fs/cgroup/cpu ]; then
+    cg="/sys/fs/cgroup/cpu/dtbench-vcluster-$id-$2"
+  else
+    die "throttle: no cgroup cpu controller here (neither v2 cpu.max nor v1 cpu)"
+  fi
+  mkdir -p "$cg"
+  echo "$cg"
+}
+
+# throttle_quota CGROUP QUOTA_US|max: QUOTA_US of CPU time per 100 ms period.
+throttle_quota() {
+  if [ -e "$1/cpu.max" ]; then
+    echo "$2 100000" >"$1/cpu.max"
+  else
+    echo 100000 >"$1/cpu.cfs_period_us"
+    echo "$([ "$2" = max ] && echo -1 || echo "$2")" >"$1/cpu.cfs_quota_us"
+  fi
+}
+
+# remove_cgroups DIR: the nodes' cgroups, once their processes are gone (the kernel empties
+# them as the processes die; rmdir fails while one is left).
+remove_cgroups() {
+  local f cg
+  for f in "$1"/*/cgroup; do
+    [ -f "$f" ] || continue
+    cg="$(cat "$f")"
+    for _ in $(seq 50); do [ ! -d "$cg" ] || rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
+    [ -d "$cg" ] || rm -f "$f"
+  done
+}
+
 node_name() {
   [[ "$1" =~ ^(head|node[0-9]+)$ ]] || die "'$1' is not a node name (head, node0, node1, ...)"
 }
@@ -59,6 +102,7 @@ case "$cmd" in
     mkdir -p "$dir"
     dir="$(cd "$dir" && pwd)"
     ! holder_pid "$dir" >/dev/null || die "a cluster is already up in $dir"
+    remove_cgroups "$dir"
     rm -rf "$dir/ready" "$dir/failed"
     t0=$(date +%s%N)
     # --kill-child: when unshare dies (down, or CTest killing the test), its child - PID 1 of
@@ -127,6 +171,19 @@ EOF
       *) die "shape DIR NODE rate=RATE | loss=PERCENT | delay=TIME | clear" ;;
     esac
     ;;
+  throttle)
+    dir="$1" node="$2" what="$3"
+    node_name "$node"
+    holder_pid "$dir" >/dev/null || die "no cluster is up in $dir"
+    if [ "$what" = clear ]; then
+      [ -f "$dir/$node/cgroup" ] && throttle_quota "$(cat "$dir/$node/cgroup")" max
+      exit 0
+    fi
+    [[ "$what" =~ ^[1-9][0-9]?$ ]] || die "throttle DIR NODE PERCENT|clear: PERCENT of one CPU, 1..99"
+    cg="$(node_cgroup "$dir" "$node")"
+    throttle_quota "$cg" "$((what * 1000))"
+    echo "$cg" >"$dir/$node/cgroup"
+    ;;
   stall)
     dir="$1" node="$2" seconds="$3"
     node_name "$node"
@@ -157,6 +214,7 @@ EOF
       kill -KILL "$pid" 2>/dev/null || true
       for _ in $(seq 100); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
     fi
+    remove_cgroups "$dir"
     rm -f "$dir/holder.pid" "$dir/unshare.pid" "$dir/ready"
     echo "cluster: down ($(elapsed_ms "$t0") ms)"
     ;;
@@ -171,6 +229,8 @@ EOF
     done
     grep -F " $dir" /proc/self/mountinfo | sed 's/^/mount: /' || true
     ip -o link show | grep -E ' (vhead|vnode[0-9]+|br0)[@:]' | sed 's/^/link on this machine: /' || true
+    for f in "$dir"/*/cgroup; do [ -f "$f" ] && [ -d "$(cat "$f")" ] && echo "cgroup $(cat "$f")"; done
+    true
     ;;
-  *) die "unknown command '$cmd' (up, exec, shape, stall, link, addr, down, leftovers)" ;;
+  *) die "unknown command '$cmd' (up, exec, shape, throttle, stall, link, addr, down, leftovers)" ;;
 esac

@@ -10,6 +10,8 @@ shift 2
   echo "cluster: no node '$node' in this cluster (nodes: $(cd /run/netns 2>/dev/null && echo *))" >&2
   exit 2
 }
+# A throttled node (cluster.sh throttle): its processes run in its CPU cgroup.
+if [ -f "$dir/$node/cgroup" ]; then echo $$ >"$(cat "$dir/$node/cgroup")/cgroup.procs"; fi
 # resolv.conf: no name server but loopback's (none listens), so a name the hosts file lacks
 # fails at once instead of waiting for a DNS server this network cannot reach.
 exec nsenter --net="/run/netns/$node" --uts="/run/dtbench-cluster/$node.uts" -- \

@@ -4,7 +4,8 @@
 # log paths), every daemon on the cluster's /24 (NoInAddrAny). sbatch --nodes=2
 # --ntasks-per-node=2 of slurm/fsdp_llama.sbatch, ddp_train.sbatch and collectives.sbatch, each
 # in both launch forms (srun with PMIx, and one dtbench-launch per node): COMPLETED, and the
-# records name both hosts with their ranks. dtbench-launch told another node count than its
+# records name both hosts with their ranks; slurm/node_sweep.sbatch sweeps both nodes.
+# dtbench-launch told another node count than its
 # step's: exit 2, one line. Then node1's link goes down under a running job: every rank
 # exits, the job ends FAILED with exit code 3 (not requeued, not NODE_FAIL) and, the link
 # back, node1 is idle with no rank or slurmstepd left.
@@ -106,6 +107,13 @@ for launch in srun launcher; do
   submit "coll_$launch" collectives.sbatch OPS="all_reduce" MAX_BYTES=64K ITERS=3 WARMUP=1 LAUNCH=$launch
   check_job "coll_$launch" "$sdir/runs/coll_$launch/all_reduce/result.json"
 done
+
+# The bad-node finder's script: both nodes swept (a rank per node leads), neither named.
+submit sweep node_sweep.sbatch SWEEP_SECONDS=0.5 SWEEP_BYTES=256K
+check_job sweep "$sdir/runs/sweep/result.json"
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["sweep"]; assert [n["host"] for n in s["nodes"]] == ["node0", "node1"] and len(s["links"]) == 1 and s["bad_hosts"] == [], s' \
+  "$sdir/runs/sweep/result.json" && pass "node_sweep.sbatch: node0 and node1 swept, one link, nobody named" ||
+  fail "node_sweep.sbatch's record"
 
 # dtbench-launch told a node count that Slurm's step contradicts: exit 2 on each node, before
 # any rank starts, one line naming both counts.
