@@ -25,9 +25,15 @@ void add_bench_flags(cxxopts::Options& o) {
       ("o,redop", "sum|prod|max|min|avg|all", cxxopts::value<std::string>()->default_value("sum"), "OP")
       ("r,root", "root of broadcast and reduce; -1 = every rank in turn", number<int>()->default_value("0"), "R")
       ("a,average", "time reported: 0 rank 0, 1 mean, 2 min, 3 max over ranks", number<int>()->default_value("1"), "0-3")
-      ("I,iteration_times", "time each iteration alone (a sync after each: the spread, p10-p90, in the record); "
-       "default: nccl-tests' way, all iterations then one sync",
-       cxxopts::value<bool>()->default_value("false")->implicit_value("true"));
+      ("I,per_iter_timing", "1: time each iteration alone (a sync after each: the spread in the record, "
+       "the per-iteration figures in -J's file); 0: nccl-tests' way, all iterations then one sync",
+       number<int>()->default_value("0"), "0|1")
+      ("K,per_iter_skip", "leading iterations left out of -I's summary (their times are kept)",
+       number<int>()->default_value("0"), "K")
+      ("J,output_file", "write nccl-tests' JSON (version 3, as nccl-tests 2.19 writes it) to FILE.json (rank 0)",
+       cxxopts::value<std::string>()->default_value(""), "FILE")
+      ("T,timeout", "seconds an op may take before the run exits 3 (nccl-tests' -T; 0: --comm-timeout's)",
+       number<double>()->default_value("0"), "S");
   // clang-format on
 }
 
@@ -48,7 +54,18 @@ BenchArgs read_bench_flags(const cxxopts::ParseResult& r) {
   DT_USAGE(a.root >= -1, "-r {}: a root is a rank (0 or more), or -1 for every rank", a.root);
   a.average = r["average"].as<int>();
   DT_USAGE(a.average >= 0 && a.average <= 3, "-a {}: use 0 (rank 0), 1 (mean), 2 (min) or 3 (max)", a.average);
-  a.iteration_times = r["iteration_times"].as<bool>();
+  const int per_iter = r["per_iter_timing"].as<int>();
+  DT_USAGE(per_iter == 0 || per_iter == 1, "-I {}: use 1 to time each iteration or 0 not to", per_iter);
+  a.iteration_times = per_iter == 1;
+  a.iter_skip = r["per_iter_skip"].as<int>();
+  DT_USAGE(a.iter_skip == 0 || (a.iteration_times && a.iter_skip > 0 && a.iter_skip < a.iters),
+           "-K {}: skipping leading iterations needs -I 1 and 0 <= K < -n ({})", a.iter_skip, a.iters);
+  a.json_out = r["output_file"].as<std::string>();
+  DT_USAGE(a.json_out.empty() || (a.json_out.size() > 5 && a.json_out.substr(a.json_out.size() - 5) == ".json"),
+           "-J {}: the file's name must end in .json (nccl-tests writes JSON only then); e.g. -J {}.json", a.json_out,
+           a.json_out);
+  a.timeout_s = r["timeout"].as<double>();
+  DT_USAGE(a.timeout_s >= 0, "-T {}: give the seconds an op may take, or 0 for --comm-timeout's", a.timeout_s);
 
   const std::string dt = r["datatype"].as<std::string>();
   if (dt == "all") {

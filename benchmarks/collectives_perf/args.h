@@ -1,4 +1,5 @@
-// collectives_perf's own flags, nccl-tests' meaning: -b -e -i -f -n -w -c -d -o -r -m -a.
+// collectives_perf's own flags, nccl-tests' meaning: -b -e -i -f -n -w -c -d -o -r -m -a -I -K
+// -J -T.
 #pragma once
 
 #include <c10/core/ScalarType.h>
@@ -19,7 +20,10 @@ struct BenchArgs : SizeSweep {
   int check = 1;                 // -c: check results (0 = off)
   int root = 0;                  // -r: -1 = every root in turn
   int average = 1;               // -a: 0 rank 0, 1 mean, 2 min, 3 max over ranks
-  bool iteration_times = false;  // -I: time each iteration alone (else nccl-tests' one batch)
+  bool iteration_times = false;  // -I 1: time each iteration alone (else nccl-tests' one batch)
+  int iter_skip = 0;             // -K: leading iterations left out of -I's summary
+  std::string json_out;          // -J: nccl-tests' JSON file (its name ends in .json)
+  double timeout_s = 0;          // -T: per-op timeout in seconds (0: --comm-timeout's)
   std::vector<c10::ScalarType> dtypes{c10::kFloat};
   std::vector<ReduceOp> reduce_ops{ReduceOp::kSum};
   StepRange profile;  // --profile-steps: rows of the table (read once the world size is known)

@@ -96,13 +96,6 @@ InputFn make_inputs(ReduceOp op, c10::ScalarType t) {
   return InputFn{[op](int r, int64_t count) { return input_values(r, count, op); }, c10::isIntegralType(t, false)};
 }
 
-struct Placement {
-  double time_us = 0, algbw = 0, busbw = 0;
-  int64_t wrong = 0;
-  Summary samples_us;
-  double rank_min_us = 0, rank_max_us = 0;
-};
-
 Placement measure(Communicator& comm, const Collective& c, const BenchArgs& a, const Buffers& b, ReduceOp op, int root,
                   int64_t bytes, const InputFn& inputs, c10::ScalarType t, bool in_place) {
   Placement p;
@@ -131,6 +124,21 @@ Placement measure(Communicator& comm, const Collective& c, const BenchArgs& a, c
     const double t0 = now_s();
     issue(a.iters * a.agg);
     samples.push_back((now_s() - t0) / (a.iters * a.agg) * 1e6);
+  }
+  if (a.iteration_times) {
+    // Every rank's iterations reach every rank (nccl-tests' times_us and per-process rows).
+    std::string mine;
+    for (double x : samples) mine += fmt::format("{}{:.17g}", mine.empty() ? "" : " ", x);
+    for (const std::string& s : comm.control().all_gather(mine)) {
+      std::vector<double>& row = p.iter_us.emplace_back();
+      size_t pos = 0;
+      while (pos < s.size()) {
+        size_t used = 0;
+        row.push_back(std::stod(s.substr(pos), &used));
+        pos += used;
+      }
+    }
+    samples.erase(samples.begin(), samples.begin() + a.iter_skip);
   }
   p.samples_us = summarize(samples);
 
@@ -264,6 +272,7 @@ EngineResult run_engine(Communicator& comm, const Collective& c, const BenchArgs
           res.wrong += oop.wrong + (ip ? ip->wrong : 0);
           res.busbw_sum += oop.busbw + (ip ? ip->busbw : 0);
           res.busbw_n += ip ? 2 : 1;
+          res.table.push_back({bytes, bytes / es, dtype_name(t), redop, root, oop, ip});
           res.rows.push_back({{"op", c.name},
                               {"size_bytes", bytes},
                               {"count", bytes / es},

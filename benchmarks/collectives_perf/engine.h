@@ -4,16 +4,40 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "benchmarks/collectives_perf/args.h"
 #include "benchmarks/collectives_perf/collective.h"
 #include "core/comm/communicator.h"
+#include "core/report/stats.h"
 
 namespace dtbench::collperf {
 
+// One placement (out-of-place or in-place) of one row, as measured.
+struct Placement {
+  double time_us = 0, algbw = 0, busbw = 0;  // time per op, combined over ranks as -a says
+  int64_t wrong = 0;                         // summed over ranks; 0 when not checked
+  Summary samples_us;                        // this rank's samples (-I: after the first -K)
+  double rank_min_us = 0, rank_max_us = 0;   // the ranks' mean times, min and max
+  // -I: every rank's time per op of each iteration (all -n of them), world rank order.
+  std::vector<std::vector<double>> iter_us;
+};
+
+struct Row {
+  int64_t bytes = 0, count = 0;
+  std::string type, redop;
+  int root = -1;
+  Placement out_of_place;
+  std::optional<Placement> in_place;  // none where the collective has no in-place form
+};
+
 struct EngineResult {
-  nlohmann::json rows = nlohmann::json::array();
-  int64_t wrong = 0;     // wrong elements over every row, rank and placement
-  double busbw_sum = 0;  // for the average bus bandwidth
+  std::vector<Row> table;                         // every row, as measured
+  nlohmann::json rows = nlohmann::json::array();  // the record's rows
+  int64_t wrong = 0;                              // wrong elements over every row, rank and placement
+  double busbw_sum = 0;                           // for the average bus bandwidth
   int busbw_n = 0;
 };
 

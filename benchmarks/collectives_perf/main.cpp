@@ -3,10 +3,14 @@
 #include <ATen/Context.h>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 
 #include "benchmarks/collectives_perf/args.h"
 #include "benchmarks/collectives_perf/engine.h"
+#include "benchmarks/collectives_perf/nccl_json.h"
 #include "core/app/failed_run_record.h"
 #include "core/app/cli.h"
 #include "core/app/main_guard.h"
@@ -14,11 +18,47 @@
 #include "core/app/run_record.h"
 #include "core/report/clock.h"
 #include "core/report/errors.h"
+#include "core/report/files.h"
 #include "core/report/result.h"
 #include "core/report/system_info.h"
 #include "core/train/cuda_device.h"
 
 using namespace dtbench;
+
+namespace {
+
+// What -J's file says about the run besides its rows; collective (every rank's device).
+collperf::NcclJsonRun nccl_json_run(World& world, int argc, char** argv, const std::string& start_time) {
+  collperf::NcclJsonRun run;
+  run.start_time = start_time;
+  run.args.assign(argv, argv + argc);
+  // nccl-tests lists the whole environment; ours lists what the result record names, with
+  // its allowlist's values only (a job token or a password never reaches a shared file).
+  const nlohmann::json env = fabric_environment();
+  for (auto it = env.begin(); it != env.end(); ++it) run.env.push_back(it.key() + "=" + it.value().get<std::string>());
+  const nlohmann::json& info = system_info();
+  if (info.contains("nccl")) {
+    int major = 0, minor = 0, patch = 0;
+    std::sscanf(info["nccl"].value("version", "").c_str(), "%d.%d.%d", &major, &minor, &patch);
+    run.nccl_version = major * 10000 + minor * 100 + patch;
+  }
+  const bool gpu = world.device_index >= 0;
+  const nlohmann::json mine = {
+      {"pid", static_cast<int>(::getpid())},
+      {"host", short_hostname()},
+      {"device", world.device_index},
+      {"hex", gpu ? cuda_pci_id(world.device_index) : ""},
+      {"info", gpu ? info["gpu"].value("name", "") : "cpu: " + info["cpu"].value("model", std::string("unknown"))}};
+  int rank = 0;
+  for (const std::string& s : world.comm->control().all_gather(mine.dump())) {
+    const nlohmann::json d = nlohmann::json::parse(s);
+    run.devices.push_back({rank++, d["pid"], d["device"], d["host"], d["hex"], d["info"]});
+  }
+  if (const char* min_bw = std::getenv("NCCL_TESTS_MIN_BW")) run.min_bw = std::atof(min_bw);
+  return run;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   return run_guarded("collectives_perf", [&] {
@@ -30,6 +70,15 @@ int main(int argc, char** argv) {
     auto flags = parse_flags(options, argc, argv);
     CommonArgs common = read_common_flags(flags);
     collperf::BenchArgs bench = collperf::read_bench_flags(flags);
+    if (bench.timeout_s > 0) {
+      DT_USAGE(!flags.count("comm-timeout"), "-T {} and --comm-timeout {}: both set the per-op timeout; give one",
+               bench.timeout_s, common.world.timeout_s);
+      common.world.timeout_s = bench.timeout_s;
+    }
+    if (!bench.json_out.empty())
+      if (const std::string why = check_writable_file(bench.json_out); !why.empty())
+        throw UsageError(fmt::format("-J {}: {}; give a file in a folder you can write", bench.json_out, why));
+    const std::string start_time = collperf::nccl_json_now();
     const EnvMap env = process_env();
     LaunchContext ctx;
     ctx.visible_gpus = static_cast<int>(at::getNumGPUs());
@@ -78,6 +127,15 @@ int main(int argc, char** argv) {
     NetworkProof proof(*world);
     collperf::EngineResult res = collperf::run_engine(*world->comm, coll, bench);
     proof.finish(record, *world);
+    if (!bench.json_out.empty()) {
+      collperf::NcclJsonRun run = nccl_json_run(*world, argc, argv, start_time);
+      if (rank == 0) {
+        run.end_time = collperf::nccl_json_now();
+        const std::string path = collperf::write_nccl_json(bench.json_out, collperf::nccl_tests_json(run, bench, res));
+        std::printf("# Writing JSON output to %s\n", path.c_str());
+        std::fflush(stdout);
+      }
+    }
     const double avg_busbw = res.busbw_n ? res.busbw_sum / res.busbw_n : 0.0;
     if (rank == 0) {
       std::printf("# Out of bounds values : %lld %s\n", static_cast<long long>(res.wrong), res.wrong ? "FAILED" : "OK");

@@ -49,6 +49,13 @@ int64_t cuda_free_bytes(int device) {
   return static_cast<int64_t>(free);
 }
 
+std::string cuda_pci_id(int device) {
+  char bus[32] = {0};
+  const cudaError_t rc = cudaDeviceGetPCIBusId(bus, sizeof bus, device);
+  DT_CHECK(rc == cudaSuccess, "cudaDeviceGetPCIBusId on GPU {}: {}", device, cudaGetErrorString(rc));
+  return std::string(bus).substr(0, 10);  // "0000:1b:00.0" without the function
+}
+
 #else
 
 int64_t cuda_peak_allocated_bytes(int) {
@@ -62,6 +69,11 @@ std::unique_ptr<StepTimer> make_cuda_step_timer(int) {
 int64_t cuda_free_bytes(int) {
   DT_CHECK(false, "this build has no CUDA");
   return 0;
+}
+
+std::string cuda_pci_id(int) {
+  DT_CHECK(false, "this build has no CUDA");
+  return "";
 }
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace dtbench {
 
@@ -14,6 +15,9 @@ int64_t cuda_peak_allocated_bytes(int device);
 
 // The free memory of GPU `device` (cudaMemGetInfo), for refusing what cannot be allocated.
 int64_t cuda_free_bytes(int device);
+
+// GPU `device`'s PCI domain:bus:device as nccl-tests prints it ("0000:1b:00").
+std::string cuda_pci_id(int device);
 
 // A timer of CUDA events on GPU `device`'s current stream (named by index: the stream of
 // whatever device happens to be current would be an idle one elsewhere): start() and stop()

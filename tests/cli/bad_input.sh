@@ -28,6 +28,13 @@ bad "mpi on cuda" "CPU tensors" --backend mpi --device cuda
 bad "a root outside the world" "no rank 3" --op broadcast -r 3
 bad "an unknown flag" "see --help" --no-such-flag
 bad "a stray argument" "unexpected argument" all_reduce
+bad "-I 2" "use 1 to time each iteration or 0" -I 2
+bad "-K without -I 1" "needs -I 1" -n 5 -K 2
+bad "-K as large as -n" "0 <= K < -n (5)" -n 5 -I 1 -K 5
+bad "-J without .json" "must end in .json" -J "$WORK/out.txt"
+bad "-J in a folder that cannot be made" "-J /proc/x/y.json" -J /proc/x/y.json
+bad "-T and --comm-timeout" "give one" -T 5 --comm-timeout 10
+bad "negative -T" "-T -1: give the seconds" --timeout=-1
 bad "half a launch" "--world-size" --rank 1
 bad "bad --tag" "key=value" --tag novalue
 bad "mpi backend without mpirun" "mpirun" --backend mpi --rank 0 --world-size 2 --master-port 1

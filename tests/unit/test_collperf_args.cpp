@@ -1,7 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <vector>
+
 #include "benchmarks/collectives_perf/args.h"
 #include "benchmarks/collectives_perf/collective.h"
+#include "benchmarks/collectives_perf/nccl_json.h"
 #include "core/report/errors.h"
 
 using namespace dtbench;
@@ -56,4 +60,35 @@ TEST_CASE("bus bandwidth factors are nccl-tests'") {
   find_collective("reduce_scatter")->counts(1000, 3, &s, &r);
   CHECK(s == 999);
   CHECK(r == 333);
+}
+
+TEST_CASE("-I's summary is nccl-tests': nearest-rank p95/p99, p50 = sorted[n/2], population stdev") {
+  std::vector<double> v;
+  for (int i = 20; i >= 1; --i) v.push_back(i);  // 1..20, unsorted
+  const IterStats s = nccl_iter_stats(v);
+  CHECK(s.min == 1);
+  CHECK(s.max == 20);
+  CHECK(s.p50 == 11);  // sorted[10]: the upper middle of an even count
+  CHECK(s.p95 == 19);  // index min(19, (20 * 95 + 99) / 100 - 1) = 18
+  CHECK(s.p99 == 20);  // fewer than 100 samples: the maximum
+  CHECK(s.avg == Approx(10.5));
+  CHECK(s.stdev == Approx(std::sqrt(399.0 / 12)));  // population: (n^2 - 1) / 12
+  CHECK(s.cv_pct == Approx(std::sqrt(399.0 / 12) / 10.5 * 100));
+  const IterStats one = nccl_iter_stats({7});
+  CHECK(one.p50 == 7);
+  CHECK(one.p99 == 7);
+  CHECK(one.stdev == 0);
+  CHECK(nccl_iter_stats({}).avg == 0);
+}
+
+TEST_CASE("-I takes nccl-tests' 0 or 1; -K needs -I 1 and K < -n; -J needs .json") {
+  CHECK(parse({"-I", "1"}).iteration_times);
+  CHECK_FALSE(parse({"-I", "0"}).iteration_times);
+  CHECK_THROWS_AS(parse({"-I", "2"}), UsageError);
+  CHECK(parse({"-n", "5", "-I", "1", "-K", "4"}).iter_skip == 4);
+  CHECK_THROWS_AS(parse({"-n", "5", "-I", "1", "-K", "5"}), UsageError);
+  CHECK_THROWS_AS(parse({"-n", "5", "-K", "1"}), UsageError);
+  CHECK(parse({"-J", "out.json"}).json_out == "out.json");
+  CHECK_THROWS_AS(parse({"-J", "out.jsn"}), UsageError);
+  CHECK(parse({"-T", "30"}).timeout_s == 30);
 }
