@@ -24,13 +24,13 @@ namespace dtbench {
 
 namespace {
 
-void print_summary(const nlohmann::json& m) {
+void print_summary(const nlohmann::json& m, const std::string& stragglers) {
   std::printf(
       "# summary: loss %.5f -> %.5f, step %.3f s (median), tokens/s %.0f, TFLOP/s/dev %.3g, MFU %.1f%%, "
-      "peak mem %.2f GiB\n",
+      "peak mem %.2f GiB, stragglers %s\n",
       m["loss_first"].get<double>(), m["loss_last"].get<double>(), m["step_time_s"]["median"].get<double>(),
       m["tokens_per_s"].get<double>(), m["tflops_per_device"].get<double>(), 100 * m["mfu"].get<double>(),
-      static_cast<double>(m["peak_mem_bytes"].get<int64_t>()) / (1 << 30));
+      static_cast<double>(m["peak_mem_bytes"].get<int64_t>()) / (1 << 30), stragglers.c_str());
 }
 
 // "fsdp (key value, ...)" of the strategy's settings, for the header line.
@@ -149,6 +149,7 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     record["steps"] = out["steps"];
     record["metrics"] = out["metrics"];
     record["config"]["resumed_from"] = out["resumed_from"];
+    record["stragglers"] = out["stragglers"];
     gather_per_rank(record, *world, "peak_mem_bytes", static_cast<double>(peak_memory_bytes(ctx.device)));
     gather_per_rank(record, *world, "step_time_median_s", out["step_time_median_s"].get<double>());
     gather_per_rank(record, *world, "step_time_p90_s", out["step_time_p90_s"].get<double>());
@@ -161,10 +162,12 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
       fastest = std::min(fastest, pr["step_time_median_s"].get<double>());
     }
     record["metrics"]["peak_mem_bytes"] = peak_mem;
+    // Every rank has every rank's lateness (stragglers.h): rank 0 files them per rank.
+    for (size_t r = 0; r < record["per_rank"].size(); ++r) record["per_rank"][r].update(out["lateness"][r]);
     // Each rank's own median step time, the fastest and the slowest: a straggler shows.
     record["metrics"]["step_time_s"]["rank_min"] = fastest;
     record["metrics"]["step_time_s"]["rank_max"] = slowest;
-    if (comm.rank() == 0) print_summary(record["metrics"]);
+    if (comm.rank() == 0) print_summary(record["metrics"], out["stragglers_text"].get<std::string>());
     on_failure.disarm();
     finish_run_record(record, common, *world, clock.elapsed_s());
     return 0;

@@ -1,5 +1,7 @@
 #include "core/comm/communicator.h"
 
+#include "core/comm/op_timing.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -115,6 +117,7 @@ std::shared_ptr<Work> Communicator::issue(OpArgs a) {
   trace.peers = peers_text(a);
   trace.bytes = t.defined() ? static_cast<int64_t>(t.nbytes()) : 0;
   trace.context = std::move(context);
+  trace.step = OpTimingLog::instance().step();
   const double issued = now_s();
   auto work = backend_->start(std::move(a));
   Watchdog::instance().track(std::move(trace), work, issued);

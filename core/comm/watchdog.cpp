@@ -1,5 +1,7 @@
 #include "core/comm/watchdog.h"
 
+#include "core/comm/op_timing.h"
+
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -117,8 +119,12 @@ struct Watchdog::Impl {
   std::list<Entry>::iterator retire(std::list<Entry>::iterator it, double now) {
     it->done = now;
     it->failed = it->work->has_failed();
+    const auto run = it->work->host_run();
+    if (run && !it->op.group.empty() && it->op.step >= 0 && !it->failed)
+      OpTimingLog::instance().add(
+          {fmt::format("{}@{}#{}", it->op.comm, it->op.group, it->op.seq), it->op.step, run->start_s, run->end_s});
     if (timeline::on()) {
-      if (const auto run = it->work->host_run()) {
+      if (run) {
         const OpTrace& op = it->op;
         const std::string name = fmt::format("{} #{}", op.what.substr(0, op.what.find(' ')), op.seq);
         const bool comm = !op.group.empty();

@@ -35,6 +35,7 @@ struct OpTrace {
   std::string group;    // the communicator's world ranks, "0-3" ("" for a blocking call)
   int64_t bytes = 0;    // of the op's input (its output where it has none)
   std::string context;  // the issuing thread's spans, "step 3 / fsdp unit 7 forward"
+  int64_t step = -1;    // the training step it was issued in (op_timing.h), -1 outside one
 };
 
 class Watchdog {

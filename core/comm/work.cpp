@@ -1,5 +1,7 @@
 #include "core/comm/work.h"
 
+#include "core/comm/op_timing.h"
+
 #include "core/report/clock.h"
 #include "core/report/timeline.h"
 
@@ -8,11 +10,15 @@ namespace dtbench {
 bool CpuWork::is_completed() const { return done_.load(std::memory_order_acquire); }
 
 void CpuWork::wait() {
-  // Run the queue up to this op on this thread rather than sleep while another runs it.
-  if (!is_completed() && helper_) helper_();
   if (!is_completed()) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return is_completed(); });
+    const double t0 = now_s();
+    // Run the queue up to this op on this thread rather than sleep while another runs it.
+    if (helper_) helper_();
+    if (!is_completed()) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return is_completed(); });
+    }
+    OpTimingLog::instance().add_blocked(now_s() - t0);  // this thread could not go on meanwhile
   }
   if (error_) std::rethrow_exception(error_);
 }

@@ -7,10 +7,14 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
+#include <map>
 #include <optional>
 
+#include "core/comm/clock_sync.h"
+#include "core/comm/op_timing.h"
 #include "core/comm/wait_timer.h"
 #include "core/report/clock.h"
+#include "core/report/cpu_starvation.h"
 #include "core/report/errors.h"
 #include "core/report/numbers.h"
 #include "core/report/result.h"
@@ -22,6 +26,7 @@
 #include "core/train/autocast.h"
 #include "core/train/device.h"
 #include "core/train/grad_clip.h"
+#include "core/train/stragglers.h"
 #include "core/train/train_state.h"
 
 namespace dtbench {
@@ -101,11 +106,16 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
   double loss_first = 0, loss_last = 0;
 
   std::vector<double> comm_shares;
+  // Straggler attribution compares the ranks' op times on rank 0's clock (stragglers.h).
+  const ClockOffset clock = measure_clock_offset(world.control());
+  std::map<int64_t, double> step_times, starved;
   std::unique_ptr<StepTimer> timer = make_step_timer(ctx.device);
   ProfileWindow profile(args.profile_steps);
   for (int64_t step = first_step; step < args.steps; ++step) {
     profile.begin(step + 1);
     const Span span(fmt::format("step {}", step + 1));
+    OpTimingLog::instance().set_step(step);
+    const double starved_before = cpu_starved_s();
     timer->start();
     const Stopwatch step_clock;
     std::optional<AutocastBf16> autocast;
@@ -156,6 +166,12 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
     const double dt = timer->stop_s();
     profile.end(step + 1);
     const double comm_wait = reducer.exposed_comm_s() - comm_before;
+    step_times[step] = dt;
+    starved[step] = cpu_starved_s() - starved_before;
+    if (static_cast<int64_t>(step_times.size()) > OpTimingLog::kSteps) {
+      step_times.erase(step_times.begin());
+      starved.erase(starved.begin());
+    }
     if (!std::isfinite(loss))
       throw CorrectnessFailure(fmt::format("loss is {} at step {}; lower --lr or check the data", loss, step));
     if (step == first_step) loss_first = loss;
@@ -200,6 +216,7 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
     }
     if (done == kill_after) std::raise(SIGKILL);
   }
+  const StragglerReport stragglers = measure_stragglers(world, clock, step_times, starved);
   const Summary st = summarize(times);
   const double tps = static_cast<double>(global_tokens) / st.median;
   const double per_dev = tps / world.size();
@@ -218,8 +235,31 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
       {"loss_last", loss_last},
   };
   if (run.schedule) metrics.update(run.schedule->metrics(st.median));
+  nlohmann::json lateness = nlohmann::json::array();
+  for (const RankLateness& r : stragglers.ranks) {
+    nlohmann::json per_step = {{"step", nlohmann::json::array()},
+                               {"time_s", nlohmann::json::array()},
+                               {"late_s", nlohmann::json::array()},
+                               {"in_comm_s", nlohmann::json::array()}};
+    const auto at = [](const std::map<int64_t, double>& m, int64_t s) { return m.count(s) ? m.at(s) : 0.0; };
+    for (const auto& [s, t] : r.step_s) {
+      per_step["step"].push_back(s);
+      per_step["time_s"].push_back(t);
+      per_step["late_s"].push_back(at(r.late_s, s));
+      per_step["in_comm_s"].push_back(at(r.in_comm_s, s));
+    }
+    lateness.push_back({{"straggler_score", r.score},
+                        {"straggler_cause", r.cause},
+                        {"late_beyond_s", r.late_beyond_s},
+                        {"compute_beyond_s", r.compute_beyond_s},
+                        {"cpu_starved_beyond_s", r.starved_beyond_s},
+                        {"per_step", per_step}});
+  }
   return {{"steps", steps},
           {"metrics", metrics},
+          {"stragglers", stragglers_json(stragglers)},
+          {"stragglers_text", stragglers_text(stragglers)},
+          {"lateness", lateness},
           {"step_time_median_s", st.median},
           {"step_time_p90_s", st.p90},
           {"resumed_from", resumed_from.empty() ? nlohmann::json() : nlohmann::json(resumed_from)}};

@@ -92,8 +92,10 @@ def main(path, ranks, iters, skip):
                 check(len(rows) == ranks and all(len(x) == iters for x in rows), "a row per process")
                 check(all(abs(t - max(x[i] for x in rows)) < 1e-3 for i, t in enumerate(q["times_us"])),
                       "times_us is the max over the process rows")
+            # From the file's 6-decimal times: picks (min, p50, ...) match exactly, sums to the
+            # rounding; a wrong formula (a sample stdev, an interpolated percentile) is off by far more.
             for k, v in stats(q["times_us"][skip:]).items():
-                check(abs(q[k] - v) <= 1e-6 * max(1.0, abs(v)), f"{k} {q[k]} recomputes as {v}")
+                check(abs(q[k] - v) <= 1e-4 * abs(v) + 2e-6, f"{k} {q[k]} recomputes as {v}")
     check(d["out_of_bounds"] == {"count": 0, "okay": "true"}, f"out_of_bounds {d['out_of_bounds']}")
     avg = d["average_bus_bandwidth"]
     check(list(avg) == ["bandwidth", "okay"] and avg["okay"] in ("unchecked", "true", "false"), f"average {avg}")

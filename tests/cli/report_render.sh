@@ -2,8 +2,8 @@
 # dtbench-report as a reader sees it: real records (collectives_perf and fsdp_llama on 2 ranks,
 # 2 runs each), their baselines, two dated nights of history and a compare table make a report
 # that headless Chromium (Debian's) renders: every image loads (none broken), every link of the
-# compare table reaches its section, the verdicts carry their colors, and the page's screenshot
-# is not blank.
+# compare table reaches its section, the verdicts carry their colors, the per-rank step-time
+# heat map has ink, and the page's screenshot is not blank.
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=scripts/env.sh
 source "$DTBENCH_SRC/scripts/env.sh"
@@ -71,6 +71,12 @@ assert int(attrs["verdicts"]) >= 2 and attrs["colored"] == attrs["verdicts"], at
 PY
   pass "rendered: every image loaded, every compare row links to its section, verdicts colored"
 else fail "rendered page: $(grep -o '<body[^>]*>' "$WORK/dom.html" | head -c 300)"; fi
+heat=$(find "$WORK/report" -name 'fsdp_llama-*-heatmap.png' | head -1)
+if [ -n "$heat" ] && python3 "$DTBENCH_SRC/tests/cli/png_ink.py" "$heat" 0.05 && grep -q "stragglers: " "$WORK/report/report.md"; then
+  pass "the per-rank step-time heat map is drawn, and the stragglers named ($(grep -m1 -o 'stragglers: [^<]*' "$WORK/report/report.md"))"
+else
+  fail "no heat map of per-rank step times: $(ls "$WORK/report")"
+fi
 timeout 120 "${chrome[@]}" --window-size=900,1400 --screenshot="$WORK/page.png" "file://$WORK/report/index.html" \
   >/dev/null 2>>"$WORK/chrome.err" || fail "chromium --screenshot: exit $?"
 if python3 "$DTBENCH_SRC/tests/cli/png_ink.py" "$WORK/page.png" 0.02; then pass "the screenshot is not blank"

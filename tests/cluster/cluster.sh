@@ -4,8 +4,9 @@
 # namespaces that die with its holder process (tests/cluster/holder.sh).
 #
 #   cluster.sh up DIR N               N nodes (node0 ..) and a head, on 10.233.0.0/24
-#   cluster.sh exec DIR NODE CMD...   runs CMD on NODE (head, node0, ...): its network, hostname
-#                                     and /etc/hosts; the cluster's PID namespace
+#   cluster.sh exec DIR NODE CMD...   runs CMD on NODE (head, node0, ...): its network, hostname,
+#                                     /etc/hosts and clock (nodeK's CLOCK_MONOTONIC runs
+#                                     (K+1) x 1000 s ahead); the cluster's PID namespace
 #   cluster.sh exec-outer DIR CMD...  runs CMD where the bridge and the nodes' veths are
 #   cluster.sh shape DIR NODE rate=RATE | loss=PERCENT | delay=TIME | clear
 #                                     NODE's link: a tbf rate limit on both ends of its veth,

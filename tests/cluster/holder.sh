@@ -4,8 +4,9 @@
 # it dies the kernel frees every namespace, link, mount and process of the cluster.
 #   holder.sh DIR N
 # Builds: a bridge br0; namespaces head and node0 .. node<N-1>, each with a network namespace
-# (/run/netns/NAME, a veth into br0, 10.233.0.<K+1>/24, head 10.233.0.254) and a UTS namespace
-# (its hostname); cluster.sh exec gives each command a mount namespace whose /etc/hosts is
+# (/run/netns/NAME, a veth into br0, 10.233.0.<K+1>/24, head 10.233.0.254), a UTS namespace
+# (its hostname) and a time namespace whose CLOCK_MONOTONIC runs (K+1) x 1000 s ahead of the
+# machine's (the head's: 0), so that clocks differ between nodes as they do between machines; cluster.sh exec gives each command a mount namespace whose /etc/hosts is
 # DIR/NAME/hosts (bind-mounted: written in place, a change shows at once), naming every node.
 # (Persisting one mount namespace per node with unshare --mount=FILE failed here now and then
 # with EINVAL; a mount namespace per command has the same effect.) The persisted namespace
@@ -50,6 +51,10 @@ for name in "${names[@]}"; do
   ip -n "$name" link set eth0 up
   touch "/run/dtbench-cluster/$name.uts"
   unshare --uts="/run/dtbench-cluster/$name.uts" hostname "$name"
+  touch "/run/dtbench-cluster/$name.time"
+  offset=0
+  [ "$name" = head ] || offset=$(((${name#node} + 1) * 1000))
+  unshare --time="/run/dtbench-cluster/$name.time" --monotonic "$offset" true
 done
 touch "$dir/ready"
 trap - ERR

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a command on a node of the virtual cluster, from inside the cluster (its outer
-# namespaces: cluster.sh exec and the MPI agent call it there): the node's network and UTS
+# namespaces: cluster.sh exec and the MPI agent call it there): the node's network, UTS and time
 # namespaces by their files, and a mount namespace of its own whose /etc/hosts is the node's.
 #   on-node.sh DIR NODE CMD...
 set -euo pipefail
@@ -14,7 +14,7 @@ shift 2
 if [ -f "$dir/$node/cgroup" ]; then echo $$ >"$(cat "$dir/$node/cgroup")/cgroup.procs"; fi
 # resolv.conf: no name server but loopback's (none listens), so a name the hosts file lacks
 # fails at once instead of waiting for a DNS server this network cannot reach.
-exec nsenter --net="/run/netns/$node" --uts="/run/dtbench-cluster/$node.uts" -- \
+exec nsenter --net="/run/netns/$node" --uts="/run/dtbench-cluster/$node.uts" --time="/run/dtbench-cluster/$node.time" -- \
   unshare --mount --propagation private -- \
   bash -c 'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && shift 2 && exec "$@"' - \
   "$dir/$node/hosts" "$dir/resolv.conf" "$@"

@@ -71,6 +71,10 @@ def exposition(records, system, verdicts=()):
             for stat in ("median", "p90"):
                 gauge("dtbench_rank_step_time_seconds", r.get(f"step_time_{stat}_s"), "step time of one rank",
                       rank=r["rank"], host=r.get("host", ""), stat=stat)
+            if "straggler_score" in r:
+                gauge("dtbench_rank_straggler_score", r["straggler_score"],
+                      "median share of a step the others waited for this rank (>= 0.1: a straggler)",
+                      rank=r["rank"], host=r.get("host", ""), cause=r.get("straggler_cause") or "none")
     for v in verdicts:
         labels = {"system": system, "benchmark": v["benchmark"], "key": v["key"], "metric": v["metric"]}
         add("dtbench_compare_ratio", v["ratio"], "now / baseline of the nightly compare, > 1 worse",

@@ -102,6 +102,27 @@ def ranks_plot(out, name, head, runs):
     return plot(out, f"{name}-ranks", settings, series), slow
 
 
+def heatmap_plot(out, name, head, r):
+    """A row per rank, a column per step: the share of the step the others waited for the rank
+    (its lateness at every collective, summed; the record's per_rank[].per_step). A straggler is
+    a bright row; a step where everybody waited on someone, a column. None without per-step data."""
+    cells = [(s, pr["rank"], late / t if t > 0 else 0.0) for pr in r.get("per_rank", []) if "per_step" in pr
+             for s, t, late in zip(pr["per_step"]["step"], pr["per_step"]["time_s"], pr["per_step"]["late_s"])]
+    if not cells:
+        return None
+    ranks = sorted({c[1] for c in cells})
+    steps = sorted({c[0] for c in cells})
+    stragglers = ", ".join(f"rank {x['rank']} ({x['host']}) {x['cause']}" for x in r.get("stragglers") or [])
+    settings = labels(f"{head}: share of each step the others waited for the rank; stragglers: {stragglers or 'none'}",
+                      "step", "rank") + [
+        "set view map", "set palette defined (0 '#f7fbff', 0.3 '#6baed6', 0.6 '#08306b', 1 '#c0392b')",
+        "set cbrange [0:1]", f"set xrange [{steps[0] - 0.5}:{steps[-1] + 0.5}]",
+        f"set yrange [{ranks[0] - 0.5}:{ranks[-1] + 0.5}]", "set ytics 1 format '%.0f'", "set cblabel 'waited for'",
+        "set format cb '%.1f'"]
+    grid = sorted(cells, key=lambda c: (c[1], c[0]))  # the image's scan order: steps within each rank
+    return plot(out, f"{name}-heatmap", settings, [("", grid, "using 1:2:3 with image")])
+
+
 def busbw_plot(out, name, head, runs, base_runs):
     rows = busbw_rows(runs[0])
     if not rows:
@@ -277,6 +298,11 @@ def main(argv):
                              f"{st.get('p90', 0):.4g}), tokens/s {m.get('tokens_per_s', 0):.4g}, MFU "
                              f"{100 * m.get('mfu', 0):.1f}%, peak memory {m.get('peak_mem_bytes', 0) / 2**30:.2f} GiB, "
                              f"loss {m.get('loss_first', 0):.4f} → {m.get('loss_last', 0):.4f}")
+            heat = heatmap_plot(a.out, name, head, r)
+            if heat:
+                figs.append(heat)
+                lines.append("stragglers: " + (", ".join(f"rank {x['rank']} ({x['host']}) {x['score']:.2f} {x['cause']}"
+                                                         for x in r.get("stragglers") or []) or "none"))
             img, slow = ranks_plot(a.out, name, head, runs)
             if img:
                 figs.append(img)
