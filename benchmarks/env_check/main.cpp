@@ -100,7 +100,8 @@ int main(int argc, char** argv) {
         ("sweep-bytes", "the point-to-point message (K, M, G); default 4M on CPU, 64M on GPU",
          cxxopts::value<std::string>()->default_value(""), "BYTES")
         ("sweep-margin", "flag a node or link below (1 - margin) x the median",
-         cxxopts::value<double>()->default_value("0.25"), "M");
+         cxxopts::value<double>()->default_value("0.25"), "M")
+        ("sweep-serial", "probe the nodes' GEMM and memory one node at a time (nodes that share CPUs: VMs on one host)");
     // clang-format on
     auto flags = parse_flags(options, argc, argv);
     CommonArgs common = read_common_flags(flags);
@@ -111,6 +112,7 @@ int main(int argc, char** argv) {
     SweepOptions sweep_opt;
     sweep_opt.seconds = flags["sweep-seconds"].as<double>();
     sweep_opt.margin = flags["sweep-margin"].as<double>();
+    sweep_opt.serial = flags["sweep-serial"].as<bool>();
     if (!(sweep_opt.seconds > 0 && sweep_opt.seconds <= 600))
       throw UsageError(fmt::format("--sweep-seconds {} is out of range; give 0 < S <= 600", sweep_opt.seconds));
     if (!(sweep_opt.margin > 0 && sweep_opt.margin < 1))

@@ -99,7 +99,15 @@ SweepVerdict run_sweep(World& world, const SweepOptions& opt) {
   if (leader) {
     const at::Device device = comm.device();
     const int me = nodes->rank();
-    const NodeProbe p = probe_node(device, opt.seconds);
+    NodeProbe p;
+    if (opt.serial) {
+      for (int k = 0; k < nodes->size(); ++k) {
+        nodes->barrier()->synchronize();
+        if (k == me) p = probe_node(device, opt.seconds);
+      }
+    } else {
+      p = probe_node(device, opt.seconds);
+    }
     mine = {{"node", me}, {"host", p.host}, {"gemm_gflops", p.gemm_gflops}, {"mem_gbps", p.mem_gbps}};
     mine["links"] = nlohmann::json::array();
     const int64_t bytes = opt.bytes > 0 ? opt.bytes : device.is_cuda() ? (int64_t{64} << 20) : (int64_t{4} << 20);

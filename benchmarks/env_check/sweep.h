@@ -24,6 +24,7 @@ struct SweepOptions {
   double seconds = 1.0;  // --sweep-seconds: each node probe (GEMM, memory), in 5 segments
   int64_t bytes = 0;     // --sweep-bytes: the point-to-point message; 0 = 4 MiB on CPU, 64 MiB on GPU
   double margin = 0.25;  // --sweep-margin: below (1 - margin) x the median is flagged
+  bool serial = false;   // --sweep-serial: probe the nodes one at a time (they share CPUs)
 };
 
 // A node's own rates (the median of its segments: a CPU quota throttles whole periods).

@@ -54,8 +54,8 @@ grep -q '^dtbench_compare_regression{benchmark="fsdp_llama",key="k1",metric="ste
   || { fail "verdict gauges"; grep compare "$prom"; }
 [ "$(grep -c '^dtbench_rank_step_time_seconds{.*rank="0".*stat="median"' "$prom")" -eq 1 ] \
   && pass "rank 0's median step time" || fail "per-rank gauges"
-[ "$(grep -cE '^dtbench_rank_straggler_score\{cause="[a-z]+",host="[^"]+",rank="[01]"' "$prom")" -eq 2 ] \
-  && pass "each rank's straggler score, with its cause" || { fail "straggler gauges"; grep straggler "$prom"; }
+[ "$(grep -cE '^dtbench_rank_straggler_score\{.*cause="[a-z]+",host="[^"]+",.*rank="0".*\} 0$' "$prom")" -eq 1 ] \
+  && pass "the rank's straggler score, with its cause (none: one rank)" || { fail "straggler gauges"; grep straggler "$prom"; }
 promtool check metrics <"$prom" >"$WORK/lint" 2>&1 && pass "promtool check metrics: clean" || { fail "lint"; cat "$WORK/lint"; }
 echo '[{"benchmark": "fsdp_llama", "ratio": "x"}]' >"$WORK/bad_verdicts.json"
 expect_exit 2 "a malformed --compare file" -- "$EXPORT" --textfile-dir "$WORK/tf4" --compare "$WORK/bad_verdicts.json" \

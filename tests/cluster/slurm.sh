@@ -5,6 +5,7 @@
 # --ntasks-per-node=2 of slurm/fsdp_llama.sbatch, ddp_train.sbatch and collectives.sbatch, each
 # in both launch forms (srun with PMIx, and one dtbench-launch per node): COMPLETED, and the
 # records name both hosts with their ranks; slurm/node_sweep.sbatch sweeps both nodes.
+# scancel -s USR1 under a running job: every rank's comm trace, one desync report, training goes on.
 # dtbench-launch told another node count than its
 # step's: exit 2, one line. Then node1's link goes down under a running job: every rank
 # exits, the job ends FAILED with exit code 3 (not requeued, not NODE_FAIL) and, the link
@@ -126,6 +127,32 @@ if [ "$(job_field "$job" ExitCode)" = 2:0 ] && [ "$(grep -c . <<<"$lines")" -eq 
   grep -qF -- "--nnodes 3 but slurm says the job has 2 nodes" <<<"$lines"; then
   pass "dtbench-launch --nnodes 3 in a 2-node step: exit 2, one line: $lines"
 else fail "node count mismatch: job $job exit code $(job_field "$job" ExitCode)"; sed 's/^/    /' "$sdir/mismatch.out" | head -5; fi
+
+# scancel -s USR1 reaches every rank of a running job: each writes its comm trace, one desync
+# report is printed and written, and the job trains on.
+job=$(on head env "${train[@]}" STEPS=100000 EXTRA_ARGS="--threads 1 --comm-timeout 60 --log-every 1" \
+  RUN_DIR="$sdir/runs/usr1" sbatch --parsable -N 2 --ntasks-per-node=2 -J usr1 -o "$sdir/usr1.out" \
+  "$DTBENCH_SRC/slurm/fsdp_llama.sbatch")
+job="${job%%;*}"
+for _ in $(seq 600); do grep -q "Batch 3 " "$sdir/usr1.out" 2>/dev/null && break; sleep 0.1; done
+on head scancel -s USR1 "$job"
+traces() { find "$sdir/runs/usr1" -name 'comm_trace.rank*.json' 2>/dev/null | wc -l; }
+for _ in $(seq 150); do [ "$(traces)" -eq 4 ] && [ -f "$sdir/runs/usr1/desync_report.txt" ] && break; sleep 0.1; done
+before=$(grep -c "Batch " "$sdir/usr1.out" || true)
+for _ in $(seq 100); do [ "$(grep -c "Batch " "$sdir/usr1.out" || true)" -gt $((before + 2)) ] && break; sleep 0.1; done
+after=$(grep -c "Batch " "$sdir/usr1.out" || true)
+reports=$(grep -c "desync report" "$sdir/usr1.out" || true)
+state=$(job_field "$job" JobState)
+if [ "$(traces)" -eq 4 ] && [ -f "$sdir/runs/usr1/desync_report.txt" ] && [ "$reports" -eq 1 ] && [ "$after" -gt $((before + 2)) ] &&
+  [ "$state" = RUNNING ]; then
+  pass "scancel -s USR1: 4 comm traces, one desync report ($(head -c 160 "$sdir/runs/usr1/desync_report.txt")), the job trains on"
+else
+  fail "scancel -s USR1: $(traces) traces, $reports report(s), batches $before -> $after, job $state"
+fi
+on head scancel "$job"
+for _ in $(seq 300); do
+  case "$(job_field "$job" JobState)" in RUNNING | COMPLETING | PENDING) sleep 0.1 ;; *) break ;; esac
+done
 
 # node1's link down under a running job.
 job=$(on head env "${train[@]}" STEPS=100000 EXTRA_ARGS="--threads 1 --comm-timeout 10 --log-every 1" \

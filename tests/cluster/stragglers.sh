@@ -10,7 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 FSDP="$DTBENCH_BIN/benchmarks/fsdp_llama"
 RUNS="${RUNS:-3}"
-common=(--model tiny --seq 32 --global-batch 8 --steps 12 --lr 1e-3 --warmup-steps 2 --threads 1 --comm-timeout 120)
+common=(--model tiny --seq 32 --global-batch 8 --steps 6 --lr 1e-3 --warmup-steps 2 --threads 1 --comm-timeout 120)
 cleanup_hooks+=("bash '$CLUSTER' throttle '$DTBENCH_CLUSTER_DIR' node1 clear" "bash '$CLUSTER' shape '$DTBENCH_CLUSTER_DIR' node1 clear")
 
 hits_compute=0 hits_network=0 clean=0
