@@ -55,6 +55,19 @@ class Writer {
     value();
     out_ += "null";
   }
+  // "key":value members.
+  void number(const char* k, double v) {
+    key(k);
+    number(v);
+  }
+  void integer(const char* k, int64_t v) {
+    key(k);
+    integer(v);
+  }
+  void str(const char* k, const std::string& v) {
+    key(k);
+    str(v);
+  }
   const std::string& text() const { return out_; }
 
  private:
@@ -93,12 +106,9 @@ class Writer {
 void placement(Writer& w, const char* name, const Placement& p, bool checked) {
   w.key(name);
   w.open('{');
-  w.key("time");
-  w.number(p.time_us);
-  w.key("alg_bw");
-  w.number(p.algbw);
-  w.key("bus_bw");
-  w.number(p.busbw);
+  w.number("time", p.time_us);
+  w.number("alg_bw", p.algbw);
+  w.number("bus_bw", p.busbw);
   w.key("nwrong");
   if (checked)
     w.number(static_cast<double>(p.wrong));
@@ -169,10 +179,8 @@ IterStats nccl_iter_stats(std::vector<double> v) {
 std::string nccl_tests_json(const NcclJsonRun& run, const BenchArgs& a, const EngineResult& res) {
   Writer w;
   w.open('{');
-  w.key("version");
-  w.integer(3);
-  w.key("start_time");
-  w.str(run.start_time);
+  w.integer("version", 3);
+  w.str("start_time", run.start_time);
   w.key("args");
   w.open('[');
   for (const std::string& s : run.args) w.str(s);
@@ -181,54 +189,38 @@ std::string nccl_tests_json(const NcclJsonRun& run, const BenchArgs& a, const En
   w.open('[');
   for (const std::string& s : run.env) w.str(s);
   w.close(']');
-  w.key("nccl_version");
-  w.integer(run.nccl_version);
+  w.integer("nccl_version", run.nccl_version);
 
   w.key("config");
   w.open('{');
   const std::pair<const char*, int64_t> sizes[] = {
       {"nthreads", 1}, {"ngpus", 1}, {"minimum_bytes", a.min_bytes}, {"maximum_bytes", a.max_bytes}};
-  for (const auto& [key, value] : sizes) {
-    w.key(key);
-    w.integer(value);
-  }
-  w.key(a.step_factor > 1 ? "step_factor" : "step_bytes");
-  w.integer(a.step_factor > 1 ? a.step_factor : a.step_bytes);
+  for (const auto& [key, value] : sizes) w.integer(key, value);
+  w.integer(a.step_factor > 1 ? "step_factor" : "step_bytes", a.step_factor > 1 ? a.step_factor : a.step_bytes);
   const std::pair<const char*, int64_t> counts[] = {{"warmup_iters", a.warmup},
                                                     {"iterations", a.iters},
                                                     {"aggregated_iterations", a.agg},
                                                     {"validation", a.check},
                                                     {"graph", 0}};
-  for (const auto& [key, value] : counts) {
-    w.key(key);
-    w.integer(value);
-  }
+  for (const auto& [key, value] : counts) w.integer(key, value);
   w.key("blocking_collectives");
   w.boolean(false);
   w.key("per_iter_timing");
   w.boolean(a.iteration_times);
-  w.key("per_iter_skip");
-  w.integer(a.iter_skip);
+  w.integer("per_iter_skip", a.iter_skip);
   w.key("parallel_init");
   w.boolean(false);
   w.key("devices");
   w.open('[');
   for (const NcclJsonDevice& d : run.devices) {
     w.open('{');
-    w.key("rank");
-    w.integer(d.rank);
-    w.key("group");
-    w.integer(0);
-    w.key("pid");
-    w.integer(d.pid);
-    w.key("hostname");
-    w.str(d.hostname);
-    w.key("device");
-    w.integer(d.device);
-    w.key("device_hex");
-    w.str(d.device_hex);
-    w.key("device_info");
-    w.str(d.device_info);
+    w.integer("rank", d.rank);
+    w.integer("group", 0);
+    w.integer("pid", d.pid);
+    w.str("hostname", d.hostname);
+    w.integer("device", d.device);
+    w.str("device_hex", d.device_hex);
+    w.str("device_info", d.device_info);
     w.close('}');
   }
   w.close(']');
@@ -241,16 +233,11 @@ std::string nccl_tests_json(const NcclJsonRun& run, const BenchArgs& a, const En
   int bw_n = 0;
   for (const Row& r : res.table) {
     w.open('{');
-    w.key("size");
-    w.integer(r.bytes);
-    w.key("count");
-    w.integer(r.count);
-    w.key("type");
-    w.str(r.type);
-    w.key("redop");
-    w.str(r.redop);
-    w.key("root");
-    w.str(fmt::format("{:6d}", r.root));
+    w.integer("size", r.bytes);
+    w.integer("count", r.count);
+    w.str("type", r.type);
+    w.str("redop", r.redop);
+    w.str("root", fmt::format("{:6d}", r.root));
     placement(w, "out_of_place", r.out_of_place, a.check != 0);
     if (a.iteration_times) per_iter(w, "out_of_place_per_iter", r.out_of_place, a.iter_skip);
     // A collective without an in-place form (send_recv) has "in_place": null, the form
@@ -262,10 +249,8 @@ std::string nccl_tests_json(const NcclJsonRun& run, const BenchArgs& a, const En
       w.key("in_place");
       w.null();
     }
-    w.key("actual_iterations");
-    w.integer(a.iters);
-    w.key("experiment_name");
-    w.str("");
+    w.integer("actual_iterations", a.iters);
+    w.str("experiment_name", "");
     w.close('}');
     for (const Placement* p : {&r.out_of_place, r.in_place ? &*r.in_place : nullptr}) {
       if (!p) continue;
@@ -278,16 +263,14 @@ std::string nccl_tests_json(const NcclJsonRun& run, const BenchArgs& a, const En
 
   w.key("out_of_bounds");
   w.open('{');
-  w.key("count");
-  w.integer(wrong_placements);
+  w.integer("count", wrong_placements);
   w.key("okay");
   w.boolean(wrong_placements == 0);
   w.close('}');
   const double avg = bw_n ? bw_sum / bw_n : 0.0;
   w.key("average_bus_bandwidth");
   w.open('{');
-  w.key("bandwidth");
-  w.number(avg);
+  w.number("bandwidth", avg);
   w.key("okay");
   if (run.min_bw < 0)
     w.str("unchecked");
@@ -298,8 +281,7 @@ std::string nccl_tests_json(const NcclJsonRun& run, const BenchArgs& a, const En
   w.open('[');
   w.str("");
   w.close(']');
-  w.key("end_time");
-  w.str(run.end_time);
+  w.str("end_time", run.end_time);
   w.close('}');
   return w.text();
 }

@@ -13,7 +13,7 @@ RUNS="${RUNS:-3}"
 common=(--model tiny --seq 32 --global-batch 8 --steps 6 --lr 1e-3 --warmup-steps 2 --threads 1 --comm-timeout 120)
 cleanup_hooks+=("bash '$CLUSTER' throttle '$DTBENCH_CLUSTER_DIR' node1 clear" "bash '$CLUSTER' shape '$DTBENCH_CLUSTER_DIR' node1 clear")
 
-hits_compute=0 hits_network=0 clean=0
+clean=0
 # run NAME: one 2 x 2 run; its record $WORK/NAME.json; rc 0 when both launchers exited 0.
 run() {
   launch_nodes "$1" "$(free_port)" -- "$FSDP" "${common[@]}" --out "$WORK/$1.json"
@@ -45,26 +45,27 @@ for k in $(seq "$RUNS"); do
   fi
 done
 
+# perturbed NAME CAUSE WHAT: RUNS runs with node1 perturbed; the hits in $hits.
+perturbed() {
+  local k
+  hits=0
+  for k in $(seq "$RUNS"); do
+    if run "$1$k" && named "$1$k" "$2"; then
+      pass "$3, run $k of $RUNS: node1 named, cause $2"
+      hits=$((hits + 1))
+    else
+      fail "$3, run $k of $RUNS"
+    fi
+  done
+}
 bash "$CLUSTER" throttle "$DTBENCH_CLUSTER_DIR" node1 20
-for k in $(seq "$RUNS"); do
-  if run "cpu$k" && named "cpu$k" compute; then
-    pass "node1 throttled to 20 % of a CPU, run $k of $RUNS: node1 named, cause compute"
-    hits_compute=$((hits_compute + 1))
-  else
-    fail "throttled node1, run $k of $RUNS"
-  fi
-done
+perturbed cpu compute "node1 throttled to 20 % of a CPU"
+hits_compute=$hits
 bash "$CLUSTER" throttle "$DTBENCH_CLUSTER_DIR" node1 clear
 
 bash "$CLUSTER" shape "$DTBENCH_CLUSTER_DIR" node1 rate=16mbit
-for k in $(seq "$RUNS"); do
-  if run "link$k" && named "link$k" network; then
-    pass "node1's link at 16 Mbit/s, run $k of $RUNS: node1 named, cause network"
-    hits_network=$((hits_network + 1))
-  else
-    fail "shaped node1, run $k of $RUNS"
-  fi
-done
+perturbed link network "node1's link at 16 Mbit/s"
+hits_network=$hits
 bash "$CLUSTER" shape "$DTBENCH_CLUSTER_DIR" node1 clear
 echo "hit rates: unperturbed named nobody $clean/$RUNS, throttled CPU $hits_compute/$RUNS, shaped link $hits_network/$RUNS"
 finish
