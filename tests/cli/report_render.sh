@@ -3,7 +3,7 @@
 # 2 runs each), their baselines, two dated nights of history and a compare table make a report
 # that headless Chromium (Debian's) renders: every image loads (none broken), every link of the
 # compare table reaches its section, the verdicts carry their colors, the per-rank step-time
-# heat map has ink, and the page's screenshot is not blank.
+# heat map has ink, a traced run's step timeline is drawn, and the page's screenshot is not blank.
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=scripts/env.sh
 source "$DTBENCH_SRC/scripts/env.sh"
@@ -77,6 +77,13 @@ if [ -n "$heat" ] && python3 "$DTBENCH_SRC/tests/cli/png_ink.py" "$heat" 0.05 &&
 else
   fail "no heat map of per-rank step times: $(ls "$WORK/report")"
 fi
+# A traced run: its last step on every rank as a timeline.
+"$MPIRUN_LOCAL" 2 "$DTBENCH_BIN/benchmarks/fsdp_llama" --model tiny --seq 32 --global-batch 4 --steps 4 --threads 1 \
+  --trace "$WORK/trace" --out "$WORK/traced.json" >/dev/null 2>&1 || fail "fsdp_llama --trace"
+expect_exit 0 "dtbench-report of a traced run" -- "$TOOLS/dtbench-report" --out "$WORK/report2" "$WORK/traced.json"
+line=$(find "$WORK/report2" -name 'fsdp_llama-*-timeline.png' | head -1)
+[ -n "$line" ] && python3 "$DTBENCH_SRC/tests/cli/png_ink.py" "$line" 0.03 &&
+  pass "a traced run's last step on every rank is drawn as a timeline" || fail "no step timeline: $(ls "$WORK/report2")"
 timeout 120 "${chrome[@]}" --window-size=900,1400 --screenshot="$WORK/page.png" "file://$WORK/report/index.html" \
   >/dev/null 2>>"$WORK/chrome.err" || fail "chromium --screenshot: exit $?"
 if python3 "$DTBENCH_SRC/tests/cli/png_ink.py" "$WORK/page.png" 0.02; then pass "the screenshot is not blank"

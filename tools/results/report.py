@@ -19,7 +19,9 @@ to the dashboard for the system, and from each section to it for that benchmark 
 the report links nothing outside its folder)."""
 import argparse
 import datetime
+import glob
 import html
+import json
 import math
 import os
 import re
@@ -121,6 +123,64 @@ def heatmap_plot(out, name, head, r):
         "set format cb '%.1f'"]
     grid = sorted(cells, key=lambda c: (c[1], c[0]))  # the image's scan order: steps within each rank
     return plot(out, f"{name}-heatmap", settings, [("", grid, "using 1:2:3 with image")])
+
+
+def step_timeline(trace_dir):
+    """The last step of a --trace run as [(rank, kind, start_ms, end_ms)] on rank 0's clock (each
+    rank's start offset from its trace), kinds "compute" (forward, backward, optimizer spans) and
+    "comm" (communication ops), with the step's window; None when the traces are not there."""
+    files = sorted(glob.glob(os.path.join(trace_dir, "trace.rank*.json")))
+    if not files:
+        return None
+    ranks = []
+    for path in files:
+        t = json.load(open(path))
+        other = t.get("otherData", {})
+        offset_us = other.get("clock", {}).get("start", {}).get("offset_s", 0.0) * 1e6
+        slices = [e for e in t["traceEvents"] if e.get("ph") == "X"]
+        ranks.append((other.get("rank", len(ranks)), offset_us, slices))
+    steps = [e for _, _, sl in ranks[:1] for e in sl if e["name"].startswith("step ")]
+    if not steps:
+        return None
+    last = max(steps, key=lambda e: e["ts"])["name"]
+    bars, window = [], None
+    for rank, offset_us, slices in ranks:
+        step = next((e for e in slices if e["name"] == last), None)
+        if step is None:
+            continue
+        lo, hi = step["ts"], step["ts"] + step["dur"]
+        for e in slices:
+            if e["ts"] < lo or e["ts"] + e.get("dur", 0) > hi:
+                continue
+            kind = "comm" if e.get("cat") == "comm" else "compute" if re.match(r"micro-batch|optimizer", e["name"]) else None
+            if kind:
+                bars.append((rank, kind, (e["ts"] + offset_us) / 1e3, (e["ts"] + e["dur"] + offset_us) / 1e3))
+        w = ((lo + offset_us) / 1e3, (hi + offset_us) / 1e3)
+        window = w if window is None else (min(window[0], w[0]), max(window[1], w[1]))
+    return (last, window, bars) if bars else None
+
+
+def timeline_plot(out, name, head, r):
+    """Each rank's last step as bars on one time axis (rank 0's clock): its forward, backward and
+    optimizer work, and its communication ops on a line just above. None without --trace files."""
+    found = step_timeline(r["trace_dir"]) if r.get("trace_dir") else None
+    if not found:
+        return None
+    step, (t0, t1), bars = found
+    # boxxyerror draws a box from x, y, xlow, xhigh, ylow, yhigh: a lane per kind in each rank's row.
+    rows = {"compute": [], "comm": []}
+    for rank, kind, a, b in bars:
+        y0 = rank + (0.06 if kind == "comm" else -0.3)
+        y1 = y0 + 0.24
+        rows[kind].append(((a + b) / 2 - t0, (y0 + y1) / 2, a - t0, b - t0, y0, y1))
+    ranks = sorted({b[0] for b in bars})
+    settings = labels(f"{head}: {step} on every rank (rank 0's clock)", "ms since the step began", "rank") + [
+        f"set xrange [0:{t1 - t0:.3f}]", f"set yrange [{ranks[0] - 0.6}:{ranks[-1] + 0.6}]", "set ytics 1 format '%.0f'",
+        "set style fill solid 0.8 noborder"]
+    series = [(title, rows[kind], f"using 1:2:3:4:5:6 with boxxyerror lc rgb '{color}'")
+              for kind, title, color in (("compute", "forward, backward, optimizer", COLORS["main"]),
+                                         ("comm", "communication ops", COLORS["alert"])) if rows[kind]]
+    return plot(out, f"{name}-timeline", settings, series)
 
 
 def busbw_plot(out, name, head, runs, base_runs):
@@ -298,6 +358,9 @@ def main(argv):
                              f"{st.get('p90', 0):.4g}), tokens/s {m.get('tokens_per_s', 0):.4g}, MFU "
                              f"{100 * m.get('mfu', 0):.1f}%, peak memory {m.get('peak_mem_bytes', 0) / 2**30:.2f} GiB, "
                              f"loss {m.get('loss_first', 0):.4f} → {m.get('loss_last', 0):.4f}")
+            line = timeline_plot(a.out, name, head, r)
+            if line:
+                figs.append(line)
             heat = heatmap_plot(a.out, name, head, r)
             if heat:
                 figs.append(heat)
