@@ -66,10 +66,12 @@ struct SweepVerdict {
 
 // The verdict (a pure function). A node is flagged for a GEMM rate, memory bandwidth or link
 // bandwidth below (1 - margin) x the median over nodes, or a link latency above 3 x the median
-// (latency is noisier than bandwidth). A node's link figures are the medians over its pairs,
+// and at least kLatencyFloorUs above it (latency is noisier than bandwidth: a few scheduling
+// delays triple a 12 us loopback latency and mean nothing). A node's link figures are the medians over its pairs,
 // so one slow peer does not flag it. A link below (1 - margin) x the median link whose nodes
 // are both healthy is a slow link (a cable or switch port). With two nodes the one link cannot
 // be blamed on either node: only the nodes' own rates are judged.
+constexpr double kLatencyFloorUs = 50;
 SweepVerdict judge_sweep(const std::vector<NodeProbe>& nodes, const std::vector<LinkProbe>& links, double margin);
 
 nlohmann::json to_json(const SweepVerdict& v);

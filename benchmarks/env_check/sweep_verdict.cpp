@@ -91,7 +91,8 @@ SweepVerdict judge_sweep(const std::vector<NodeProbe>& nodes, const std::vector<
     if (n.gemm_gflops < low * v.median_gemm) n.causes.emplace_back("gemm");
     if (n.mem_gbps < low * v.median_mem) n.causes.emplace_back("memory");
     if (judge_links && n.link_gbps < low * v.median_link) n.causes.emplace_back("link");
-    if (judge_links && n.latency_us > 3 * v.median_latency) n.causes.emplace_back("latency");
+    if (judge_links && n.latency_us > 3 * v.median_latency && n.latency_us > v.median_latency + kLatencyFloorUs)
+      n.causes.emplace_back("latency");
   }
   if (judge_links) {
     const double typical = median(all_links);

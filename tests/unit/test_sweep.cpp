@@ -103,11 +103,16 @@ TEST_CASE("sweep verdict: two nodes judge only their own rates", "[sweep]") {
   CHECK(judge_sweep(nodes, links(2, 1.0), 0.25).bad_hosts() == std::vector<std::string>{"node0"});
 }
 
-TEST_CASE("sweep verdict: latency three times the median flags a node", "[sweep]") {
+TEST_CASE("sweep verdict: latency three times the median, and 50 us more, flags a node", "[sweep]") {
   auto l = links(4, 1.0);
   for (LinkProbe& x : l)
     if (x.a == 3 || x.b == 3) x.latency_us = 400;
   const SweepVerdict v = judge_sweep(healthy_nodes(4), l, 0.25);
   REQUIRE(v.bad_hosts() == std::vector<std::string>{"node3"});
   CHECK(v.nodes[3].causes == std::vector<std::string>{"latency"});
+  for (LinkProbe& x : l)
+    if (x.a == 3 || x.b == 3) x.latency_us = 160;  // 3.2 x the median, but only 110 us more: flagged
+  CHECK(judge_sweep(healthy_nodes(4), l, 0.25).bad_hosts() == std::vector<std::string>{"node3"});
+  for (LinkProbe& x : l) x.latency_us = x.a == 3 || x.b == 3 ? 45 : 12;  // 3.75 x, 33 us more: noise
+  CHECK(judge_sweep(healthy_nodes(4), l, 0.25).bad_hosts().empty());
 }
