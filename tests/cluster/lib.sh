@@ -13,13 +13,13 @@ on() {  # on NODE CMD...: CMD on NODE of the shared cluster
   bash "$CLUSTER" exec "$DTBENCH_CLUSTER_DIR" "$node" "$@"
 }
 
-# cluster_mpirun [HOSTFILE] NP PROGRAM ARGS...: launch/mpirun-hosts from node0 across the
+# cluster_mpirun [HOSTFILE] NP PROGRAM ARGS...: launch/mpirun-hosts from node0 (MPIRUN_NODE) across the
 # hostfile's nodes (default: the cluster's), every byte on the cluster's /24
 # (tests/cluster/rsh.sh enters the other nodes); MPIRUN_EXTRA: more mpirun options.
 cluster_mpirun() {
   local hostfile="$DTBENCH_CLUSTER_DIR/hostfile"
   [ -f "$1" ] && { hostfile="$1"; shift; }
-  on node0 env DTBENCH_MPI_NET="$SUBNET" DTBENCH_MPIRUN_ARGS="--mca plm_rsh_agent $DTBENCH_SRC/tests/cluster/rsh.sh \
+  on "${MPIRUN_NODE:-node0}" env DTBENCH_MPI_NET="$SUBNET" DTBENCH_MPIRUN_ARGS="--mca plm_rsh_agent $DTBENCH_SRC/tests/cluster/rsh.sh \
 --mca plm_rsh_no_tree_spawn 1 -x DTBENCH_CLUSTER_DIR ${MPIRUN_EXTRA:-}" "$DTBENCH_SRC/launch/mpirun-hosts" "$hostfile" "$@"
 }
 
