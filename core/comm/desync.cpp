@@ -12,6 +12,10 @@
 
 namespace dtbench {
 
+namespace {
+constexpr double kSnapshotSlackS = 0.5;
+}  // namespace
+
 nlohmann::json trace_to_json(const RankTrace& t) {
   nlohmann::json ops = nlohmann::json::array();
   for (const auto& o : t.ops)
@@ -173,6 +177,17 @@ class Report {
         behind.push_back(m);
       }
     }
+    // Traces written on a signal to a running job are snapshots taken moments apart: a rank
+    // that entered the op just before its snapshot, while the others took theirs earlier, is
+    // no hang. Only a wait longer than the snapshots' spread (and half a second) is one.
+    double first = 1e300, last = -1e300;
+    for (int m : members)
+      if (const auto it = traces_.find(m); it != traces_.end()) {
+        first = std::min(first, it->second.written_unix);
+        last = std::max(last, it->second.written_unix);
+      }
+    const bool moments_apart = since >= 0 && since <= last - first + kSnapshotSlackS;
+    if (moments_apart) behind.clear();
     const std::string in_it = fmt::format("rank{} {} wait{} in it since {:.1f} s", waiting.size() > 1 ? "s" : "",
                                           rank_ranges(waiting), waiting.size() > 1 ? "" : "s", since);
     for (int b : behind) {
@@ -190,7 +205,7 @@ class Report {
                                    describe(*ref), in_it));
       named_.insert(m);
     }
-    if (behind.empty() && missing.empty() && waiting.size() == members.size())
+    if (!moments_apart && behind.empty() && missing.empty() && waiting.size() == members.size())
       lines_.push_back(
           fmt::format("ranks {} all entered {} and wait in it since {:.1f} s: nobody is behind there "
                       "(a slow or broken link, or a rank stuck on a device)",

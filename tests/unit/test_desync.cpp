@@ -95,6 +95,23 @@ TEST_CASE("desync: everyone in the same op, and a healthy run") {
   CHECK(has(joined(desync_report(healthy, 4)), "no rank is behind and no op disagrees"));
 }
 
+TEST_CASE("desync: snapshots of a running job taken moments apart name nobody") {
+  // SIGUSR1 reached rank 3 a little later: it had just entered #91, the others were still at #90.
+  std::map<int, RankTrace> traces;
+  for (int r = 0; r < 4; ++r) {
+    traces[r] = rank_trace(r, {op(90, "all_gather float x 12320", "done")});
+    traces[r].written_unix = 1000.0 + 0.01 * r;
+  }
+  traces[3].ops.push_back(op(91, "all_gather float x 4112", "started", 0.0));
+  CHECK(desync_report(traces, 4) ==
+        std::vector<std::string>{"no rank is behind and no op disagrees in the traces of ranks 0-3"});
+  // The same picture after 3 s in the op is a hang.
+  traces[3].ops.back().age_s = 3.0;
+  const auto lines = desync_report(traces, 4);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].rfind("rank 0 (node0) never entered 'world' #91", 0) == 0);
+}
+
 TEST_CASE("desync: traces round-trip through their JSON, and a foreign file is exit 2") {
   const RankTrace t = rank_trace(1, {op(3, "broadcast float x 2 root 0 in-place", "enqueued")});
   const RankTrace back = trace_from_json(trace_to_json(t), "test");
