@@ -8,6 +8,7 @@
 #   fsdp_llama 2x2 (launcher), hybrid sharding with its shard groups inside the nodes
 #   (--hsdp-shard-size 2), ddp_train 2x2 (launcher), megatron_gpt tp 2 inside a node and pp 2
 #   across the nodes (mpirun), and tp 2 with dp across the nodes (mpirun).
+# shellcheck source=tests/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"
 common=(--model tiny --seq 32 --global-batch 8 --steps 6 --lr 1e-3 --warmup-steps 2 --threads 1 --comm-timeout 60)
 ref() {  # ref PROGRAM OUT: one process
