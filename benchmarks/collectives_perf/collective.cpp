@@ -4,11 +4,11 @@
 
 namespace dtbench::collperf {
 
-extern const Collective kAllReduce, kAllGather, kReduceScatter, kBroadcast, kReduce, kAllToAll, kSendRecv;
+extern const Collective kAllReduce, kAllGather, kReduceScatter, kBroadcast, kReduce, kAllToAll, kAllToAllV, kSendRecv;
 
 const std::vector<const Collective*>& all_collectives() {
   static const std::vector<const Collective*> all = {&kAllReduce, &kAllGather, &kReduceScatter, &kBroadcast,
-                                                     &kReduce,    &kAllToAll,  &kSendRecv};
+                                                     &kReduce,    &kAllToAll,  &kAllToAllV,     &kSendRecv};
   return all;
 }
 

@@ -21,7 +21,9 @@ class FsdpFlags final : public StrategyFlags {
         ("prefetch", "issue the next block's all-gather one block ahead (forward and backward)",
          cxxopts::value<bool>()->default_value("true")->implicit_value("true"))
         ("hsdp-shard-size", "hybrid sharding: shard inside groups of N consecutive ranks, replicate across (0 = all)",
-         number<int64_t>()->default_value("0"), "N");
+         number<int64_t>()->default_value("0"), "N")
+        ("ep", "expert parallelism (a mixture of experts): groups of N consecutive ranks split every block's experts "
+         "and exchange tokens; experts are sharded over the ranks holding the same ones", number<int64_t>()->default_value("1"), "N");
     // clang-format on
   }
   std::unique_ptr<Strategy> make(const cxxopts::ParseResult& r, int world_size) override {
@@ -29,6 +31,7 @@ class FsdpFlags final : public StrategyFlags {
     s.reshard_after_forward = r["reshard-after-forward"].as<bool>();
     s.prefetch = r["prefetch"].as<bool>();
     s.shard_size = r["hsdp-shard-size"].as<int64_t>();
+    s.ep = r["ep"].as<int64_t>();
     return std::make_unique<FsdpStrategy>(s, world_size);
   }
 };

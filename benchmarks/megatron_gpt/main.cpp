@@ -28,6 +28,8 @@ class MegatronFlags final : public StrategyFlags {
          cxxopts::value<std::string>()->default_value(""), "LIST")
         ("vp", "virtual stages (model chunks) per pipeline rank: the interleaved 1F1B schedule",
          number<int64_t>()->default_value("1"), "N")
+        ("ep", "expert-parallel size: each rank holds experts/ep of every MoE block; ep consecutive replicas "
+         "exchange tokens (divides dp and the experts)", number<int64_t>()->default_value("1"), "N")
         ("distributed-optimizer", "shard AdamW's state over the data-parallel group (ZeRO-1)",
          cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
         ("sp", "sequence parallelism in the tensor-parallel group (norms and residuals on 1/tp of the sequence)",
@@ -39,6 +41,7 @@ class MegatronFlags final : public StrategyFlags {
     s.tp = r["tp"].as<int64_t>();
     s.pp = r["pp"].as<int64_t>();
     s.vp = r["vp"].as<int64_t>();
+    s.ep = r["ep"].as<int64_t>();
     s.pp_layers = parse_count_list("--pp-layers", r["pp-layers"].as<std::string>());
     s.sequence_parallel = r["sp"].as<bool>();
     s.distributed_optimizer = r["distributed-optimizer"].as<bool>();
@@ -51,9 +54,9 @@ std::string megatron_step_line(const StepFigures& f) {
   return fmt::format(
       " iteration {:8d}/{:8d} | consumed samples: {:12d} | elapsed time per iteration (ms): {:.1f} | "
       "learning rate: {:.6E} | global batch size: {:5d} | lm loss: {:.6E} | grad norm: {:.3f} | "
-      "TFLOP/s/GPU: {:.2f} | MFU {:.1f}%",
+      "TFLOP/s/GPU: {:.2f} | MFU {:.1f}%{}",
       f.step + 1, f.steps, (f.step + 1) * f.global_batch, 1000.0 * f.time_s, f.lr, f.global_batch, f.loss, f.grad_norm,
-      f.tflops_per_device, 100.0 * f.mfu);
+      f.tflops_per_device, 100.0 * f.mfu, expert_imbalance_text(f));
 }
 
 }  // namespace

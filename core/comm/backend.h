@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/comm/types.h"
 #include "core/comm/work.h"
@@ -21,6 +22,8 @@ struct OpArgs {
   int root = 0;  // broadcast, reduce
   int dst = -1;  // send, send_recv
   int src = -1;  // recv, send_recv
+  // all_to_allv: elements to each rank (in's chunks, in rank order) and from each (out's).
+  std::vector<int64_t> in_counts, out_counts;
   // Set by the Communicator: what every rank must agree on, "'world' #17 all_reduce float x
   // 1024 sum (step 3 / optimizer)": op, sequence number, signature and the spans it was issued
   // in (a backend whose exchanges can carry it for free checks it).

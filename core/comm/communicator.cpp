@@ -85,7 +85,9 @@ std::shared_ptr<Work> Communicator::issue(OpArgs a) {
   const at::Tensor& t = a.in.defined() ? a.in : a.out;
   // What every rank must agree on (the op's signature), then where this rank's buffers are.
   std::string what = op_name(a.type);
-  if (t.defined()) {
+  if (t.defined() && a.type == OpType::kAllToAllV) {
+    what += fmt::format(" {}", dtype_name(t.scalar_type()));  // the counts differ from rank to rank
+  } else if (t.defined()) {
     what += fmt::format(" {} x {}", dtype_name(t.scalar_type()), t.numel());
     if (a.type == OpType::kAllReduce || a.type == OpType::kReduceScatter || a.type == OpType::kReduce)
       what += fmt::format(" {}", reduce_op_name(a.reduce));
@@ -189,6 +191,31 @@ std::shared_ptr<Work> Communicator::all_to_all(const at::Tensor& in, const at::T
   DT_CHECK(in.numel() == out.numel() && in.numel() % size() == 0 && in.scalar_type() == out.scalar_type(),
            "all_to_all on '{}': input and output need the same size, a multiple of {}", name_, size());
   return issue({OpType::kAllToAll, ReduceOp::kSum, in, out});
+}
+
+std::shared_ptr<Work> Communicator::all_to_all(const at::Tensor& in, const at::Tensor& out,
+                                               std::vector<int64_t> in_counts, std::vector<int64_t> out_counts) {
+  check_tensor(in, "input", name_, backend_->device());
+  check_tensor(out, "output", name_, backend_->device());
+  const auto n = static_cast<std::size_t>(size());
+  auto valid = [&](const std::vector<int64_t>& counts, const at::Tensor& t) {
+    int64_t sum = 0;
+    for (int64_t c : counts) {
+      if (c < 0) return false;
+      sum += c;
+    }
+    return counts.size() == n && sum == t.numel();
+  };
+  DT_CHECK(valid(in_counts, in) && valid(out_counts, out),
+           "all_to_allv on '{}': needs {} counts each way, not negative, adding up to the input's {} and the output's "
+           "{} elements",
+           name_, n, in.numel(), out.numel());
+  DT_CHECK(in.scalar_type() == out.scalar_type() && !overlaps(in, out),
+           "all_to_allv on '{}': input and output need the same dtype and separate memory", name_);
+  OpArgs a{OpType::kAllToAllV, ReduceOp::kSum, in, out};
+  a.in_counts = std::move(in_counts);
+  a.out_counts = std::move(out_counts);
+  return issue(std::move(a));
 }
 
 std::shared_ptr<Work> Communicator::send(const at::Tensor& t, int dst) {

@@ -12,6 +12,10 @@
 //   broadcast(in, out, root)   root's in lands in every out.    In place: in is out.
 //   reduce(in, out, root)      root's out gets the reduction; other ranks' out is untouched.
 //   all_to_all(in, out)        in, out: n·c; chunk j of in goes to rank j, which puts it at chunk r.
+//   all_to_all(in, out, in_counts, out_counts)  uneven (MPI_Alltoallv): in holds in_counts[j]
+//                              elements for rank j, in rank order; out receives out_counts[j]
+//                              from rank j, in rank order; out_counts[j] is rank j's
+//                              in_counts[r] (exchange the counts first). Not in place.
 //   send(t, dst) / recv(t, src) / send_recv(send, dst, recv, src): point to point; a send and
 //   a receive that must happen together (pipeline stages) go in one send_recv.
 #pragma once
@@ -56,6 +60,8 @@ class Communicator {
   std::shared_ptr<Work> broadcast(const at::Tensor& t, int root) { return broadcast(t, t, root); }
   std::shared_ptr<Work> reduce(const at::Tensor& in, const at::Tensor& out, int root, ReduceOp op = ReduceOp::kSum);
   std::shared_ptr<Work> all_to_all(const at::Tensor& in, const at::Tensor& out);
+  std::shared_ptr<Work> all_to_all(const at::Tensor& in, const at::Tensor& out, std::vector<int64_t> in_counts,
+                                   std::vector<int64_t> out_counts);
   std::shared_ptr<Work> send(const at::Tensor& t, int dst);
   std::shared_ptr<Work> recv(const at::Tensor& t, int src);
   std::shared_ptr<Work> send_recv(const at::Tensor& send, int dst, const at::Tensor& recv, int src);

@@ -217,6 +217,22 @@ class MpiBackend final : public Backend {
         mpi_check(MPI_Alltoall(inplace ? MPI_IN_PLACE : ptr(a.in), n, dt, ptr(a.out), n, dt, comm_), "MPI_Alltoall");
         return;
       }
+      case OpType::kAllToAllV: {
+        // MPI counts and displacements are ints, in elements.
+        std::vector<int> sc, sd, rc, rd;
+        int64_t s_off = 0, r_off = 0;
+        for (int p = 0; p < size_; ++p) {
+          sc.push_back(count_of(a.in_counts[p], "all_to_allv"));
+          sd.push_back(count_of(s_off, "all_to_allv"));
+          rc.push_back(count_of(a.out_counts[p], "all_to_allv"));
+          rd.push_back(count_of(r_off, "all_to_allv"));
+          s_off += a.in_counts[p];
+          r_off += a.out_counts[p];
+        }
+        mpi_check(MPI_Alltoallv(ptr(a.in), sc.data(), sd.data(), dt, ptr(a.out), rc.data(), rd.data(), dt, comm_),
+                  "MPI_Alltoallv");
+        return;
+      }
       case OpType::kSend: {
         int n = count_of(a.in.numel(), "send");
         mpi_check(MPI_Send(ptr(a.in), n, dt, a.dst, 0, comm_), "MPI_Send");

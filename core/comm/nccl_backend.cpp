@@ -252,6 +252,22 @@ class NcclBackend final : public Backend {
         rc = ncclGroupEnd();
         break;
       }
+      case OpType::kAllToAllV: {
+        // Grouped send/recv at each peer's offset (elements), as nccl-tests' alltoallv does.
+        const auto elem = static_cast<int64_t>(a.out.element_size());
+        auto* in = static_cast<char*>(a.in.data_ptr());
+        auto* out = static_cast<char*>(a.out.data_ptr());
+        int64_t s_off = 0, r_off = 0;
+        ncclGroupStart();
+        for (int p = 0; p < size_; ++p) {
+          ncclSend(in + s_off * elem, static_cast<std::size_t>(a.in_counts[p]), dt, p, comm_, s);
+          ncclRecv(out + r_off * elem, static_cast<std::size_t>(a.out_counts[p]), dt, p, comm_, s);
+          s_off += a.in_counts[p];
+          r_off += a.out_counts[p];
+        }
+        rc = ncclGroupEnd();
+        break;
+      }
       case OpType::kSend:
         rc = ncclSend(a.in.data_ptr(), a.in.numel(), dt, a.dst, comm_, s);
         break;

@@ -96,6 +96,7 @@ class StoreBackend final : public Backend {
   // travel with the data, so a rank that skipped or changed a collective is caught here, at no
   // extra exchange (exit 4 naming both ranks), instead of corrupting data or hanging. Then
   // every rank's bytes must be `bytes` long (`only_rank` >= 0: that rank's only).
+  static constexpr std::size_t kAnySize = std::string::npos;  // all_to_allv: each rank's own
   std::vector<std::string> exchange(const OpArgs& a, const at::Tensor& mine, std::size_t bytes, int only_rank = -1) {
     auto parts = plane_->all_gather(payload(a.tag, mine));
     std::vector<std::string> tags;
@@ -110,7 +111,7 @@ class StoreBackend final : public Backend {
             fmt::format("ranks disagree on the op they entered: rank {} entered {}, rank {} entered {} (a rank "
                         "skipped or changed a collective)",
                         rank(), a.tag, r, tags[r]));
-      if ((only_rank < 0 || r == only_rank) && parts[r].size() != bytes)
+      if (bytes != kAnySize && (only_rank < 0 || r == only_rank) && parts[r].size() != bytes)
         throw RuntimeFailure(
             fmt::format("{}: rank {} sent {} bytes where {} were expected", a.tag, r, parts[r].size(), bytes));
     }
@@ -152,6 +153,30 @@ class StoreBackend final : public Backend {
         const std::size_t chunk = a.out.nbytes() / n;
         auto* out = static_cast<char*>(a.out.data_ptr());
         for (int r = 0; r < n; ++r) std::memcpy(out + r * chunk, parts[r].data() + me * chunk, chunk);
+        return;
+      }
+      case OpType::kAllToAllV: {
+        // Each rank's payload: its n counts (int64), then its input; rank r's chunk for this
+        // rank starts after r's chunks for the ranks before this one.
+        at::Tensor mine = at::empty({static_cast<int64_t>(n * sizeof(int64_t) + a.in.nbytes())}, at::kByte);
+        std::memcpy(mine.data_ptr(), a.in_counts.data(), n * sizeof(int64_t));
+        if (a.in.nbytes() > 0)
+          std::memcpy(mine.data_ptr<uint8_t>() + n * sizeof(int64_t), a.in.data_ptr(), a.in.nbytes());
+        const auto parts = exchange(a, mine, kAnySize);
+        const std::size_t elem = a.out.element_size();
+        auto* out = static_cast<char*>(a.out.data_ptr());
+        for (int r = 0; r < n; ++r) {
+          std::vector<int64_t> counts(n);
+          std::memcpy(counts.data(), parts[r].data(), n * sizeof(int64_t));
+          std::size_t from = n * sizeof(int64_t);
+          for (int j = 0; j < me; ++j) from += static_cast<std::size_t>(counts[j]) * elem;
+          const std::size_t len = static_cast<std::size_t>(a.out_counts[r]) * elem;
+          if (counts[me] != a.out_counts[r] || from + len > parts[r].size())
+            throw RuntimeFailure(fmt::format("{}: rank {} sends {} elements to rank {}, which expects {}", a.tag, r,
+                                             counts[me], me, a.out_counts[r]));
+          std::memcpy(out, parts[r].data() + from, len);
+          out += len;
+        }
         return;
       }
       case OpType::kBarrier:

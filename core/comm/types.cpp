@@ -16,6 +16,8 @@ const char* op_name(OpType op) {
       return "reduce";
     case OpType::kAllToAll:
       return "all_to_all";
+    case OpType::kAllToAllV:
+      return "all_to_allv";
     case OpType::kSend:
       return "send";
     case OpType::kRecv:

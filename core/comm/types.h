@@ -15,6 +15,7 @@ enum class OpType {
   kBroadcast,
   kReduce,
   kAllToAll,
+  kAllToAllV,
   kSend,
   kRecv,
   kSendRecv,

@@ -1,8 +1,9 @@
-// Whether this thread is inside an activation-checkpointing recompute. Gradient hooks on
-// parameters also fire inside the recompute's inner differentiation (core/model/recompute.h);
-// hooks that act on gradients (DDP) must ignore those calls: the same gradients reach them
-// again when the outer graph delivers them. Kept here, below the model that recomputes and
-// the strategies that ask, so that neither depends on the other.
+// Whether this thread is inside an activation-checkpointing recompute: the forward run again
+// in backward, and its differentiation. Gradient hooks on parameters also fire inside the
+// recompute's inner differentiation (core/model/recompute.h); hooks that act on gradients
+// (DDP) must ignore those calls: the same gradients reach them again when the outer graph
+// delivers them. Figures counted in forward (core/layers/moe_aux.h) skip the second forward. Kept here, below the model
+// that recomputes and the strategies that ask, so that neither depends on the other.
 #pragma once
 
 namespace dtbench {

@@ -3,46 +3,73 @@
 
 namespace dtbench {
 
-int64_t parameter_count(const ModelConfig& c) {
+namespace {
+
+// Parameters with `experts` of a block's MLPs counted (all of them, or the active ones).
+int64_t parameters_with(const ModelConfig& c, int64_t experts) {
   const int64_t h = c.hidden, kv = c.kv_heads * c.head_dim();
   const int64_t b = c.bias ? 1 : 0;
   const int64_t norm = c.rmsnorm ? h : 2 * h;               // weight (+ bias for LayerNorm)
   const int64_t attn = h * (h + 2 * kv) + b * (h + 2 * kv)  // q, k, v
                        + h * h + b * h;                     // output projection
   const int64_t mlp = c.swiglu ? 3 * h * c.ffn + b * (2 * c.ffn + h) : 2 * h * c.ffn + b * (c.ffn + h);
-  const int64_t block = 2 * norm + attn + mlp;
+  const int64_t router = c.moe() ? h * c.experts : 0;
+  const int64_t block = 2 * norm + attn + experts * mlp + router;
   const int64_t embed = c.vocab * h + (c.rope ? 0 : c.seq * h);  // tokens (+ learned positions)
   const int64_t head = c.tied_embeddings ? 0 : c.vocab * h;
   return embed + c.layers * block + norm + head;
 }
+
+}  // namespace
+
+int64_t parameter_count(const ModelConfig& c) { return parameters_with(c, c.moe() ? c.experts : 1); }
+
+int64_t active_parameter_count(const ModelConfig& c) { return parameters_with(c, c.moe() ? c.top_k : 1); }
 
 double flops_per_token(const ModelConfig& c, int64_t seq) {
   const double h = static_cast<double>(c.hidden), L = static_cast<double>(c.layers);
   const double n_kv = static_cast<double>(c.kv_heads), d = static_cast<double>(c.head_dim());
   const double T = static_cast<double>(seq), V = static_cast<double>(c.vocab), ffn = static_cast<double>(c.ffn);
   const double m = c.swiglu ? 3.0 : 2.0;
-  const double per_layer = 2 * h * (h + 2 * n_kv * d) + 2 * h * h + 2 * T * h + 2 * m * h * ffn;
+  const double mlp = c.moe() ? 2 * static_cast<double>(c.top_k) * m * h * ffn + 2 * h * static_cast<double>(c.experts)
+                             : 2 * m * h * ffn;
+  const double per_layer = 2 * h * (h + 2 * n_kv * d) + 2 * h * h + 2 * T * h + mlp;
   return 3.0 * (L * per_layer + 2 * h * V);
 }
 
 MemoryEstimate memory_per_rank(const ModelConfig& c, const ParallelLayout& l) {
   MemoryEstimate m;
   const double model_split = static_cast<double>(l.tp * l.pp);
-  const double state_split = model_split * (l.shard_params ? static_cast<double>(l.dp) : 1.0);
-  const double p = static_cast<double>(parameter_count(c));
+  const double dp = static_cast<double>(l.dp), ep = static_cast<double>(l.ep);
+  // Experts are split over ep, then (sharded) over their dp / ep replicas: 1/dp of them
+  // either way when sharded, 1/ep otherwise. Everything else is split over dp when sharded.
+  const double p_all = static_cast<double>(parameter_count(c));
+  const double p_experts = c.moe() ? static_cast<double>(c.layers * c.experts * (3 * c.hidden * c.ffn)) : 0.0;
+  const double p_dense = p_all - p_experts;
+  const double here = (p_dense / (l.shard_params ? dp : 1.0) + p_experts / (l.shard_params ? dp : ep)) / model_split;
   // Compute copies in bf16: with sharding only the units being used are whole (about two
   // blocks); without, the whole replica.
-  const double block_params = p / static_cast<double>(c.layers);
-  const double bf16_copies = l.bf16 ? 2.0 * (l.shard_params ? 2.0 * block_params / model_split : p / model_split) : 0.0;
-  m.params = static_cast<int64_t>(4.0 * p / state_split + bf16_copies);
-  m.grads = static_cast<int64_t>(4.0 * p / state_split);
-  m.optimizer = static_cast<int64_t>(8.0 * p / state_split);
+  const double block_params = (p_dense + p_experts / ep) / static_cast<double>(c.layers);
+  const double replica = (p_dense + p_experts / ep) / model_split;
+  const double bf16_copies = l.bf16 ? 2.0 * (l.shard_params ? 2.0 * block_params / model_split : replica) : 0.0;
+  m.params = static_cast<int64_t>(4.0 * here + bf16_copies);
+  m.grads = static_cast<int64_t>(4.0 * here);
+  m.optimizer = static_cast<int64_t>(8.0 * here);
 
   const double s = static_cast<double>(l.seq > 0 ? l.seq : c.seq), b = static_cast<double>(l.micro_batch);
   const double h = static_cast<double>(c.hidden), V = static_cast<double>(c.vocab);
   const double width = l.bf16 ? 1.0 : 2.0;  // 34 sbh bytes is for 16-bit activations
   const double layers_here = static_cast<double>(c.layers) / static_cast<double>(l.pp);
-  const double full_layer = 34.0 * s * b * h * width / static_cast<double>(l.tp);
+  // Of Korthikanti's 34 sbh, 19 are the MLP's (at width 4h). A token of a mixture of experts
+  // passes k experts of width ffn, its copies are dispatched and combined (2k sbh), and the
+  // router keeps fp32 logits and probabilities (8 s b E bytes).
+  double full_layer = 34.0 * s * b * h * width;
+  if (c.moe()) {
+    const double k = static_cast<double>(c.top_k), ffn = static_cast<double>(c.ffn);
+    full_layer = (15.0 + 19.0 * k * ffn / (4.0 * h) + 2.0 * k) * s * b * h * width +
+                 8.0 * s * b * static_cast<double>(c.experts) * static_cast<double>(l.tp);
+  }
+  full_layer /= static_cast<double>(l.tp);
   const double layer_input = s * b * h * (l.bf16 ? 2.0 : 4.0);
   const double blocks = l.activation_checkpointing ? layers_here * layer_input + full_layer : layers_here * full_layer;
   const double logits = 2.0 * s * b * V * 4.0 / static_cast<double>(l.tp);  // logits and their gradient, fp32

@@ -27,8 +27,14 @@ struct ModelConfig {
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
   double norm_eps = 1e-5;
+  // Mixture of experts (Mixtral): every block's MLP is `experts` SwiGLU experts of width
+  // `ffn`, each token routed to `top_k` of them; 0 experts: a dense MLP.
+  int64_t experts = 0, top_k = 0;
+  // The load-balancing loss's weight (Switch Transformer's alpha, Fedus et al. 2021: 1e-2).
+  double aux_loss_coef = 0.01;
 
   int64_t head_dim() const { return hidden / heads; }
+  bool moe() const { return experts > 0; }
   // The vocabulary padded to a multiple of the tensor-parallel size (padding never counts).
   int64_t vocab_padded(int64_t tp) const { return (vocab + tp - 1) / tp * tp; }
 };
@@ -42,18 +48,25 @@ ModelConfig find_model(const std::string& name);
 // Throws UsageError (exit 2) naming the first inconsistent field and the fix.
 void validate_model(const ModelConfig& c);
 
-// Parameters of the whole model (embeddings, blocks, final norm, head unless tied).
+// Parameters of the whole model (embeddings, blocks, final norm, head unless tied; every
+// expert and the routers of a mixture of experts).
 int64_t parameter_count(const ModelConfig& c);
+// Those one token uses: a mixture of experts counts its top-k experts per block (and the
+// router); a dense model all of them.
+int64_t active_parameter_count(const ModelConfig& c);
 
 // Pinned model FLOPs per token (docs/ARCHITECTURE.md): forward + backward, every GEMM, GQA-aware,
 // SwiGLU = 3 matrices, the logits layer included, causal attention counted at half:
 //   3 * [ L * (2h(h + 2*n_kv*d_head) + 2h^2 + 2*T*h + 2*m*h*ffn) + 2*h*V ],  m = 3 SwiGLU, 2 GELU.
+// A mixture of experts' MLP term counts the k active experts and the router:
+// 2*k*m*h*ffn + 2*h*E.
 double flops_per_token(const ModelConfig& c, int64_t seq);
 
 // A parallel layout as far as memory goes: how a rank holds the model (dp, tp, pp, sharded or
 // not) and its share of a micro-batch. Built with designated initialisers.
 struct ParallelLayout {
   int64_t dp = 1, tp = 1, pp = 1;
+  int64_t ep = 1;             // expert parallelism: each rank holds experts / ep of every MoE block
   bool shard_params = false;  // ZeRO-3 / FSDP: parameters, gradients and optimizer state split over dp
   int64_t micro_batch = 1, seq = 0;
   bool activation_checkpointing = false;

@@ -30,6 +30,7 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
     at::Tensor y;
     {
       at::AutoGradMode on(true);
+      const RecomputeScope again;  // the forward ran once already (what it counts, it counted)
       y = block->forward(x, rope);
     }
     std::vector<at::Tensor> inputs{x};

@@ -44,6 +44,13 @@ ModelConfig tied(ModelConfig c) {
   return c;
 }
 
+// A mixture of experts: `experts` SwiGLU experts of width ffn per block, top-k routing.
+ModelConfig moe(ModelConfig c, int64_t experts, int64_t top_k) {
+  c.experts = experts;
+  c.top_k = top_k;
+  return c;
+}
+
 // Megatron-LM's GPT-3 table: GELU MLP of 4h, LayerNorm, learned positions, tied
 // embeddings, biases; the GPT-2 vocabulary padded to 51200 as Megatron pads it.
 ModelConfig gpt(std::string name, std::string source, int64_t h, int64_t layers, int64_t heads, int64_t vocab,
@@ -72,6 +79,11 @@ std::vector<ModelConfig> build() {
       tied(llama("llama3_2_3b", l32, 3072, 28, 24, 8, 8192, 128256, 8192, 500000.0, kLlama32Rope)),
       llama("mathstral_7b", "Mathstral 7B config.json (Mistral AI); AWS FSDP test case", 4096, 32, 32, 8, 14336, 32768,
             8192, 1000000.0),
+      moe(llama("mixtral_8x7b",
+                "Mixtral-8x7B-v0.1 config.json (Mistral AI): 8 local experts, 2 per token; AWS FSDP test case "
+                "(mistral_8x7b)",
+                4096, 32, 32, 8, 14336, 32000, 32768, 1000000.0),
+          8, 2),
       gpt("gpt2", "GPT-2 small (Radford et al. 2019): 124M", 768, 12, 12, 50257, 1024),
       gpt("gpt3_1_7b", mg, 2304, 24, 24, 51200, 2048),
       gpt("gpt3_3_6b", mg, 3072, 30, 32, 51200, 2048),
@@ -85,6 +97,8 @@ std::vector<ModelConfig> build() {
       llama("tiny", "dtbench: CPU tests and the quickstart", 64, 2, 4, 2, 192, 256, 128, 10000.0),
       llama("small", "dtbench: CPU benchmarks where compute dominates", 256, 4, 8, 4, 704, 256, 256, 10000.0),
       gpt("tiny_gpt", "dtbench: CPU tests of the GPT family", 64, 2, 4, 256, 128),
+      // 8 experts (ep 2 and 4 split them) of an odd width, 80.
+      moe(llama("tiny_moe", "dtbench: CPU tests of mixtures of experts", 64, 2, 4, 2, 80, 256, 128, 10000.0), 8, 2),
   };
   return r;
 }
@@ -97,9 +111,11 @@ const std::vector<ModelConfig>& model_registry() {
 }
 
 ModelConfig find_model(const std::string& name) {
+  // Other names users know a model by: AWS's FSDP test case names Mixtral "mistral_8x7b".
+  const std::string wanted = name == "mistral_8x7b" ? "mixtral_8x7b" : name;
   std::string names;
   for (const auto& c : model_registry()) {
-    if (c.name == name) return c;
+    if (c.name == wanted) return c;
     names += (names.empty() ? "" : ", ") + c.name;
   }
   throw UsageError(fmt::format("--model {}: unknown model; choose one of {}", name, names));
@@ -126,6 +142,13 @@ void validate_model(const ModelConfig& c) {
       c.heads % c.kv_heads == 0,
       "model {}: --heads {} is not a multiple of --kv-heads {}; grouped-query attention needs kv-heads to divide heads",
       c.name, c.heads, c.kv_heads);
+  DT_USAGE(c.experts >= 0 && c.experts <= 1024, "model {}: --experts {}: between 1 and 1024 for a mixture of experts",
+           c.name, c.experts);
+  DT_USAGE(!c.moe() || (c.top_k >= 1 && c.top_k <= c.experts),
+           "model {}: --top-k {} with {} experts; each token needs between 1 and {} experts", c.name, c.top_k,
+           c.experts, c.experts);
+  DT_USAGE(!c.moe() || c.swiglu, "model {}: mixtures of experts are of SwiGLU experts (the llama family)", c.name);
+  DT_USAGE(c.aux_loss_coef >= 0, "model {}: --aux-loss-coef {} is negative", c.name, c.aux_loss_coef);
   DT_USAGE(!c.rope || c.head_dim() % 2 == 0, "model {}: RoPE needs an even head size, got {} (= hidden / heads)",
            c.name, c.head_dim());
 }

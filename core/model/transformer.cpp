@@ -36,48 +36,31 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x_in, const RopeTables* rope
   return o->add_bias(exit_parallel_region(y, tp_));
 }
 
-namespace {
-
-// SwiGLU's product silu(gate) · up: one fused kernel on GPU.
-at::Tensor silu_times(const at::Tensor& gate, const at::Tensor& up) {
-  if (kernels::use_for(gate)) return kernels::fused_swiglu(gate, up);
-  return at::silu(gate) * up;
-}
-
-}  // namespace
-
-MlpImpl::MlpImpl(const ModelConfig& c, const TensorParallel& tp) : swiglu_(c.swiglu), tp_(tp) {
-  up = register_module("up", Linear(c.hidden, c.ffn, c.bias, Split::kColumn, tp));
-  if (swiglu_) gate = register_module("gate", Linear(c.hidden, c.ffn, c.bias, Split::kColumn, tp));
-  down = register_module("down", Linear(c.ffn, c.hidden, c.bias, Split::kRow, tp));
-}
-
-at::Tensor MlpImpl::forward(const at::Tensor& x_in) {
-  const at::Tensor x = enter_parallel_region(x_in, tp_);
-  const at::Tensor y = swiglu_ ? down(silu_times(gate(x), up(x))) : down(at::gelu(up(x), "tanh"));
-  return down->add_bias(exit_parallel_region(y, tp_));
-}
-
-BlockImpl::BlockImpl(const ModelConfig& c, const TensorParallel& tp) {
+BlockImpl::BlockImpl(const ModelConfig& c, const TensorParallel& tp, const ExpertParallel& ep, int64_t layer) {
   attn_norm = register_module("attn_norm", Norm(c.hidden, c.rmsnorm, c.norm_eps));
   attn = register_module("attn", Attention(c, tp));
   mlp_norm = register_module("mlp_norm", Norm(c.hidden, c.rmsnorm, c.norm_eps));
-  mlp = register_module("mlp", Mlp(c, tp));
+  if (c.moe())
+    moe = register_module("moe", Moe(c, tp, ep, layer));
+  else
+    mlp = register_module("mlp", Mlp(c, tp));
 }
 
 at::Tensor BlockImpl::forward(const at::Tensor& x, const RopeTables* rope) {
   at::Tensor h = x + attn(attn_norm(x), rope);
-  return h + mlp(mlp_norm(h));
+  const at::Tensor y = mlp_norm(h);
+  return h + (moe ? moe(y) : mlp(y));
 }
 
-TransformerImpl::TransformerImpl(const ModelConfig& c, const TensorParallel& tp, const ModelPart& part)
+TransformerImpl::TransformerImpl(const ModelConfig& c, const TensorParallel& tp, const ModelPart& part,
+                                 const ExpertParallel& ep)
     : config_(c), tp_(tp), part_(part) {
   if (part_.layers < 0) part_.layers = c.layers - part_.first_layer;
   if (part_.first || (part_.last && c.tied_embeddings))
     embed = register_module("embed", Embedding(c.vocab, c.hidden, tp));
   if (!c.rope && part_.first) pos = register_module("pos", Embedding(c.seq, c.hidden));
   blocks = register_module("blocks", torch::nn::ModuleList());
-  for (int64_t i = 0; i < part_.layers; ++i) blocks->push_back(Block(c, tp));
+  for (int64_t i = 0; i < part_.layers; ++i) blocks->push_back(Block(c, tp, ep, part_.first_layer + i));
   if (part_.last) {
     norm = register_module("norm", Norm(c.hidden, c.rmsnorm, c.norm_eps));
     if (!c.tied_embeddings)
@@ -181,7 +164,7 @@ InitRule init_rule(const ModelConfig& c, const std::string& name) {
   };
   if (name.find("norm") != std::string::npos) return {ends_with(".bias") ? InitRule::kZeros : InitRule::kOnes, 0};
   if (ends_with(".bias")) return {InitRule::kZeros, 0};
-  const bool output = ends_with("attn.o.weight") || ends_with("mlp.down.weight");
+  const bool output = ends_with("attn.o.weight") || ends_with("down.weight");  // the MLP's or an expert's
   return {InitRule::kNormal, output ? 0.02 / std::sqrt(2.0 * static_cast<double>(c.layers)) : 0.02};
 }
 

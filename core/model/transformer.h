@@ -18,6 +18,8 @@
 #include "core/layers/tensor_parallel.h"
 #include "core/layers/block_runner.h"
 #include "core/model/config.h"
+#include "core/model/mlp.h"
+#include "core/model/moe.h"
 #include "core/model/rope.h"
 
 namespace dtbench {
@@ -36,25 +38,16 @@ class AttentionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Attention);
 
-class MlpImpl : public torch::nn::Module {
- public:
-  MlpImpl(const ModelConfig& c, const TensorParallel& tp);
-  at::Tensor forward(const at::Tensor& x);
-  Linear up{nullptr}, gate{nullptr}, down{nullptr};  // gate only for SwiGLU
-
- private:
-  bool swiglu_;
-  TensorParallel tp_;
-};
-TORCH_MODULE(Mlp);
-
+// A mixture-of-experts model's blocks hold `moe` in place of `mlp`; `layer` is the block's
+// index in the whole model (the MoE statistics are kept per layer).
 class BlockImpl : public torch::nn::Module {
  public:
-  BlockImpl(const ModelConfig& c, const TensorParallel& tp);
+  BlockImpl(const ModelConfig& c, const TensorParallel& tp, const ExpertParallel& ep, int64_t layer);
   at::Tensor forward(const at::Tensor& x, const RopeTables* rope);
   Norm attn_norm{nullptr}, mlp_norm{nullptr};
   Attention attn{nullptr};
   Mlp mlp{nullptr};
+  Moe moe{nullptr};
 };
 TORCH_MODULE(Block);
 
@@ -70,8 +63,10 @@ struct ModelPart {
 class TransformerImpl : public torch::nn::Module {
  public:
   // `tp`: the tensor-parallel group (none: the plain model). With sequence parallelism the
-  // sequence must divide by its size.
-  explicit TransformerImpl(const ModelConfig& c, const TensorParallel& tp = {}, const ModelPart& part = {});
+  // sequence must divide by its size. `ep`: the expert-parallel group of a mixture of
+  // experts (none: every expert here).
+  explicit TransformerImpl(const ModelConfig& c, const TensorParallel& tp = {}, const ModelPart& part = {},
+                           const ExpertParallel& ep = {});
   // ids [batch, seq] -> logits [batch, seq, vocab]
   at::Tensor forward(const at::Tensor& ids);
   // batch [b, seq + 1] (inputs then next-token targets): the summed token cross-entropy in
@@ -119,7 +114,7 @@ class TransformerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Transformer);
 
-// normal(0, 0.02) everywhere, output projections (attn.o, mlp.down) 0.02 / sqrt(2 L), norms
+// normal(0, 0.02) everywhere, output projections (attn.o, mlp.down, experts' down) 0.02 / sqrt(2 L), norms
 // one, biases zero; each parameter a pure function of (seed, its name, element index), so a
 // tensor-parallel rank draws exactly its block of the whole.
 void initialize_parameters(TransformerImpl& model, uint64_t seed);

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "core/report/errors.h"
 #include "core/report/files.h"
 #include "core/report/flag_number.h"
@@ -19,7 +21,12 @@ void add_model_flags(cxxopts::Options& o, const std::string& default_model) {
       ("heads", "override the attention heads", number<int64_t>(), "N")
       ("kv-heads", "override the key/value heads", number<int64_t>(), "N")
       ("ffn", "override the MLP width", number<int64_t>(), "N")
-      ("vocab", "override the vocabulary", number<int64_t>(), "N");
+      ("vocab", "override the vocabulary", number<int64_t>(), "N")
+      ("experts", "experts per block: a mixture of experts (Mixtral) with SwiGLU experts of width --ffn",
+       number<int64_t>(), "N")
+      ("top-k", "experts each token is routed to (with --experts)", number<int64_t>(), "K")
+      ("aux-loss-coef", "weight of the load-balancing loss of a mixture of experts (default 0.01)",
+       number<double>(), "X");
   // clang-format on
 }
 
@@ -31,6 +38,19 @@ ModelConfig read_model_flags(const cxxopts::ParseResult& r) {
   if (r.count("kv-heads")) c.kv_heads = r["kv-heads"].as<int64_t>();
   if (r.count("ffn")) c.ffn = r["ffn"].as<int64_t>();
   if (r.count("vocab")) c.vocab = r["vocab"].as<int64_t>();
+  if (r.count("experts")) {
+    c.experts = r["experts"].as<int64_t>();
+    DT_USAGE(c.experts >= 1,
+             "--experts {}: a mixture of experts needs at least 1 (for a dense model pick one from "
+             "tools/planner --list)",
+             c.experts);
+    if (!r.count("top-k")) c.top_k = c.top_k > 0 ? c.top_k : std::min<int64_t>(2, c.experts);
+  }
+  if (r.count("top-k")) {
+    c.top_k = r["top-k"].as<int64_t>();
+    DT_USAGE(c.moe(), "--top-k {}: {} is dense; give --experts too, or pick a mixture of experts", c.top_k, c.name);
+  }
+  if (r.count("aux-loss-coef")) c.aux_loss_coef = r["aux-loss-coef"].as<double>();
   validate_model(c);
   return c;
 }

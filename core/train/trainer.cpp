@@ -13,6 +13,8 @@
 #include "core/comm/clock_sync.h"
 #include "core/comm/op_timing.h"
 #include "core/comm/wait_timer.h"
+#include "core/layers/expert_parallel.h"
+#include "core/layers/moe_aux.h"
 #include "core/report/clock.h"
 #include "core/report/cpu_starvation.h"
 #include "core/report/errors.h"
@@ -26,6 +28,7 @@
 #include "core/train/autocast.h"
 #include "core/train/device.h"
 #include "core/train/grad_clip.h"
+#include "core/train/moe_figures.h"
 #include "core/train/stragglers.h"
 #include "core/train/train_state.h"
 
@@ -59,12 +62,16 @@ nlohmann::json model_identity(const ModelConfig& m) {
 
 }  // namespace
 
+std::string expert_imbalance_text(const StepFigures& f) {
+  return f.expert_imbalance > 0 ? fmt::format(" | experts max/mean {:.2f}", f.expert_imbalance) : "";
+}
+
 std::string aws_step_line(const StepFigures& f) {
   return fmt::format(
       "Batch {} Loss: {:.5f}, Speed: {:.2f} samples/sec, lr: {:.6f} | tokens/s {:.0f} | TFLOP/s/dev {:.3g} | "
-      "MFU {:.1f}% | mem {:.2f} GiB | step {:.3f} s",
+      "MFU {:.1f}% | mem {:.2f} GiB | step {:.3f} s{}",
       f.step, f.loss, static_cast<double>(f.global_batch) / f.time_s, f.lr, f.tokens_per_s, f.tflops_per_device,
-      100.0 * f.mfu, static_cast<double>(f.mem_bytes) / (1 << 30), f.time_s);
+      100.0 * f.mfu, static_cast<double>(f.mem_bytes) / (1 << 30), f.time_s, expert_imbalance_text(f));
 }
 
 nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, const BatchLayout& layout,
@@ -105,7 +112,8 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
   std::vector<double> times;
   double loss_first = 0, loss_last = 0;
 
-  std::vector<double> comm_shares;
+  std::vector<double> comm_shares, exchange_shares;
+  std::vector<MoeStep> moe_steps;
   // Straggler attribution compares the ranks' op times on rank 0's clock (stragglers.h).
   const ClockOffset clock = measure_clock_offset(world.control());
   std::map<int64_t, double> step_times, starved;
@@ -126,6 +134,8 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
     at::Tensor total = at::zeros({1}, at::TensorOptions().dtype(at::kDouble).device(ctx.device));
     // Each rank's share of the token-weighted mean; the data-parallel average completes it.
     const double divisor = static_cast<double>(layout.micro_batch * layout.accumulation * terms);
+    set_aux_loss_scale(1.0 / divisor);  // a mixture of experts' load-balancing loss is divided alike
+    const double exchange_before = expert_exchange_s();
     const int64_t dp_rank = run.data.rank;
     if (run.schedule) {
       const MicroBatchSchedule::Tokens tokens = [&](int64_t micro) {
@@ -166,6 +176,9 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
     const double dt = timer->stop_s();
     profile.end(step + 1);
     const double comm_wait = reducer.exposed_comm_s() - comm_before;
+    const double exchange = expert_exchange_s() - exchange_before;
+    std::optional<MoeStep> moe;
+    if (args.model.moe()) moe = moe_step(args.model, world, layout.global_batch(), ctx.device);
     step_times[step] = dt;
     starved[step] = cpu_starved_s() - starved_before;
     if (static_cast<int64_t>(step_times.size()) > OpTimingLog::kSteps) {
@@ -179,6 +192,8 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
     if (step > first_step || step + 1 == args.steps) {  // the first step warms up
       times.push_back(dt);
       comm_shares.push_back(comm_wait / dt);
+      exchange_shares.push_back(exchange / dt);
+      if (moe) moe_steps.push_back(*moe);
     }
     const double tps = static_cast<double>(global_tokens) / dt;
     steps.push_back({{"step", step},
@@ -188,6 +203,10 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
                      {"lr", lr},
                      {"grad_norm", norm},
                      {"comm_wait_s", comm_wait}});
+    if (moe)
+      steps.back().update(
+          {{"aux_loss", moe->aux_loss},
+           {"expert_tokens", {{"min", moe->tokens_min}, {"max", moe->tokens_max}, {"cv", moe->tokens_cv}}}});
     if (ctx.on_step) ctx.on_step(steps.back());
     if (rank == 0 && ((step + 1) % args.log_every == 0 || step + 1 == args.steps)) {
       const double per_dev = tps / world.size();
@@ -198,6 +217,7 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
       f.loss = loss;
       f.lr = lr;
       f.grad_norm = norm;
+      if (moe) f.expert_imbalance = moe->imbalance;
       f.time_s = dt;
       f.tokens_per_s = tps;
       f.tflops_per_device = flops_per_token * per_dev / 1e12;
@@ -235,6 +255,7 @@ nlohmann::json train(Trainable& task, ParallelRun& run, const TrainArgs& args, c
       {"loss_last", loss_last},
   };
   if (run.schedule) metrics.update(run.schedule->metrics(st.median));
+  if (args.model.moe()) metrics["moe"] = moe_metrics(args.model, moe_steps, summarize(exchange_shares).median);
   nlohmann::json lateness = nlohmann::json::array();
   for (const RankLateness& r : stragglers.ranks) {
     nlohmann::json per_step = {{"step", nlohmann::json::array()},

@@ -22,6 +22,7 @@ struct StepFigures {
   int64_t step = 0, steps = 0, global_batch = 0;  // step is 0-based
   double loss = 0, lr = 0, grad_norm = 0, time_s = 0, tokens_per_s = 0, tflops_per_device = 0, mfu = 0;
   int64_t mem_bytes = 0;
+  double expert_imbalance = 0;  // a mixture of experts: tokens of the busiest expert / the mean; 0 dense
 };
 
 // Formats the step line rank 0 prints every --log-every steps (without the newline).
@@ -30,6 +31,8 @@ using StepLine = std::function<std::string(const StepFigures&)>;
 // AWS's step line first (log monitors read it), then the extended figures:
 // "Batch 12 Loss: 7.91234, Speed: 3.52 samples/sec, lr: 0.000100 | tokens/s ... | step 0.284 s".
 std::string aws_step_line(const StepFigures& f);
+// " | experts max/mean 1.37" for a mixture of experts, "" otherwise: every step line ends with it.
+std::string expert_imbalance_text(const StepFigures& f);
 
 struct TrainContext {
   Communicator* world = nullptr;  // every rank

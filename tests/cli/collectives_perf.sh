@@ -5,7 +5,7 @@
 source "$(dirname "$0")/../lib.sh"
 
 for np in 2 3; do
-  for op in all_reduce all_gather reduce_scatter broadcast reduce all_to_all send_recv; do
+  for op in all_reduce all_gather reduce_scatter broadcast reduce all_to_all all_to_allv send_recv; do
     out="$WORK/$op-$np.json"
     expect_exit 0 "$op on $np ranks" -- "$MPIRUN_LOCAL" "$np" "$COLLPERF" --op "$op" -b 8 -e 256K -f 8 -n 3 -w 1 \
       --out "$out" --tag purpose=test
@@ -45,7 +45,7 @@ python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); s=r["rows"][0]["out
 
 # -J: nccl-tests 2.19's JSON, with and without -I 1 (and -K), every op, 1 to 3 ranks.
 CHECK="python3 $DTBENCH_SRC/tests/cli/nccl_json_check.py"
-for op in all_reduce all_gather reduce_scatter broadcast reduce all_to_all send_recv; do
+for op in all_reduce all_gather reduce_scatter broadcast reduce all_to_all all_to_allv send_recv; do
   expect_exit 0 "-J -I 1 -K 2, $op on 3 ranks" -- "$MPIRUN_LOCAL" 3 "$COLLPERF" --op "$op" -b 8 -e 64K -f 8 -n 8 \
     -I 1 -K 2 -J "$WORK/$op.nccl.json"
   $CHECK "$WORK/$op.nccl.json" 3 8 2 && pass "-J $op: nccl-tests' format, per-iteration figures recompute" ||

@@ -9,7 +9,7 @@
 # 2 % of that rate (busbw is printed beside it: it may exceed the link's rate, by algorithm).
 source "$(dirname "$0")/lib.sh"
 COLL="$DTBENCH_BIN/benchmarks/collectives_perf"
-for op in all_reduce all_gather reduce_scatter broadcast reduce all_to_all send_recv; do
+for op in all_reduce all_gather reduce_scatter broadcast reduce all_to_all all_to_allv send_recv; do
   rc=0
   cluster_mpirun 4 "$COLL" --op "$op" -b 8 -e 256K -f 8 -n 3 -w 1 --out "$WORK/$op.json" >"$WORK/$op.out" 2>&1 || rc=$?
   if [ "$rc" -eq 0 ] && grep -q "# Out of bounds values : 0 OK" "$WORK/$op.out"; then pass "$op on 2 nodes x 2 ranks: #wrong 0"

@@ -1,7 +1,8 @@
 // Communicator semantics beyond single ops: sub-communicators, asynchronous ordering,
-// point-to-point, sequence numbers and --debug-collectives.
+// point-to-point, uneven all_to_all, sequence numbers and --debug-collectives.
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <atomic>
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "core/comm/watchdog.h"
+#include "core/layers/expert_parallel.h"
 #include "core/report/errors.h"
 #include "core/train/grad_clip.h"
 #include "tests/dist/world_fixture.h"
@@ -73,6 +75,37 @@ TEST_CASE("asynchronous ops complete in issue order with the right values") {
   w2->wait();
   CHECK(w1->is_completed());
   CHECK(g.min().item<double>() == n);
+}
+
+TEST_CASE("all_to_all with uneven counts, zeros included, and its rows' way back") {
+  Communicator& w = test::comm();
+  const int n = w.size(), me = w.rank();
+  // Rank s sends (s + 2 d) % 3 elements to rank d (some none), valued 1000 s + 10 d + index.
+  auto count = [](int s, int d) { return static_cast<int64_t>((s + 2 * d) % 3); };
+  std::vector<int64_t> in_counts, out_counts;
+  std::vector<double> in_values, want;
+  for (int d = 0; d < n; ++d) {
+    in_counts.push_back(count(me, d));
+    for (int64_t i = 0; i < count(me, d); ++i) in_values.push_back(1000.0 * me + 10.0 * d + static_cast<double>(i));
+  }
+  for (int s = 0; s < n; ++s) {
+    out_counts.push_back(count(s, me));
+    for (int64_t i = 0; i < count(s, me); ++i) want.push_back(1000.0 * s + 10.0 * me + static_cast<double>(i));
+  }
+  const at::Tensor in = at::tensor(in_values, at::kDouble);
+  at::Tensor out = at::full({static_cast<int64_t>(want.size())}, -1.0, at::kDouble);
+  w.all_to_all(in, out, in_counts, out_counts)->wait();
+  CHECK(at::equal(out, at::tensor(want, at::kDouble)));
+  // Rows of 3 through exchange_rows, and the gradient back to where each row came from.
+  const at::Tensor rows = in.repeat_interleave(3).view({-1, 3}).requires_grad_(true);
+  const at::Tensor got = exchange_rows(rows, in_counts, out_counts, w);
+  CHECK(at::equal(got.select(1, 2), at::tensor(want, at::kDouble)));
+  const at::Tensor g = torch::autograd::grad({(got * 2.0).sum()}, {rows})[0];
+  CHECK(at::equal(g, at::full_like(rows, 2.0)));
+  // Counts that do not add up to the buffer are refused on the rank, before the op.
+  std::vector<int64_t> bad = in_counts;
+  bad[0] += 1;
+  CHECK_THROWS_WITH(w.all_to_all(in, out, bad, out_counts), Catch::Contains("all_to_allv on"));
 }
 
 TEST_CASE("send and recv in a ring, then a barrier") {

@@ -50,4 +50,5 @@ TEST_CASE("reduce_scatter") { check_op("reduce_scatter"); }
 TEST_CASE("broadcast") { check_op("broadcast"); }
 TEST_CASE("reduce") { check_op("reduce"); }
 TEST_CASE("all_to_all") { check_op("all_to_all"); }
+TEST_CASE("all_to_allv") { check_op("all_to_allv"); }
 TEST_CASE("send_recv") { check_op("send_recv"); }

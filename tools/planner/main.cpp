@@ -1,6 +1,7 @@
 // planner: parameters, FLOPs per token and per-rank memory of any registry model under a
 // parallel layout, without allocating it. What the training executables' --dry-run prints.
 //   planner --model llama2_70b --dp 16 --fsdp --dtype bf16 --activation-checkpointing
+//   planner --model mixtral_8x7b --dp 64 --ep 8 --fsdp --dtype bf16 --seq 4096
 #include <cstdio>
 
 #include "core/app/cli.h"
@@ -24,6 +25,8 @@ int main(int argc, char** argv) {
         ("dp", "data-parallel size", number<int64_t>()->default_value("1"), "N")
         ("tp", "tensor-parallel size", number<int64_t>()->default_value("1"), "N")
         ("pp", "pipeline-parallel size", number<int64_t>()->default_value("1"), "N")
+        ("ep", "expert-parallel size (a mixture of experts; divides the experts and dp)",
+         number<int64_t>()->default_value("1"), "N")
         ("fsdp", "shard parameters, gradients and optimizer state over dp",
          cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
         ("activation-checkpointing", "recompute activations in backward",
@@ -36,6 +39,7 @@ int main(int argc, char** argv) {
       for (const auto& c : model_registry())
         std::printf("%-14s %8.3f B  %s\n", c.name.c_str(), static_cast<double>(parameter_count(c)) / 1e9,
                     c.source.c_str());
+      std::printf("(mistral_8x7b: AWS's name for mixtral_8x7b)\n");
       return 0;
     }
     const ModelConfig c = read_model_flags(r);
@@ -45,6 +49,7 @@ int main(int argc, char** argv) {
     l.dp = r["dp"].as<int64_t>();
     l.tp = r["tp"].as<int64_t>();
     l.pp = r["pp"].as<int64_t>();
+    l.ep = r["ep"].as<int64_t>();
     l.shard_params = r["fsdp"].as<bool>();
     l.activation_checkpointing = r["activation-checkpointing"].as<bool>();
     const std::string dtype = r["dtype"].as<std::string>();

@@ -7,10 +7,20 @@
 
 namespace dtbench {
 
-DistributedDataParallel::DistributedDataParallel(torch::nn::Module& module, Communicator& comm, DdpOptions options)
-    : comm_(comm) {
+namespace {
+std::vector<at::Tensor> trained(torch::nn::Module& module) {
+  std::vector<at::Tensor> out;
   for (auto& p : module.parameters())
-    if (p.requires_grad()) params_.push_back(p);
+    if (p.requires_grad()) out.push_back(p);
+  return out;
+}
+}  // namespace
+
+DistributedDataParallel::DistributedDataParallel(torch::nn::Module& module, Communicator& comm, DdpOptions options)
+    : DistributedDataParallel(trained(module), comm, options) {}
+
+DistributedDataParallel::DistributedDataParallel(std::vector<at::Tensor> params, Communicator& comm, DdpOptions options)
+    : comm_(comm), scale_(options.scale), params_(std::move(params)) {
   // Buckets in reverse registration order, split by size and dtype.
   int64_t cap = options.first_bucket_bytes, used = 0;
   std::vector<std::size_t> current;
@@ -123,7 +133,10 @@ void DistributedDataParallel::finish_backward() {
   DT_CHECK(next_launch_ == buckets_.size(), "DDP: {} of {} buckets never became ready", buckets_.size() - next_launch_,
            buckets_.size());
   at::NoGradGuard no_grad;
-  for (auto& b : buckets_) b.work->wait();
+  for (auto& b : buckets_) {
+    b.work->wait();
+    if (scale_ != 1.0) b.flat.mul_(scale_);
+  }
   // The averaged gradients stay in the buckets: .grad becomes the parameter's bucket view
   // (no copy). The caller clears .grad (sets it undefined) before the next step.
   for (std::size_t i = 0; i < params_.size(); ++i) params_[i].mutable_grad() = views_[i];

@@ -26,11 +26,16 @@ namespace dtbench {
 struct DdpOptions {
   int64_t first_bucket_bytes = 1 << 20;
   int64_t bucket_bytes = 25 << 20;
+  // Multiplies the averaged gradients: expert parameters under expert parallelism, averaged
+  // over their replicas only, also carry the other expert ranks' tokens (1/ep).
+  double scale = 1.0;
 };
 
 class DistributedDataParallel {
  public:
   DistributedDataParallel(torch::nn::Module& module, Communicator& comm, DdpOptions options = {});
+  // Over some parameters only (each in one DistributedDataParallel).
+  DistributedDataParallel(std::vector<at::Tensor> params, Communicator& comm, DdpOptions options = {});
   ~DistributedDataParallel();
 
   // Makes every rank start from rank 0's parameters.
@@ -61,6 +66,7 @@ class DistributedDataParallel {
   void launch_ready_buckets();
 
   Communicator& comm_;
+  double scale_;
   std::vector<at::Tensor> params_;
   std::vector<std::size_t> bucket_of_;
   std::vector<at::Tensor> views_;  // each parameter's slice of its bucket, shaped like it

@@ -8,6 +8,8 @@
 
 #include <unordered_map>
 
+#include "core/layers/recompute_scope.h"
+#include "core/model/moe.h"
 #include "core/report/errors.h"
 #include "core/report/span.h"
 
@@ -16,6 +18,9 @@ namespace dtbench {
 struct FullyShardedDataParallel::Unit {
   int64_t index = 0;               // 0 root, 1 + i the model's unit i
   bool recompute = false;          // activation checkpointing: keep only the input, run again in backward
+  Communicator* comm = nullptr;    // over which the shards are split
+  double grad_scale = 1.0;         // of the averaged gradients
+  Unit* companion = nullptr;       // the unit's expert parameters (expert parallelism), handled with it
   std::vector<at::Tensor> params;  // the module's parameters: views into `full`
   std::vector<std::string> names;
   std::vector<int64_t> offsets;
@@ -109,99 +114,122 @@ FullyShardedDataParallel::FullyShardedDataParallel(torch::nn::Module& module, co
     replica_index_ = world.rank() / shard;
   }
 
-  // Units: the root (every parameter in no unit of the model's), then the model's own.
+  // Units: the root (every parameter in no unit of the model's), then the model's own; under
+  // expert parallelism a unit's expert parameters go to its companion.
   std::unordered_map<const c10::TensorImpl*, std::string> name_of;
   for (auto& item : module.named_parameters()) name_of[item.value().unsafeGetTensorImpl()] = item.key();
   std::unordered_map<const c10::TensorImpl*, bool> in_unit;
-  std::vector<std::vector<at::Tensor>> groups(1);
+  std::vector<std::vector<at::Tensor>> groups(1), expert_groups(1);
   for (const RunnerUnit& unit : units) {
     groups.emplace_back();
+    expert_groups.emplace_back();
     for (torch::nn::Module* m : unit.modules)
       for (auto& p : m->parameters()) {
-        DT_CHECK(!in_unit.count(p.unsafeGetTensorImpl()), "FSDP: parameter {} is in two units",
-                 name_of.at(p.unsafeGetTensorImpl()));
+        const std::string& name = name_of.at(p.unsafeGetTensorImpl());
+        DT_CHECK(!in_unit.count(p.unsafeGetTensorImpl()), "FSDP: parameter {} is in two units", name);
         in_unit[p.unsafeGetTensorImpl()] = true;
-        groups.back().push_back(p);
+        (opt_.expert_comm && is_expert_parameter(name) ? expert_groups : groups).back().push_back(p);
       }
   }
   for (auto& item : module.named_parameters())
     if (!in_unit.count(item.value().unsafeGetTensorImpl())) groups[0].push_back(item.value());
 
-  const int64_t ranks = shard_comm_->size(), me = shard_comm_->rank();
   at::NoGradGuard no_grad;
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    auto u = std::make_unique<Unit>();
-    u->index = static_cast<int64_t>(g);
-    u->recompute = g > 0 && opt_.activation_checkpointing && units[g - 1].block;
-    const at::TensorOptions master = at::TensorOptions().dtype(at::kFloat).device(opt_.device);
-    for (auto& p : groups[g]) {
-      DT_CHECK(p.is_meta() || p.device() == opt_.device, "FSDP: parameter {} is on {}, its shards go on {}",
-               name_of.at(p.unsafeGetTensorImpl()), p.device().str(), opt_.device.str());
-      u->params.push_back(p);
-      u->names.push_back(name_of.at(p.unsafeGetTensorImpl()));
-      u->offsets.push_back(u->numel);
-      u->numel += p.numel();
-    }
-    u->padded = (u->numel + ranks - 1) / ranks * ranks;
-    u->shard_numel = u->padded / ranks;
-    u->shard = at::zeros({u->shard_numel}, master);
-    u->shard_grad = at::zeros({u->shard_numel}, master);
-    // Alone (no shard group, no replicas) and computing in fp32, a rank's shard is the whole flat
-    // parameter: the module's parameters view the shard itself and nothing is gathered,
-    // freed or reduced (one process pays no copies for FSDP).
-    u->aliased = ranks == 1 && !replica_comm_ && opt_.compute_dtype == at::kFloat;
-    u->full = u->aliased ? u->shard : unallocated(u->padded, master.dtype(opt_.compute_dtype));
-    u->gathered = u->aliased;
-    const int64_t lo_shard = me * u->shard_numel, hi_shard = lo_shard + u->shard_numel;
-    for (std::size_t k = 0; k < u->params.size(); ++k) {
-      at::Tensor& p = u->params[k];
-      const int64_t lo = std::max(lo_shard, u->offsets[k]), hi = std::min(hi_shard, u->offsets[k] + p.numel());
-      if (lo < hi) {
-        Slice s{u->names[k], u->shard.narrow(0, lo - lo_shard, hi - lo),
-                u->shard_grad.narrow(0, lo - lo_shard, hi - lo), p.sizes().vec(), lo - u->offsets[k]};
-        init(s.name, s.value, s.start);
-        slices_.push_back(std::move(s));
-      }
-      // From now on the parameter is a view into the unit's flat buffer; its own memory goes.
-      rebind(p, u->full.narrow(0, u->offsets[k], p.numel()).view(p.sizes()));
-    }
-    if (!u->aliased) free_storage(u->full);
-    units_.push_back(std::move(u));
+    const bool recompute = g > 0 && opt_.activation_checkpointing && units[g - 1].block;
+    const auto index = static_cast<int64_t>(g);
+    units_.push_back(make_unit(index, groups[g], *shard_comm_, recompute, 1.0, name_of, init));
+    if (expert_groups[g].empty()) continue;
+    companions_.push_back(
+        make_unit(index, expert_groups[g], *opt_.expert_comm, recompute, opt_.expert_grad_scale, name_of, init));
+    units_.back()->companion = companions_.back().get();
   }
 }
 
-FullyShardedDataParallel::~FullyShardedDataParallel() {
-  for (auto& u : units_) {
-    if (u->gather_work) u->gather_work->settle();
-    if (u->reduce_work) u->reduce_work->settle();
+std::unique_ptr<FullyShardedDataParallel::Unit> FullyShardedDataParallel::make_unit(
+    int64_t index, const std::vector<at::Tensor>& params, Communicator& comm, bool recompute, double grad_scale,
+    const std::unordered_map<const c10::TensorImpl*, std::string>& name_of, const ShardInit& init) {
+  const int64_t ranks = comm.size(), me = comm.rank();
+  auto u = std::make_unique<Unit>();
+  u->index = index;
+  u->recompute = recompute;
+  u->comm = &comm;
+  u->grad_scale = grad_scale;
+  const at::TensorOptions master = at::TensorOptions().dtype(at::kFloat).device(opt_.device);
+  for (const auto& p : params) {
+    DT_CHECK(p.is_meta() || p.device() == opt_.device, "FSDP: parameter {} is on {}, its shards go on {}",
+             name_of.at(p.unsafeGetTensorImpl()), p.device().str(), opt_.device.str());
+    u->params.push_back(p);
+    u->names.push_back(name_of.at(p.unsafeGetTensorImpl()));
+    u->offsets.push_back(u->numel);
+    u->numel += p.numel();
   }
+  u->padded = (u->numel + ranks - 1) / ranks * ranks;
+  u->shard_numel = u->padded / ranks;
+  u->shard = at::zeros({u->shard_numel}, master);
+  u->shard_grad = at::zeros({u->shard_numel}, master);
+  // Alone (no shard group, no replicas) and computing in fp32, a rank's shard is the whole flat
+  // parameter: the module's parameters view the shard itself and nothing is gathered,
+  // freed or reduced (one process pays no copies for FSDP).
+  u->aliased = ranks == 1 && !replica_comm_ && opt_.compute_dtype == at::kFloat && grad_scale == 1.0;
+  u->full = u->aliased ? u->shard : unallocated(u->padded, master.dtype(opt_.compute_dtype));
+  u->gathered = u->aliased;
+  const int64_t lo_shard = me * u->shard_numel, hi_shard = lo_shard + u->shard_numel;
+  for (std::size_t k = 0; k < u->params.size(); ++k) {
+    at::Tensor& p = u->params[k];
+    const int64_t lo = std::max(lo_shard, u->offsets[k]), hi = std::min(hi_shard, u->offsets[k] + p.numel());
+    if (lo < hi) {
+      Slice s{u->names[k], u->shard.narrow(0, lo - lo_shard, hi - lo), u->shard_grad.narrow(0, lo - lo_shard, hi - lo),
+              p.sizes().vec(), lo - u->offsets[k]};
+      init(s.name, s.value, s.start);
+      slices_.push_back(std::move(s));
+    }
+    // From now on the parameter is a view into the unit's flat buffer; its own memory goes.
+    rebind(p, u->full.narrow(0, u->offsets[k], p.numel()).view(p.sizes()));
+  }
+  if (!u->aliased) free_storage(u->full);
+  return u;
+}
+
+FullyShardedDataParallel::~FullyShardedDataParallel() {
+  for (auto* list : {&units_, &companions_})
+    for (auto& u : *list) {
+      if (u->gather_work) u->gather_work->settle();
+      if (u->reduce_work) u->reduce_work->settle();
+    }
 }
 
 int64_t FullyShardedDataParallel::shard_bytes() const {
   int64_t b = 0;
-  for (auto& u : units_) b += static_cast<int64_t>(u->shard.nbytes() + u->shard_grad.nbytes());
+  for (const auto* list : {&units_, &companions_})
+    for (const auto& u : *list) b += static_cast<int64_t>(u->shard.nbytes() + u->shard_grad.nbytes());
   return b;
 }
 
 void FullyShardedDataParallel::gather_async(Unit& u) {
+  if (u.companion) gather_async(*u.companion);
   if (u.gathered || u.gather_work) return;
-  const Span span(fmt::format("fsdp all_gather unit {}", u.index));
+  const Span span(fmt::format("fsdp all_gather unit {}{}", u.index, u.grad_scale != 1.0 ? " experts" : ""));
   allocate_storage(u.full);
   u.gather_src = u.shard.scalar_type() == opt_.compute_dtype ? u.shard : u.shard.to(opt_.compute_dtype);
-  u.gather_work = shard_comm_->all_gather(u.gather_src, u.full);
+  u.gather_work = u.comm->all_gather(u.gather_src, u.full);
 }
 
 void FullyShardedDataParallel::gather(Unit& u) {
   gather_async(u);
-  if (u.gather_work) {
-    waits_.time([&] { u.gather_work->wait(); });
-    u.gather_work.reset();
-    u.gather_src = at::Tensor();
+  for (Unit* x : {&u, u.companion}) {
+    if (!x) continue;
+    if (x->gather_work) {
+      waits_.time([&] { x->gather_work->wait(); });
+      x->gather_work.reset();
+      x->gather_src = at::Tensor();
+    }
+    x->gathered = true;
   }
-  u.gathered = true;
 }
 
 void FullyShardedDataParallel::release(Unit& u) {
+  if (u.companion) release(*u.companion);
   if (!u.gathered || u.aliased) return;
   free_storage(u.full);
   u.gathered = false;
@@ -218,17 +246,17 @@ at::Tensor FullyShardedDataParallel::flat_grad(Unit& u) {
   return flat;
 }
 
-void FullyShardedDataParallel::reduce_async(Unit& u, at::Tensor flat) {
+void FullyShardedDataParallel::reduce_async(Unit& u, at::Tensor flat, bool drain) {
   for (auto& p : u.params) p.mutable_grad() = at::Tensor();
   if (u.aliased) return;  // the gradients are in the shard already
   // The previous unit's reduce-scatter ran while this unit's backward computed; it ends
   // now, so at most two units' unsharded gradients (this one's and the one in flight) live.
-  drain_reductions();
+  if (drain) drain_reductions();
   const Span span(fmt::format("fsdp reduce_scatter unit {}", u.index));
   // Reductions in fp32; the caller's reference moves in, so the gradient dies with full_grad.
   u.full_grad = flat.scalar_type() == at::kFloat ? std::move(flat) : flat.to(at::kFloat);
   u.reduced = at::empty({u.shard_numel}, u.shard.options());
-  u.reduce_work = shard_comm_->reduce_scatter(u.full_grad, u.reduced, ReduceOp::kAvg);
+  u.reduce_work = u.comm->reduce_scatter(u.full_grad, u.reduced, ReduceOp::kAvg);
   reducing_.push_back(&u);
 }
 
@@ -239,6 +267,7 @@ void FullyShardedDataParallel::finish_reduce(Unit& u) {
   });
   u.reduce_work.reset();
   u.full_grad = at::Tensor();
+  if (u.grad_scale != 1.0) u.reduced.mul_(u.grad_scale);
   u.shard_grad.add_(u.reduced);  // accumulates over micro-steps
   u.reduced = at::Tensor();
 }
@@ -249,7 +278,8 @@ void FullyShardedDataParallel::drain_reductions() {
 }
 
 void FullyShardedDataParallel::zero_grads() {
-  for (auto& u : units_) u->shard_grad.zero_();
+  for (auto* list : {&units_, &companions_})
+    for (auto& u : *list) u->shard_grad.zero_();
 }
 
 void FullyShardedDataParallel::begin_micro_step() {
@@ -264,7 +294,7 @@ void FullyShardedDataParallel::finish_micro_step() {
   reduce_async(*units_[0], std::move(root_grad_));
   drain_reductions();
   for (auto& u : units_) {
-    if (u->gather_work) gather(*u);  // a prefetch nobody used: finish it before freeing
+    if (u->gather_work || (u->companion && u->companion->gather_work)) gather(*u);  // a prefetch nobody used
     release(*u);
   }
 }
@@ -317,6 +347,7 @@ at::Tensor FullyShardedDataParallel::unit_backward(void* context, int64_t unit, 
   if (u.recompute) {
     x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
     at::AutoGradMode on(true);
+    const RecomputeScope again;  // the forward ran once already (what it counts, it counted)
     y = u.call(x);
   } else {
     x = ctx->saved_data["x"].toTensor();
@@ -325,11 +356,14 @@ at::Tensor FullyShardedDataParallel::unit_backward(void* context, int64_t unit, 
   }
   std::vector<at::Tensor> inputs{x};
   inputs.insert(inputs.end(), u.params.begin(), u.params.end());
+  if (u.companion) inputs.insert(inputs.end(), u.companion->params.begin(), u.companion->params.end());
   at::Tensor flat = flat_grad(u);
+  at::Tensor expert_flat = u.companion ? flat_grad(*u.companion) : at::Tensor();
   torch::autograd::backward({y}, {grad_y}, /*retain_graph=*/false, /*create_graph=*/false, inputs);
   at::Tensor grad_x = x.grad();
   release(u);
   reduce_async(u, std::move(flat));
+  if (u.companion) reduce_async(*u.companion, std::move(expert_flat), /*drain=*/false);  // in flight with u's
   return grad_x;
 }
 

@@ -27,6 +27,13 @@
 // Hybrid sharding (shard_size < world): shards inside groups of shard_size consecutive
 // ranks, replicas across groups; gradients are reduce-scattered inside the group, then
 // all-reduced across replicas.
+//
+// Expert parallelism (expert_comm set): a rank holds only its experts of each MoE block, so
+// a unit's expert parameters form a companion unit of their own, sharded over expert_comm
+// (the ranks that hold the same experts), gathered, freed and reduce-scattered with the
+// unit. Their averaged gradients are scaled by expert_grad_scale (1/ep): an expert's
+// gradient already sums the tokens of its ep ranks. Dense parameters stay sharded over the
+// world, so every shard is still disjoint across the world (the gradient norm).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -35,6 +42,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/comm/communicator.h"
@@ -52,6 +60,8 @@ struct FsdpOptions {
   // Where the shards and the gathered buffers live. The module's parameters are either there
   // already or on the meta device (built inside MetaParameters: never materialised whole).
   at::Device device = at::kCPU;
+  Communicator* expert_comm = nullptr;  // expert parallelism: the replicas of this rank's experts
+  double expert_grad_scale = 1.0;
 };
 
 // Fills elements [start, start + values.numel()) of parameter `name` (flattened) into the
@@ -100,11 +110,15 @@ class FullyShardedDataParallel final : public BlockRunner {
 
  private:
   struct Unit;
+  std::unique_ptr<Unit> make_unit(int64_t index, const std::vector<at::Tensor>& params, Communicator& comm,
+                                  bool recompute, double grad_scale,
+                                  const std::unordered_map<const c10::TensorImpl*, std::string>& name_of,
+                                  const ShardInit& init);
   void gather_async(Unit& u);
   void gather(Unit& u);
   void release(Unit& u);
   at::Tensor flat_grad(Unit& u);
-  void reduce_async(Unit& u, at::Tensor flat);
+  void reduce_async(Unit& u, at::Tensor flat, bool drain = true);
   void finish_reduce(Unit& u);
   void drain_reductions();
 
@@ -112,7 +126,8 @@ class FullyShardedDataParallel final : public BlockRunner {
   std::unique_ptr<Communicator> shard_owned_, replica_comm_;
   Communicator* shard_comm_ = nullptr;
   int64_t replica_index_ = 0;
-  std::vector<std::unique_ptr<Unit>> units_;  // [0] root, [1 + i] the model's unit i
+  std::vector<std::unique_ptr<Unit>> units_;       // [0] root, [1 + i] the model's unit i
+  std::vector<std::unique_ptr<Unit>> companions_;  // expert parallelism: units' expert parameters
   std::vector<Slice> slices_;
   std::vector<Unit*> reducing_;  // units whose reduce-scatter is in flight, oldest first
   at::Tensor root_grad_;         // the root unit's flat gradient during a micro-step

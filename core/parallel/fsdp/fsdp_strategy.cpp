@@ -12,23 +12,32 @@ FsdpShards::FsdpShards(FullyShardedDataParallel& fsdp) : fsdp_(fsdp) {
   }
 }
 
-FsdpStrategy::FsdpStrategy(const FsdpSettings& settings, int world_size) {
+FsdpStrategy::FsdpStrategy(const FsdpSettings& settings, int world_size) : ep_(settings.ep) {
   opt_.reshard_after_forward = settings.reshard_after_forward;
   opt_.prefetch = settings.prefetch;
   opt_.shard_size = settings.shard_size;
   DT_USAGE(opt_.shard_size >= 0 && (opt_.shard_size == 0 || world_size % opt_.shard_size == 0),
            "--hsdp-shard-size {}: must divide the world size {} (e.g. the ranks per node)", opt_.shard_size,
            world_size);
+  DT_USAGE(ep_ >= 1 && world_size % ep_ == 0,
+           "--ep {}: must divide the world size {} (the data-parallel ranks: expert groups are made of them)", ep_,
+           world_size);
+  DT_USAGE(ep_ == 1 || opt_.shard_size == 0, "--ep {} with --hsdp-shard-size {}: not supported; drop one of them", ep_,
+           opt_.shard_size);
 }
 
 void FsdpStrategy::check(const RunShape& shape, int) {
   opt_.activation_checkpointing = shape.activation_checkpointing;
   opt_.compute_dtype = shape.bf16 ? at::kBFloat16 : at::kFloat;
+  const ModelConfig& c = shape.model;
+  DT_USAGE(ep_ == 1 || c.moe(), "--ep {}: expert parallelism needs a mixture of experts; {} is dense", ep_, c.name);
+  DT_USAGE(!c.moe() || c.experts % ep_ == 0, "--ep {}: must divide the {} experts of {}", ep_, c.experts, c.name);
 }
 
 ParallelLayout FsdpStrategy::layout(const RunShape& shape, int world_size) const {
   // Memory is sharded over the shard group; the data is split over the whole world.
   return {.dp = opt_.shard_size == 0 ? world_size : opt_.shard_size,
+          .ep = ep_,
           .shard_params = true,
           .micro_batch = shape.micro_batch,
           .seq = shape.seq,
@@ -36,15 +45,26 @@ ParallelLayout FsdpStrategy::layout(const RunShape& shape, int world_size) const
           .bf16 = shape.bf16};
 }
 
-Transformer FsdpStrategy::make_model(const ModelConfig& config, World&) {
+Transformer FsdpStrategy::make_model(const ModelConfig& config, World& world) {
+  ExpertParallel ep;
+  if (ep_ > 1) {
+    // Groups of ep consecutive ranks (inside a node) split the experts; the ranks at the same
+    // place in every group hold the same experts, and shard them.
+    Communicator& w = *world.comm;
+    ep_comm_ = w.split(static_cast<int>(w.rank() / ep_), w.rank(), "ep");
+    expert_comm_ = w.split(static_cast<int>(w.rank() % ep_), w.rank(), "expert-shard");
+    ep.comm = ep_comm_.get();
+  }
   const MetaParameters meta;
-  return Transformer(config);
+  return Transformer(config, TensorParallel{}, ModelPart{}, ep);
 }
 
 ParallelRun FsdpStrategy::wrap(torch::nn::Module&, TransformerImpl* lm, const WrapContext& ctx) {
   const ModelConfig config = lm->config();
   const uint64_t seed = ctx.seed;
   opt_.device = ctx.device;
+  opt_.expert_comm = expert_comm_.get();
+  opt_.expert_grad_scale = 1.0 / static_cast<double>(ep_);
   auto fsdp = std::make_unique<FullyShardedDataParallel>(
       *lm, lm->runner_units(), *ctx.world.comm, opt_,
       [config, seed](const std::string& name, const at::Tensor& values, int64_t start) {
@@ -66,6 +86,7 @@ nlohmann::json FsdpStrategy::describe() const {
           {"prefetch", opt_.prefetch},
           {"activation_checkpointing", opt_.activation_checkpointing},
           {"hsdp_shard_size", opt_.shard_size},
+          {"ep", ep_},
           {"compute_dtype", opt_.compute_dtype == at::kBFloat16 ? "bf16" : "fp32"}};
 }
 

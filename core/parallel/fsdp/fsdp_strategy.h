@@ -43,6 +43,7 @@ struct FsdpSettings {
   bool reshard_after_forward = true;
   bool prefetch = true;
   int64_t shard_size = 0;  // hybrid sharding: ranks per shard group; 0 = the whole world
+  int64_t ep = 1;          // expert parallelism: groups of ep consecutive ranks split the experts
 };
 
 class FsdpStrategy final : public Strategy {
@@ -59,6 +60,8 @@ class FsdpStrategy final : public Strategy {
 
  private:
   FsdpOptions opt_;
+  int64_t ep_ = 1;
+  std::unique_ptr<Communicator> ep_comm_, expert_comm_;  // expert parallelism (ep > 1)
 };
 
 }  // namespace dtbench

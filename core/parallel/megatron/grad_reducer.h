@@ -36,9 +36,11 @@ class MegatronGradReducer final : public GradientReducer, public ChunkGradients 
   void sum_partial_grads();
 
   ProcessGrid& grid_;
-  std::vector<std::unique_ptr<DistributedDataParallel>> ddp_;  // one per chunk
-  std::vector<at::Tensor> tp_summed_;                          // gradients that are partial sums over tp
-  std::optional<at::Tensor> embed_;                            // the tied embedding (or its copy)
+  // Per chunk: one over dp, or under expert parallelism one for the dense parameters over dp
+  // and one for the experts' over their replicas.
+  std::vector<std::vector<std::unique_ptr<DistributedDataParallel>>> ddp_;
+  std::vector<at::Tensor> tp_summed_;  // gradients that are partial sums over tp
+  std::optional<at::Tensor> embed_;    // the tied embedding (or its copy)
   bool last_ = false;
 };
 

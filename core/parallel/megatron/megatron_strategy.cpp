@@ -22,7 +22,11 @@ std::vector<TrainTensor> megatron_tensors(const std::vector<TransformerImpl*>& c
       TrainTensor t{model->global_name(item.key()), item.value(), s.shape, 0};
       if (s.dim == 0) t.start = s.offset * (item.value().numel() / std::max<int64_t>(1, item.value().size(0)));
       if (s.dim == 1) t.block = {s.shape[1], s.offset, item.value().size(1)};
-      t.in_norm = (s.dim >= 0 || grid.tp_rank == 0) && !(tied_copy && item.key() == "embed.weight");
+      // Counted once in the norm over tp x pp (x ep): a split parameter by every holder, a
+      // replicated one by tp rank 0 (and, under expert parallelism, ep rank 0 unless an expert's).
+      const bool expert = is_expert_parameter(item.key());
+      t.in_norm = (s.dim >= 0 || grid.tp_rank == 0) && (expert || grid.ep_rank == 0) &&
+                  !(tied_copy && item.key() == "embed.weight");
       t.writer = t.in_norm;
       tensors.push_back(t);
     }
@@ -38,6 +42,13 @@ MegatronStrategy::MegatronStrategy(const MegatronSettings& settings, int world_s
   DT_USAGE(s_.vp >= 1, "--vp {}: at least 1", s_.vp);
   DT_USAGE(s_.vp == 1 || s_.pp > 1, "--vp {}: virtual stages interleave a pipeline; give --pp 2 or more", s_.vp);
   DT_USAGE(s_.vp == 1 || s_.pp_layers.empty(), "--vp with --pp-layers: the interleaved schedule splits evenly");
+  DT_USAGE(s_.ep >= 1, "--ep {}: at least 1", s_.ep);
+  DT_USAGE(data_parallel_size(world_size) % s_.ep == 0,
+           "--ep {}: must divide the data-parallel size {} (world {} / (--tp {} x --pp {})); expert groups are made "
+           "of replicas",
+           s_.ep, data_parallel_size(world_size), world_size, s_.tp, s_.pp);
+  DT_USAGE(s_.ep == 1 || !s_.distributed_optimizer,
+           "--ep {} with --distributed-optimizer: not supported; drop one of them", s_.ep);
   DT_USAGE(!s_.sequence_parallel || s_.tp > 1,
            "--sp needs --tp of 2 or more (it splits the sequence over the tensor-parallel group)");
 }
@@ -49,6 +60,8 @@ void MegatronStrategy::check(const RunShape& a, int world_size) {
   DT_USAGE(c.heads % tp == 0 && c.kv_heads % tp == 0, "--tp {}: must divide the heads ({}) and the kv-heads ({}) of {}",
            tp, c.heads, c.kv_heads, c.name);
   DT_USAGE(c.ffn % tp == 0, "--tp {}: must divide the MLP width {} of {}", tp, c.ffn, c.name);
+  DT_USAGE(s_.ep == 1 || c.moe(), "--ep {}: expert parallelism needs a mixture of experts; {} is dense", s_.ep, c.name);
+  DT_USAGE(!c.moe() || c.experts % s_.ep == 0, "--ep {}: must divide the {} experts of {}", s_.ep, c.experts, c.name);
   DT_USAGE(!s_.sequence_parallel || a.seq % tp == 0, "--sp: the sequence {} must divide by --tp {}", a.seq, tp);
   DT_USAGE(pp <= c.layers, "--pp {}: more stages than the {} layers of {}", pp, c.layers, c.name);
   DT_USAGE(vp == 1 || c.layers % (pp * vp) == 0,
@@ -72,6 +85,7 @@ ParallelLayout MegatronStrategy::layout(const RunShape& a, int world_size) const
   return {.dp = data_parallel_size(world_size),
           .tp = s_.tp,
           .pp = s_.pp,
+          .ep = s_.ep,
           .micro_batch = a.micro_batch,
           .seq = a.seq,
           .activation_checkpointing = a.activation_checkpointing,
@@ -83,8 +97,9 @@ Transformer MegatronStrategy::make_model(const ModelConfig& config, World& world
            "--pp {}: pipeline stages exchange activations point to point, which the store backend cannot; start "
            "the ranks with mpirun (or srun --mpi=pmix)",
            s_.pp);
-  grid_ = make_process_grid(*world.comm, s_.tp, s_.pp);
+  grid_ = make_process_grid(*world.comm, s_.tp, s_.pp, s_.ep);
   const TensorParallel tp{grid_.tp_comm.get(), s_.sequence_parallel};
+  const ExpertParallel ep{grid_.ep_comm.get()};
   const int64_t pp = s_.pp, vp = s_.vp;
   // Chunk k of stage s is virtual stage k·pp + s, its layers a contiguous block.
   for (int64_t k = 0; k < vp; ++k) {
@@ -99,7 +114,7 @@ Transformer MegatronStrategy::make_model(const ModelConfig& config, World& world
     }
     part.first = virtual_stage == 0;
     part.last = virtual_stage == pp * vp - 1;
-    chunks_.push_back(Transformer(config, tp, part));
+    chunks_.push_back(Transformer(config, tp, part, ep));
   }
   return chunks_[0];
 }
@@ -125,7 +140,8 @@ ParallelRun MegatronStrategy::wrap(torch::nn::Module&, TransformerImpl* lm, cons
     // The ranges are disjoint across dp as well as tp and pp: the norm spans every rank.
     run.shard = std::make_unique<DistributedOptimizer>(tensors, *grid_.dp_comm, ctx.world.comm.get());
   } else {
-    for (TrainTensor& t : tensors) t.writer = t.writer && grid_.dp_rank == 0;  // replicas: the first writes
+    // Replicas: the first writes (the first of the experts' replicas: dp ranks below ep).
+    for (TrainTensor& t : tensors) t.writer = t.writer && grid_.dp_rank / grid_.ep == 0;
     run.shard = std::make_unique<LocalParameters>(std::move(tensors), grid_.mp_comm.get());
   }
   run.reducer = std::move(reducer);
@@ -137,6 +153,7 @@ nlohmann::json MegatronStrategy::describe() const {
   return {{"name", "megatron"},
           {"tp", s_.tp},
           {"pp", s_.pp},
+          {"ep", s_.ep},
           {"sp", s_.sequence_parallel},
           {"vp", s_.vp},
           {"pp_layers", layers_},

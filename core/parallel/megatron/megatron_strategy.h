@@ -16,6 +16,7 @@ namespace dtbench {
 
 struct MegatronSettings {
   int64_t tp = 1, pp = 1, vp = 1;  // tensor-parallel size, pipeline stages, chunks per stage
+  int64_t ep = 1;                  // expert-parallel size (a mixture of experts; divides dp)
   std::vector<int64_t> pp_layers;  // layers per stage; empty: as even as possible
   bool sequence_parallel = false;
   bool distributed_optimizer = false;
