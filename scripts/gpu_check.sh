@@ -7,7 +7,8 @@
 #   1. kernel_check: every fused kernel against its reference, fp32 and bf16 tolerances;
 #   2. fsdp_llama at world size 1: Llama 3.2 1B, bf16, sequence 2048, no activation
 #      checkpointing: tokens/s, TFLOP/s, MFU;
-#   3. collectives_perf over NCCL on the one GPU: every data type, results checked;
+#   3. collectives_perf over NCCL on the one GPU: every data type, results checked; then a
+#      mixture of experts (fsdp_llama --model tiny_moe, bf16) and all_to_allv, checked;
 #   4. on cuda where nsys exists: fsdp_llama's steps 4-5 under Nsight Systems (NSYS=1's way:
 #      launch/nsys-wrap, --profile-steps 4-5), its report in DIR/gpu_check/nsys/;
 #   5. the same model in a plain PyTorch eager loop (benchmarks/peers/torch_eager_peer.py);
@@ -176,6 +177,22 @@ if coll and coll.get("rows"):
                  f"{big['size_bytes']} B {big['type']}: {big['out_of_place']['algbw_gbps']:.1f} GB/s algbw")
 else:
     lines.append(f"collectives  {no_result('collectives_perf')}")
+moe, a2av = load("moe.json"), load("all_to_allv.json")
+if moe and moe.get("metrics", {}).get("moe"):
+    mm = moe["metrics"]["moe"]
+    s["moe"] = {"verdict": verdict("moe"), "loss_first": moe["metrics"]["loss_first"],
+                "loss_last": moe["metrics"]["loss_last"], "aux_loss_last": mm["aux_loss_last"],
+                "imbalance": mm["imbalance"]}
+    lines.append(f"moe          {verdict('moe')}: tiny_moe bf16, loss {moe['metrics']['loss_first']:.3f} -> "
+                 f"{moe['metrics']['loss_last']:.3f}, aux {mm['aux_loss_last']:.4f}, experts max/mean {mm['imbalance']:.2f}")
+else:
+    lines.append(f"moe          {no_result('moe')}")
+if a2av and a2av.get("rows"):
+    s["all_to_allv"] = {"verdict": verdict("all_to_allv"), "rows": len(a2av["rows"]), "wrong": a2av["metrics"]["wrong"]}
+    lines.append(f"all_to_allv  {verdict('all_to_allv')}: {len(a2av['rows'])} sizes x types checked, "
+                 f"{a2av['metrics']['wrong']} wrong")
+else:
+    lines.append(f"all_to_allv  {no_result('all_to_allv')}")
 if "nsys" in ran:
     reps = sorted(f for f in os.listdir(os.path.join(out, "nsys")) if f.endswith(".nsys-rep")) \
         if os.path.isdir(os.path.join(out, "nsys")) else []
@@ -320,6 +337,14 @@ step fsdp_llama 180 loud "$bin/benchmarks/fsdp_llama" --device "$device" --model
 # shellcheck disable=SC2046
 step collectives_perf 90 loud "$bin/benchmarks/collectives_perf" --device "$device" --op all_reduce "${coll[@]}" \
   $(single) --out "$out/collectives_perf.json" || true
+# A mixture of experts on the device: routing, the sorted dispatch, the experts and the
+# combine on its tensors (bf16, fp32 router); all_to_allv's grouped send/recv (checked).
+# shellcheck disable=SC2046
+step moe 90 loud "$bin/benchmarks/fsdp_llama" --device "$device" --model tiny_moe --seq 256 --global-batch 4 \
+  --steps 5 --dtype bf16 --data synthetic --threads "$threads" $(single) --out "$out/moe.json" || true
+# shellcheck disable=SC2046
+step all_to_allv 60 loud "$bin/benchmarks/collectives_perf" --device "$device" --op all_to_allv "${coll[@]}" \
+  $(single) --out "$out/all_to_allv.json" || true
 # Nsight Systems over steps 4-5 of a short run, as NSYS=1 runs ranks (launch/nsys-wrap, the
 # capture range from --profile-steps). A machine without nsys says so and goes on.
 if [ "$device" = cuda ] && command -v nsys >/dev/null 2>&1; then

@@ -44,8 +44,8 @@ at::Tensor move_rows(const at::Tensor& x, const std::vector<int64_t>& send_rows,
 }
 
 struct ExchangeRows : torch::autograd::Function<ExchangeRows> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, std::vector<int64_t> send_rows,
-                            std::vector<int64_t> recv_rows, Communicator* comm) {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const std::vector<int64_t>& send_rows,
+                            const std::vector<int64_t>& recv_rows, Communicator* comm) {
     ctx->saved_data["comm"] = reinterpret_cast<int64_t>(comm);
     ctx->saved_data["send"] = send_rows;
     ctx->saved_data["recv"] = recv_rows;

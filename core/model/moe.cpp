@@ -3,10 +3,12 @@
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
 #include <numeric>
+#include <optional>
 
 #include "core/layers/moe_aux.h"
 #include "core/layers/router.h"
 #include "core/report/errors.h"
+#include "core/report/span.h"
 
 namespace dtbench {
 
@@ -71,6 +73,7 @@ at::Tensor MoeImpl::run_experts(const at::Tensor& rows, const std::vector<int64_
 }
 
 at::Tensor MoeImpl::forward(const at::Tensor& x_in) {
+  std::optional<Span> span(std::in_place, "moe route");
   const bool sp = tp_.sequence_parallel && tp_.size() > 1;
   const at::Tensor x = sp ? enter_parallel_region(x_in, tp_) : x_in;  // whole sequences
   const int64_t b = x.size(0), t = x.size(1), h = x.size(2), n = b * t;
@@ -96,12 +99,15 @@ at::Tensor MoeImpl::forward(const at::Tensor& x_in) {
   const std::vector<int64_t> counts(counts_host.data_ptr<int64_t>(),
                                     counts_host.data_ptr<int64_t>() + counts_host.numel());
 
+  span.emplace("moe experts");  // the dispatch, the experts and the way back
   const at::Tensor tokens = sp ? flat : enter_parallel_region(flat, tp_);
   at::Tensor out = run_experts(tokens.index_select(0, token_of), counts);
   if (!sp) out = exit_parallel_region(out, tp_);  // whole outputs, then weighted
+  span.emplace("moe combine");
   const at::Tensor w = r.weights.reshape({-1}).index_select(0, order).unsqueeze(1).to(out.scalar_type());
   at::Tensor y = at::zeros({n, h}, out.options()).index_add(0, token_of, out * w).view({b, t, h});
   if (sp) y = exit_parallel_region(y, tp_);  // weighted partial sums, reduce-scattered
+  span.reset();
 
   // d objective / d aux: the loss is divided as the language-model loss is (aux_loss_scale),
   // weighted by the coefficient, averaged over layers and sequences (the loop divides by

@@ -52,7 +52,7 @@ class MoeImpl : public torch::nn::Module {
   // expert e (all E): sent to the experts' ranks and back under expert parallelism.
   at::Tensor run_experts(const at::Tensor& rows, const std::vector<int64_t>& counts);
 
-  int64_t experts_total_, top_k_, layers_, layer_, first_expert_;
+  int64_t experts_total_, top_k_, layers_, layer_;
   double coef_;
   TensorParallel tp_;
   ExpertParallel ep_;

@@ -5,6 +5,7 @@
 #include "core/model/init.h"
 #include "core/model/recompute.h"
 #include "core/report/errors.h"
+#include "core/report/span.h"
 #include "kernels/dispatch.h"
 
 namespace dtbench {
@@ -49,7 +50,9 @@ BlockImpl::BlockImpl(const ModelConfig& c, const TensorParallel& tp, const Exper
 at::Tensor BlockImpl::forward(const at::Tensor& x, const RopeTables* rope) {
   at::Tensor h = x + attn(attn_norm(x), rope);
   const at::Tensor y = mlp_norm(h);
-  return h + (moe ? moe(y) : mlp(y));
+  if (moe) return h + moe(y);
+  const Span span("mlp");
+  return h + mlp(y);
 }
 
 TransformerImpl::TransformerImpl(const ModelConfig& c, const TensorParallel& tp, const ModelPart& part,

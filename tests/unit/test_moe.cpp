@@ -129,7 +129,7 @@ TEST_CASE("the aux loss reaches the router with the gradient its scale asks for"
   CHECK(at::allclose(via_block, by_hand, 1e-4, 1e-9));
   // The step's figures: every token counted once per layer, and the aux sum.
   const at::Tensor taken = MoeStats::instance().take(c.layers, c.experts, y);
-  CHECK(taken.narrow(0, c.experts, c.experts).sum().item<double>() == Approx(3 * 5 * c.top_k));
+  CHECK(taken.narrow(0, c.experts, c.experts).sum().item<double>() == Approx(15.0 * static_cast<double>(c.top_k)));
   CHECK(taken.narrow(0, 0, c.experts).sum().item<double>() == 0);  // layer 0 did not run
   CHECK(taken[c.layers * c.experts].item<double>() == Approx(load_balancing_sum(r, 3).item<double>()));
   set_aux_loss_scale(1.0);
