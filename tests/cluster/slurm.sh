@@ -2,8 +2,8 @@
 # Real multi-node Slurm on the virtual cluster: munged (its socket in the cluster's folder) and
 # slurmctld on head, one `slurmd -N nodeK` in each node's namespaces (%n in its spool, pid and
 # log paths), every daemon on the cluster's /24 (NoInAddrAny). sbatch --nodes=2
-# --ntasks-per-node=2 of slurm/fsdp_llama.sbatch, ddp_train.sbatch and collectives.sbatch, each
-# in both launch forms (srun with PMIx, and one dtbench-launch per node): COMPLETED, and the
+# --ntasks-per-node=2 of slurm/fsdp_llama.sbatch (under the launcher: tiny_moe with EP=2),
+# ddp_train.sbatch and collectives.sbatch, each in both launch forms (srun with PMIx, and one dtbench-launch per node): COMPLETED, and the
 # records name both hosts with their ranks; slurm/node_sweep.sbatch sweeps both nodes.
 # scancel -s USR1 under a running job: every rank's comm trace, one desync report, training goes on.
 # dtbench-launch told another node count than its
@@ -100,8 +100,13 @@ check_job() {  # check_job NAME RECORD
 train=(MODEL=tiny STEPS=6 SEQ=32 GLOBAL_BATCH=8 LR=1e-3)
 submit fsdp_srun fsdp_llama.sbatch "${train[@]}"
 check_job fsdp_srun "$sdir/runs/fsdp_srun/result.json"
-submit fsdp_launcher fsdp_llama.sbatch "${train[@]}" LAUNCH=launcher
+# Under the launcher, a mixture of experts with expert parallelism (EP=2: each node's two ranks
+# split the experts and exchange tokens).
+submit fsdp_launcher fsdp_llama.sbatch "${train[@]}" LAUNCH=launcher MODEL=tiny_moe EP=2
 check_job fsdp_launcher "$sdir/runs/fsdp_launcher/result.json"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["config"]["strategy"]["ep"] == 2 and r["metrics"]["moe"]["experts"] == 8, r["config"]["strategy"]' \
+  "$sdir/runs/fsdp_launcher/result.json" && pass "fsdp_llama.sbatch MODEL=tiny_moe EP=2: experts split, MoE figures recorded" ||
+  fail "fsdp_llama.sbatch with EP=2: record"
 for launch in srun launcher; do
   submit "ddp_$launch" ddp_train.sbatch "${train[@]}" LAUNCH=$launch
   check_job "ddp_$launch" "$sdir/runs/ddp_$launch/result.json"
