@@ -3,8 +3,8 @@
 # slurmctld on head, one `slurmd -N nodeK` in each node's namespaces (%n in its spool, pid and
 # log paths), every daemon on the cluster's /24 (NoInAddrAny). sbatch --nodes=2
 # --ntasks-per-node=2 of slurm/fsdp_llama.sbatch (under the launcher: tiny_moe with EP=2),
-# ddp_train.sbatch and collectives.sbatch, each in both launch forms (srun with PMIx, and one dtbench-launch per node): COMPLETED, and the
-# records name both hosts with their ranks; slurm/node_sweep.sbatch sweeps both nodes.
+# ddp_train.sbatch and collectives.sbatch, each in both launch forms (srun with PMIx, and one
+# dtbench-launch per node): COMPLETED, and the records name both hosts with their ranks; slurm/node_sweep.sbatch sweeps both nodes.
 # scancel -s USR1 under a running job: every rank's comm trace, one desync report, training goes on.
 # dtbench-launch told another node count than its
 # step's: exit 2, one line. Then node1's link goes down under a running job: every rank
