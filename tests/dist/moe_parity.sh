@@ -5,7 +5,8 @@
 # relative at every step. fsdp_llama at 2, 3 (activation checkpointing) and 4 ranks, with
 # expert parallelism ep=2 on 2 ranks, ep=2 x 2 replicas (activation checkpointing) and ep=4;
 # megatron_gpt with tp=2, tp=2 with sequence parallelism, pp=2 with activation
-# checkpointing, ep=2, ep=4, ep=2 x tp=2 (sp), ep=2 x pp=2.
+# checkpointing, ep=2, ep=4, ep=2 x tp=2 (sp), ep=2 x pp=2. A checkpoint saved under ep=2
+# continues on one process.
 # The record's MoE figures and the step line's imbalance. Bad MoE input exits 2 with one line
 # naming the numbers, before any communication.
 source "$(dirname "$0")/../lib.sh"
@@ -58,6 +59,16 @@ run "$MEG" "$WORK/ref.json" 2 "megatron_gpt, ep=2" --ep 2
 run "$MEG" "$WORK/ref.json" 4 "megatron_gpt, ep=4" --ep 4
 run "$MEG" "$WORK/ref.json" 4 "megatron_gpt, ep=2 x tp=2, sp" --ep 2 --tp 2 --sp
 run "$MEG" "$WORK/ref4.json" 4 "megatron_gpt, ep=2 x pp=2" --layers 4 --ep 2 --pp 2
+
+# A checkpoint written under expert parallelism (each rank its experts, by their global names)
+# continues on one process as the saving run went on.
+expect_exit 0 "fsdp_llama ep=2, checkpoint every 4 steps" -- "$MPIRUN_LOCAL" 2 "$FSDP" "${common[@]}" --ep 2 \
+  --ckpt-dir "$WORK/ck" --ckpt-every 4 --out "$WORK/ep_saved.json"
+rm -rf "$WORK/ck/tiny_moe-8steps"
+expect_exit 0 "resume the ep=2 checkpoint on one process" -- "$DDP" "${common[@]}" --ckpt-dir "$WORK/ck" --resume \
+  --out "$WORK/ep_resumed.json"
+grep -q "resume: $WORK/ck/tiny_moe-4steps" "$WORK/out" || fail "did not resume from tiny_moe-4steps: $(grep resume "$WORK/out")"
+compare_losses "$WORK/ep_saved.json" "$WORK/ep_resumed.json" "ep=2 checkpoint continued on 1 process" --steps 4 7
 
 expect_exit 2 "--top-k above the experts" -- "$FSDP" --model tiny_moe --top-k 9
 grep -q -- "--top-k 9 with 8 experts" "$WORK/err" || fail "message: $(tail -1 "$WORK/err")"
