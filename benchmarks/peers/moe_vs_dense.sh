@@ -15,6 +15,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 common=(--model small --seq 256 --global-batch 8 --steps 12 --threads 1 --activation-checkpointing=false
   --log-every 1000)
+# shellcheck disable=SC2154  # root and bin come from peer_env.sh
 run() {  # run NAME FLAGS...: prints "step_s all_to_all_share" and leaves rank 0's trace in $tmp/NAME
   local name="$1"
   shift

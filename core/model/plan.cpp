@@ -16,14 +16,18 @@ void validate_layout(const ModelConfig& c, const ParallelLayout& l) {
            "--tp {}: must divide the {} attention heads and {} kv heads of {}", l.tp, c.heads, c.kv_heads, c.name);
   DT_USAGE(c.ffn % l.tp == 0, "--tp {}: must divide the MLP width {} of {}", l.tp, c.ffn, c.name);
   DT_USAGE(c.layers % l.pp == 0, "--pp {}: must divide the {} layers of {}", l.pp, c.layers, c.name);
-  DT_USAGE(l.ep >= 1 && (l.ep == 1 || c.moe()), "--ep {}: expert parallelism needs a mixture of experts; {} is dense",
-           l.ep, c.name);
-  DT_USAGE(!c.moe() || c.experts % l.ep == 0, "--ep {}: must divide the {} experts of {}", l.ep, c.experts, c.name);
+  validate_expert_parallel(c, l.ep);
   DT_USAGE(l.dp % l.ep == 0, "--ep {}: must divide the data-parallel size {} (expert groups are made of replicas)",
            l.ep, l.dp);
   DT_USAGE(l.micro_batch >= 1, "--micro-batch {}: must be at least 1", l.micro_batch);
   DT_USAGE(l.seq >= 1, "--seq {}: must be at least 1", l.seq);
   DT_USAGE(c.rope || l.seq <= c.seq, "--seq {}: {} has learned positions for at most {} tokens", l.seq, c.name, c.seq);
+}
+
+void validate_expert_parallel(const ModelConfig& c, int64_t ep) {
+  DT_USAGE(ep >= 1 && (ep == 1 || c.moe()), "--ep {}: expert parallelism needs a mixture of experts; {} is dense", ep,
+           c.name);
+  DT_USAGE(!c.moe() || c.experts % ep == 0, "--ep {}: must divide the {} experts of {}", ep, c.experts, c.name);
 }
 
 nlohmann::json plan_json(const ModelConfig& c, const ParallelLayout& l) {

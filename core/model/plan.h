@@ -14,6 +14,10 @@ namespace dtbench {
 // not dividing the layers, and the like).
 void validate_layout(const ModelConfig& c, const ParallelLayout& l);
 
+// The model's side of --ep (UsageError): a mixture of experts whose experts it divides. The
+// strategies and validate_layout share it; each checks ep against its own ranks.
+void validate_expert_parallel(const ModelConfig& c, int64_t ep);
+
 // Human-readable lines, one figure each.
 std::string describe_plan(const ModelConfig& c, const ParallelLayout& l);
 

@@ -1,6 +1,7 @@
 #include "core/parallel/fsdp/fsdp_strategy.h"
 
 #include "core/layers/parameters.h"
+#include "core/model/plan.h"
 #include "core/report/errors.h"
 
 namespace dtbench {
@@ -29,9 +30,7 @@ FsdpStrategy::FsdpStrategy(const FsdpSettings& settings, int world_size) : ep_(s
 void FsdpStrategy::check(const RunShape& shape, int) {
   opt_.activation_checkpointing = shape.activation_checkpointing;
   opt_.compute_dtype = shape.bf16 ? at::kBFloat16 : at::kFloat;
-  const ModelConfig& c = shape.model;
-  DT_USAGE(ep_ == 1 || c.moe(), "--ep {}: expert parallelism needs a mixture of experts; {} is dense", ep_, c.name);
-  DT_USAGE(!c.moe() || c.experts % ep_ == 0, "--ep {}: must divide the {} experts of {}", ep_, c.experts, c.name);
+  validate_expert_parallel(shape.model, ep_);
 }
 
 ParallelLayout FsdpStrategy::layout(const RunShape& shape, int world_size) const {

@@ -6,6 +6,7 @@
 #include "core/parallel/megatron/distributed_optimizer.h"
 #include "core/parallel/megatron/grad_reducer.h"
 #include "core/parallel/pipeline/pipeline_driver.h"
+#include "core/model/plan.h"
 #include "core/report/errors.h"
 #include "core/report/numbers.h"
 
@@ -60,8 +61,7 @@ void MegatronStrategy::check(const RunShape& a, int world_size) {
   DT_USAGE(c.heads % tp == 0 && c.kv_heads % tp == 0, "--tp {}: must divide the heads ({}) and the kv-heads ({}) of {}",
            tp, c.heads, c.kv_heads, c.name);
   DT_USAGE(c.ffn % tp == 0, "--tp {}: must divide the MLP width {} of {}", tp, c.ffn, c.name);
-  DT_USAGE(s_.ep == 1 || c.moe(), "--ep {}: expert parallelism needs a mixture of experts; {} is dense", s_.ep, c.name);
-  DT_USAGE(!c.moe() || c.experts % s_.ep == 0, "--ep {}: must divide the {} experts of {}", s_.ep, c.experts, c.name);
+  validate_expert_parallel(c, s_.ep);
   DT_USAGE(!s_.sequence_parallel || a.seq % tp == 0, "--sp: the sequence {} must divide by --tp {}", a.seq, tp);
   DT_USAGE(pp <= c.layers, "--pp {}: more stages than the {} layers of {}", pp, c.layers, c.name);
   DT_USAGE(vp == 1 || c.layers % (pp * vp) == 0,
