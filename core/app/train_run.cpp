@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <optional>
 
 #include "core/app/cli.h"
 #include "core/app/failed_run_record.h"
@@ -12,6 +13,7 @@
 #include "core/app/run_record.h"
 #include "core/model/mlp_classifier.h"
 #include "core/model/plan.h"
+#include "core/predict/step_model.h"
 #include "core/report/clock.h"
 #include "core/report/errors.h"
 #include "core/report/result.h"
@@ -85,6 +87,14 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
       else
         std::fputs(describe_plan(args.model, plan).c_str(), stdout);
       return 0;
+    }
+    // A prediction's bad input (an unknown profile, one without the figures this layout
+    // needs) is found before any communication.
+    std::optional<Prediction> predicted;
+    if (!args.hw_profile.empty()) {
+      DT_USAGE(!mlp, "--hw-profile: predictions are for transformer models; drop it with --model mlp");
+      predicted = predict_step(args.model, plan, Cluster{launch.nodes, launch.local_world_size},
+                               load_hw_profile(args.hw_profile));
     }
     validate_world(launch, common.world, env);
     use_rank_device(launch, common.world);
@@ -168,6 +178,10 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     record["metrics"]["step_time_s"]["rank_min"] = fastest;
     record["metrics"]["step_time_s"]["rank_max"] = slowest;
     if (comm.rank() == 0) print_summary(record["metrics"], out["stragglers_text"].get<std::string>());
+    if (predicted) {
+      record["prediction"] = prediction_record(*predicted, record["metrics"]);
+      if (comm.rank() == 0) std::printf("%s\n", prediction_line(record["prediction"]).c_str());
+    }
     on_failure.disarm();
     finish_run_record(record, common, *world, clock.elapsed_s());
     return 0;

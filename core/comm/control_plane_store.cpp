@@ -79,7 +79,7 @@ class StorePlane final : public ControlPlane {
     if (traced_)
       call.emplace(Watchdog::instance(), OpTrace{prefix_, round, "store all_gather", fmt::format("{} ranks", size_)});
     auto key = [&](uint64_t r, int who) { return fmt::format("{}/ag{}/{}", prefix_, r, who); };
-    store_->set(auth_->key(key(round, rank_)), auth_->seal(key(round, rank_), mine));
+    const std::size_t my_pieces = put(key(round, rank_), mine);
     std::vector<std::string> keys;
     for (int r = 0; r < size_; ++r) keys.push_back(auth_->key(key(round, r)));
     try {
@@ -91,9 +91,14 @@ class StorePlane final : public ControlPlane {
                       where_, round, prefix_, first_line(e)));
     }
     std::vector<std::string> out;
-    for (int r = 0; r < size_; ++r) out.push_back(auth_->open(key(round, r), store_->get(keys[r])));
-    // Everyone has set this round, so everyone has read the previous one: drop our old key.
-    if (round > 0) store_->deleteKey(auth_->key(key(round - 1, rank_)));
+    for (int r = 0; r < size_; ++r) out.push_back(take(key(round, r)));
+    // Everyone has set this round, so everyone has read the previous one: drop our old keys.
+    if (round > 0) {
+      store_->deleteKey(auth_->key(key(round - 1, rank_)));
+      for (std::size_t i = 0; i < last_pieces_; ++i)
+        store_->deleteKey(auth_->key(fmt::format("{}/p{}", key(round - 1, rank_), i)));
+    }
+    last_pieces_ = my_pieces;
     return out;
   }
 
@@ -112,12 +117,41 @@ class StorePlane final : public ControlPlane {
   }
 
  private:
+  // c10d's store server refuses a value above 8 MiB ("Invalid payload size"): a larger one
+  // goes in pieces, set before the key the readers wait for, which then holds their count.
+  // The key's first byte says which: 'w' the whole value follows, 'p' a count of pieces.
+  static constexpr std::size_t kPiece = std::size_t{4} << 20;
+  std::size_t put(const std::string& k, const std::string& v) {
+    auto set = [&](const std::string& key, const std::string& value) {
+      store_->set(auth_->key(key), auth_->seal(key, value));
+    };
+    if (v.size() <= kPiece) {
+      set(k, 'w' + v);
+      return 0;
+    }
+    const std::size_t n = (v.size() + kPiece - 1) / kPiece;
+    for (std::size_t i = 0; i < n; ++i) set(fmt::format("{}/p{}", k, i), v.substr(i * kPiece, kPiece));
+    set(k, 'p' + std::to_string(n));
+    return n;
+  }
+  std::string take(const std::string& k) {
+    auto get = [&](const std::string& key) { return auth_->open(key, store_->get(auth_->key(key))); };
+    std::string head = get(k);
+    DT_CHECK(!head.empty() && (head[0] == 'w' || head[0] == 'p'), "store key '{}': not an all_gather value", k);
+    if (head[0] == 'w') return head.erase(0, 1);
+    const std::size_t n = std::stoul(head.substr(1));
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) out += get(fmt::format("{}/p{}", k, i));
+    return out;
+  }
+
   c10::intrusive_ptr<c10d::Store> store_;
   std::shared_ptr<const StoreAuth> auth_;
   std::string where_;  // host:port, for messages
   std::string prefix_;
   int rank_, size_;
   uint64_t round_ = 0, splits_ = 0;
+  std::size_t last_pieces_ = 0;  // of this rank's value in the previous round
   bool owner_ = false, serving_ = false;
   double depart_wait_s_ = 0;
 };

@@ -37,10 +37,27 @@ double flops_per_token(const ModelConfig& c, int64_t seq) {
   return 3.0 * (L * per_layer + 2 * h * V);
 }
 
+double activation_bytes_per_layer(const ModelConfig& c, const ParallelLayout& l) {
+  const double s = static_cast<double>(l.seq > 0 ? l.seq : c.seq), b = static_cast<double>(l.micro_batch);
+  const double h = static_cast<double>(c.hidden);
+  const double width = l.bf16 ? 1.0 : 2.0;  // 34 sbh bytes is for 16-bit activations
+  // Of Korthikanti's 34 sbh, 19 are the MLP's (at width 4h). A token of a mixture of experts
+  // passes k experts of width ffn, its copies are dispatched and combined (2k sbh), and the
+  // router keeps fp32 logits and probabilities (8 s b E bytes).
+  double full_layer = 34.0 * s * b * h * width;
+  if (c.moe()) {
+    const double k = static_cast<double>(c.top_k), ffn = static_cast<double>(c.ffn);
+    full_layer = (15.0 + 19.0 * k * ffn / (4.0 * h) + 2.0 * k) * s * b * h * width +
+                 8.0 * s * b * static_cast<double>(c.experts) * static_cast<double>(l.tp);
+  }
+  return full_layer / static_cast<double>(l.tp);
+}
+
 MemoryEstimate memory_per_rank(const ModelConfig& c, const ParallelLayout& l) {
   MemoryEstimate m;
   const double model_split = static_cast<double>(l.tp * l.pp);
-  const double dp = static_cast<double>(l.dp), ep = static_cast<double>(l.ep);
+  // Sharded state is split over the shard group (all of dp, or a hybrid-sharding group).
+  const double dp = static_cast<double>(l.shard_group > 0 ? l.shard_group : l.dp), ep = static_cast<double>(l.ep);
   // Experts are split over ep, then (sharded) over their dp / ep replicas: 1/dp of them
   // either way when sharded, 1/ep otherwise. Everything else is split over dp when sharded.
   const double p_all = static_cast<double>(parameter_count(c));
@@ -58,18 +75,8 @@ MemoryEstimate memory_per_rank(const ModelConfig& c, const ParallelLayout& l) {
 
   const double s = static_cast<double>(l.seq > 0 ? l.seq : c.seq), b = static_cast<double>(l.micro_batch);
   const double h = static_cast<double>(c.hidden), V = static_cast<double>(c.vocab);
-  const double width = l.bf16 ? 1.0 : 2.0;  // 34 sbh bytes is for 16-bit activations
   const double layers_here = static_cast<double>(c.layers) / static_cast<double>(l.pp);
-  // Of Korthikanti's 34 sbh, 19 are the MLP's (at width 4h). A token of a mixture of experts
-  // passes k experts of width ffn, its copies are dispatched and combined (2k sbh), and the
-  // router keeps fp32 logits and probabilities (8 s b E bytes).
-  double full_layer = 34.0 * s * b * h * width;
-  if (c.moe()) {
-    const double k = static_cast<double>(c.top_k), ffn = static_cast<double>(c.ffn);
-    full_layer = (15.0 + 19.0 * k * ffn / (4.0 * h) + 2.0 * k) * s * b * h * width +
-                 8.0 * s * b * static_cast<double>(c.experts) * static_cast<double>(l.tp);
-  }
-  full_layer /= static_cast<double>(l.tp);
+  const double full_layer = activation_bytes_per_layer(c, l);
   const double layer_input = s * b * h * (l.bf16 ? 2.0 : 4.0);
   const double blocks = l.activation_checkpointing ? layers_here * layer_input + full_layer : layers_here * full_layer;
   const double logits = 2.0 * s * b * V * 4.0 / static_cast<double>(l.tp);  // logits and their gradient, fp32

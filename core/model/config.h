@@ -71,6 +71,10 @@ struct ParallelLayout {
   int64_t micro_batch = 1, seq = 0;
   bool activation_checkpointing = false;
   bool bf16 = false;  // bf16 compute copies and activations, fp32 master weights and reductions
+  // What only the step-time predictor reads (core/predict): sequence parallelism, virtual
+  // pipeline stages, the hybrid-sharding group (0: all of dp) and micro-steps per step.
+  bool sp = false;
+  int64_t vp = 1, shard_group = 0, accumulation = 1;
 };
 
 // Bytes per rank, estimated. Parameters are fp32 masters (plus bf16 compute copies in
@@ -84,5 +88,9 @@ struct MemoryEstimate {
   int64_t total() const { return params + grads + optimizer + activations; }
 };
 MemoryEstimate memory_per_rank(const ModelConfig& c, const ParallelLayout& layout);
+
+// One layer's activations kept for backward on one rank (the estimate above, before
+// checkpointing): also what its elementwise work reads and writes, for the predictor.
+double activation_bytes_per_layer(const ModelConfig& c, const ParallelLayout& layout);
 
 }  // namespace dtbench

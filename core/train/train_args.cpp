@@ -85,7 +85,10 @@ void add_train_flags(cxxopts::Options& o, const std::string& default_model, bool
       ("activation-checkpointing", "recompute each block's activations in backward (less memory, ~1/3 more compute)",
        cxxopts::value<bool>()->default_value(default_activation_checkpointing ? "true" : "false")->implicit_value("true"))
       ("dry-run", "print parameters, FLOPs/token and per-rank memory, then exit without allocating the model",
-       cxxopts::value<bool>()->default_value("false")->implicit_value("true"));
+       cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
+      ("hw-profile", "predict this run on a hardware profile (a shipped name, see tools/planner --list-profiles, or "
+                     "a file from planner --calibrate): the record keeps the prediction beside the measurement",
+       cxxopts::value<std::string>(), "P");
   // clang-format on
 }
 
@@ -133,6 +136,7 @@ TrainArgs read_train_flags(const cxxopts::ParseResult& r, int64_t dp, BatchLayou
   a.peak_tflops = r["peak-tflops"].as<double>();
   DT_USAGE(a.peak_tflops >= 0, "--peak-tflops {}: a peak cannot be negative; give the device's TFLOP/s", a.peak_tflops);
   a.dry_run = r["dry-run"].as<bool>();
+  if (r.count("hw-profile")) a.hw_profile = r["hw-profile"].as<std::string>();
   a.activation_checkpointing = r["activation-checkpointing"].as<bool>();
   a.ckpt.dir = r.count("ckpt-dir") ? r["ckpt-dir"].as<std::string>() : "";
   a.ckpt.every = r["ckpt-every"].as<int64_t>();

@@ -29,6 +29,7 @@ struct TrainArgs {
   bool activation_checkpointing = false;
   CheckpointArgs ckpt;
   StepRange profile_steps;  // --profile-steps A-B (CUDA; read with the device, core/app/train_run)
+  std::string hw_profile;   // --hw-profile: "" none
 };
 
 // --model and the shape overrides --hidden --layers --heads --kv-heads --ffn --vocab.

@@ -4,7 +4,7 @@
 # `check && pass || fail` idiom is the info-level SC2015 on purpose).
 source "$(dirname "$0")/../lib.sh"
 cd "$DTBENCH_SRC" || exit 2
-mapfile -t shipped < <(git ls-files 'slurm/*' 'scripts/*.sh' 'launch/mpirun-local' 'launch/mpirun-hosts' 'tools/results/*.sh' 'benchmarks/peers/*.sh' .ci/run | grep -v '\.md$')
+mapfile -t shipped < <(git ls-files 'slurm/*' 'scripts/*.sh' 'launch/mpirun-local' 'launch/mpirun-hosts' 'tools/results/*.sh' 'benchmarks/peers/*.sh' 'benchmarks/planner/*.sh' .ci/run | grep -v '\.md$')
 mapfile -t tests < <(git ls-files 'tests/*.sh')
 if shellcheck -x -P SCRIPTDIR "${shipped[@]}" >"$WORK/sc1" 2>&1; then pass "${#shipped[@]} launch and setup scripts"
 else fail "launch and setup scripts:"; head -30 "$WORK/sc1"; fi

@@ -6,7 +6,7 @@ src="${DTBENCH_SRC:?}" bin="${DTBENCH_BIN:?}"
 check="$src/tests/layering/check_layering.py"
 libs=(core/libdtbench_report.a=report core/libdtbench_comm.a=comm core/libdtbench_data.a=data
       kernels/libdtbench_kernels.a=kernels core/libdtbench_layers.a=layers core/libdtbench_model.a=model
-      core/libdtbench_parallel.a=parallel core/libdtbench_train.a=train core/libdtbench_app.a=app
+      core/libdtbench_parallel.a=parallel core/libdtbench_predict.a=predict core/libdtbench_train.a=train core/libdtbench_app.a=app
       core/libdtbench_app_train.a=app)
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

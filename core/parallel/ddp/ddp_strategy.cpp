@@ -13,7 +13,8 @@ ParallelLayout DdpStrategy::layout(const RunShape& shape, int world_size) const 
           .micro_batch = shape.micro_batch,
           .seq = shape.seq,
           .activation_checkpointing = shape.activation_checkpointing,
-          .bf16 = shape.bf16};
+          .bf16 = shape.bf16,
+          .accumulation = shape.global_batch / (shape.micro_batch * world_size)};
 }
 
 ParallelRun DdpStrategy::wrap(torch::nn::Module& module, TransformerImpl* lm, const WrapContext& ctx) {

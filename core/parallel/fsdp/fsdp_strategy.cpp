@@ -35,13 +35,15 @@ void FsdpStrategy::check(const RunShape& shape, int) {
 
 ParallelLayout FsdpStrategy::layout(const RunShape& shape, int world_size) const {
   // Memory is sharded over the shard group; the data is split over the whole world.
-  return {.dp = opt_.shard_size == 0 ? world_size : opt_.shard_size,
+  return {.dp = world_size,
           .ep = ep_,
           .shard_params = true,
           .micro_batch = shape.micro_batch,
           .seq = shape.seq,
           .activation_checkpointing = shape.activation_checkpointing,
-          .bf16 = shape.bf16};
+          .bf16 = shape.bf16,
+          .shard_group = opt_.shard_size == world_size ? 0 : opt_.shard_size,
+          .accumulation = shape.global_batch / (shape.micro_batch * world_size)};
 }
 
 Transformer FsdpStrategy::make_model(const ModelConfig& config, World& world) {

@@ -89,7 +89,10 @@ ParallelLayout MegatronStrategy::layout(const RunShape& a, int world_size) const
           .micro_batch = a.micro_batch,
           .seq = a.seq,
           .activation_checkpointing = a.activation_checkpointing,
-          .bf16 = a.bf16};
+          .bf16 = a.bf16,
+          .sp = s_.sequence_parallel,
+          .vp = s_.vp,
+          .accumulation = a.global_batch / (a.micro_batch * data_parallel_size(world_size))};
 }
 
 Transformer MegatronStrategy::make_model(const ModelConfig& config, World& world) {
