@@ -4,6 +4,12 @@
 # which fails a tampered file), -I 1 -K, an existing -J file kept.
 source "$(dirname "$0")/../lib.sh"
 
+# The store backend (dtbench-launch, no MPI): a value above c10d's 8 MiB limit goes in pieces.
+expect_exit 0 "all_reduce of 12 MiB on the store backend" -- env MASTER_ADDR=127.0.0.1 MASTER_PORT="$(free_port)" \
+  "$DTBENCH_BIN/launch/dtbench-launch" --nproc-per-node 2 -- "$COLLPERF" --op all_reduce -b 12M -e 12M -n 2 -w 1
+grep -q "backend store" "$WORK/out" && grep -q '^\[0\] # Out of bounds values : 0 OK' "$WORK/out" ||
+  fail "store all_reduce of 12 MiB: $(tail -5 "$WORK/out")"
+
 for np in 2 3; do
   for op in all_reduce all_gather reduce_scatter broadcast reduce all_to_all all_to_allv send_recv; do
     out="$WORK/$op-$np.json"

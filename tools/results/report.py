@@ -358,6 +358,12 @@ def main(argv):
                              f"{st.get('p90', 0):.4g}), tokens/s {m.get('tokens_per_s', 0):.4g}, MFU "
                              f"{100 * m.get('mfu', 0):.1f}%, peak memory {m.get('peak_mem_bytes', 0) / 2**30:.2f} GiB, "
                              f"loss {m.get('loss_first', 0):.4f} → {m.get('loss_last', 0):.4f}")
+                pred = r.get("prediction")
+                if pred:  # --hw-profile: against what the hardware should give, without history
+                    ratio = pred["measured_over_predicted"]
+                    lines.append(f"predicted on {pred['profile']}: step {pred['step_time_s']:.4g} s, tokens/s "
+                                 f"{pred['tokens_per_s']:.4g}; measured/predicted step {ratio['step_time']:.2f}, tokens/s "
+                                 f"{ratio['tokens_per_s']:.2f}, peak memory {ratio['peak_mem']:.2f}")
             line = timeline_plot(a.out, name, head, r)
             if line:
                 figs.append(line)
