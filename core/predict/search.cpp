@@ -51,12 +51,13 @@ SearchResult search_layouts(const ModelConfig& c, const SearchSpace& space, cons
   // Tensor x pipeline x data-parallel replicas (DDP); tensor parallelism inside a node.
   for (int64_t tp : divisors(rpn, rpn))
     for (int64_t pp : divisors(world / tp, c.layers))
-      for (int64_t vp : {int64_t{1}, int64_t{2}})
-        for (int64_t ep : eps) {
-          if (vp > 1 && pp == 1) continue;
-          const int64_t dp = world / (tp * pp);
-          shapes.push_back({.dp = dp, .tp = tp, .pp = pp, .ep = ep, .sp = tp > 1, .vp = vp});
-        }
+      if (c.layers % pp == 0)
+        for (int64_t vp : {int64_t{1}, int64_t{2}})
+          for (int64_t ep : eps) {
+            if (vp > 1 && pp == 1) continue;
+            const int64_t dp = world / (tp * pp);
+            shapes.push_back({.dp = dp, .tp = tp, .pp = pp, .ep = ep, .sp = tp > 1, .vp = vp});
+          }
   SearchResult out;
   std::map<std::string, int64_t> why;
   for (const ParallelLayout& shape : shapes)
