@@ -86,6 +86,11 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
             static_cast<long long>(n_params), MlpClassifierImpl::flops_per_sample());
       else
         std::fputs(describe_plan(args.model, plan).c_str(), stdout);
+      if (!mlp && !args.hw_profile.empty())
+        std::fputs(describe(predict_step(args.model, plan, Cluster{launch.nodes, launch.local_world_size},
+                                         load_hw_profile(args.hw_profile)))
+                       .c_str(),
+                   stdout);
       return 0;
     }
     // A prediction's bad input (an unknown profile, one without the figures this layout

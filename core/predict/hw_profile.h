@@ -65,7 +65,7 @@ struct HwProfile {
   // share their cores with MPI's copies and FSDP's per-unit work; null: 0).
   std::optional<Figure> overlap_cost;
   Level intra_node, inter_node;
-  nlohmann::json raw;  // the file as read, written back by to_json
+  nlohmann::json raw = nlohmann::json::object();  // the file as read, written back by to_json
 };
 
 // Reads and checks a profile (UsageError, one line naming the profile and the field): the

@@ -108,6 +108,9 @@ void Predictor::validate() const {
   DT_USAGE(cl_.nodes >= 1 && cl_.ranks_per_node >= 1 && world == cl_.nodes * cl_.ranks_per_node,
            "layout dp {} x tp {} x pp {} = {} ranks, but {} node(s) x {} ranks per node = {}: make them equal", l_.dp,
            l_.tp, l_.pp, world, cl_.nodes, cl_.ranks_per_node, cl_.nodes * cl_.ranks_per_node);
+  DT_USAGE(p_.kind == "cpu" || cl_.ranks_per_node <= p_.devices_per_node,
+           "{} ranks on each of {} node(s), but a {} node has {} devices: give --nodes {}", cl_.ranks_per_node,
+           cl_.nodes, p_.name, p_.devices_per_node, (world + p_.devices_per_node - 1) / p_.devices_per_node);
   DT_USAGE(!l_.shard_params || (l_.tp == 1 && l_.pp == 1),
            "--fsdp with --tp/--pp: dtbench's FSDP is one-dimensional (fsdp_llama); tensor and pipeline layouts run "
            "data-parallel replicas (megatron_gpt)");

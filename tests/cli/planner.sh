@@ -58,5 +58,12 @@ grep -q "device.mem_bandwidth is -3350000000000: it must be above 0" "$WORK/err"
 expect_exit 2 "--predict: tp not dividing the heads" -- "$PLANNER" --model llama3_1_8b --tp 3 --predict   --profile p5.48xlarge
 expect_exit 2 "--predict: ep not dividing the experts" -- "$PLANNER" --model mixtral_8x7b --dp 3 --ep 3 --fsdp   --predict --profile p5.48xlarge
 expect_exit 2 "--predict: pp above the layers" -- "$PLANNER" --model tiny --pp 64 --predict --profile p5.48xlarge
+expect_exit 2 "more ranks on a node than it has GPUs" -- "$PLANNER" --model llama3_1_8b --dp 64 --fsdp --predict \
+  --profile p5.48xlarge
+grep -q "64 ranks on each of 1 node(s), but a p5.48xlarge node has 8 devices: give --nodes 8" "$WORK/err" ||
+  fail "ranks per node: $(cat "$WORK/err")"
+expect_exit 0 "--dry-run --hw-profile" -- "$DTBENCH_BIN/benchmarks/fsdp_llama" --model llama3_1_8b --dtype bf16 \
+  --dry-run --hw-profile p5.48xlarge
+grep -q "^step  .* = compute" "$WORK/out" || fail "--dry-run --hw-profile: no predicted step: $(cat "$WORK/out")"
 expect_exit 2 "records without --calibrate" -- "$PLANNER" --model tiny "$WORK/negative.json"
 finish

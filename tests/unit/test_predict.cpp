@@ -260,7 +260,7 @@ TEST_CASE("calibration fits this machine's records and refuses another machine's
         {"launch", {{"world_size", ranks}, {"nodes", 1}, {"local_world_size", ranks}, {"backend", "mpi"}}},
         {"system", {{"hosts", {host}}, {"cpu", {{"model", cpu}, {"cores", 2}}}}},
         {"rows", rows}};
-    const std::string path = dir + "/" + name;
+    std::string path = dir + "/" + name;
     std::ofstream(path) << r.dump();
     made.push_back(path);
     return path;

@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
       std::printf("#  %-36s %12s %10s %8s %8s %10s\n", "layout", "tokens/s", "per dev", "MFU", "step s", "mem GiB");
       for (int64_t i = 0; i < top; ++i) {
         const Prediction& pr = s.ranked[i].prediction;
-        std::printf("%2lld %-36s %12.0f %10.1f %7.1f%% %8.3f %10.1f\n", static_cast<long long>(i + 1),
+        std::printf("%2lld %-36s %12.0f %10.1f %7.1f%% %8.3f %10.1f\n", static_cast<long long>(i) + 1,
                     s.ranked[i].label.c_str(), pr.tokens_per_s, pr.tokens_per_s_per_device, 100 * pr.mfu, pr.step_s,
                     static_cast<double>(pr.peak_mem_bytes) / (1LL << 30));
       }
