@@ -9,9 +9,12 @@
 #   scripts/nightly.sh --system cpu-2core [--repetitions R] [--benchmarks "NAME ..."]
 #                      [--pushgateway http://127.0.0.1:9091] [--textfile-dir DIR] [--out DIR]
 #                      [--results DIR] [--date YYYY-MM-DD] [--update-baseline] [--grafana URL]
+#                      [--hw-profile P]
 # --benchmarks: a subset of the set's names (collectives_<op>, fsdp_llama, ddp_train, megatron_gpt);
 # --date: the night's name in the history (default: today, UTC), e.g. to rerun a missed night.
 # --grafana: the report links results/grafana's dashboard there (e.g. http://grafana:3000).
+# --hw-profile: the training runs record what profile P (tools/planner --list-profiles, or a
+# file from planner --calibrate) predicts, and the report shows measured over predicted.
 # Presets by DEVICE: cpu (tiny shapes, 2 ranks, launch/mpirun-local) or cuda (the GPU
 # sizes); ranks started by $NIGHTLY_LAUNCH (default: mpirun-local 2 on cpu, srun --mpi=pmix on cuda).
 # Exit: 5 on a regression, else the first failing step's code, else 0; 2 on bad arguments.
@@ -21,6 +24,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/env.sh"
 bin="$root/$DTBENCH_BUILD_DIR"
 system="" pushgateway="" textfile="" grafana="" update="" results="$root/results" out="" reps=3 only="" date_tag=""
+hw_profile=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --system) system="$2"; shift 2 ;;
@@ -30,10 +34,11 @@ while [ $# -gt 0 ]; do
     --pushgateway) pushgateway="$2"; shift 2 ;;
     --textfile-dir) textfile="$2"; shift 2 ;;
     --grafana) grafana="$2"; shift 2 ;;
+    --hw-profile) hw_profile=(--hw-profile "$2"); shift 2 ;;
     --results) results="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --update-baseline) update=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "nightly: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -83,9 +88,9 @@ for rep in $(seq "$reps"); do
   for op in all_reduce all_gather reduce_scatter broadcast reduce all_to_all send_recv; do
     run "collectives_$op.r$rep" collectives_perf --op "$op" "${coll[@]}"
   done
-  run "fsdp_llama.r$rep" fsdp_llama "${train[@]}"
-  run "ddp_train.r$rep" ddp_train "${train[@]}"
-  run "megatron_gpt.r$rep" megatron_gpt "${megatron[@]}"
+  run "fsdp_llama.r$rep" fsdp_llama "${train[@]}" "${hw_profile[@]}"
+  run "ddp_train.r$rep" ddp_train "${train[@]}" "${hw_profile[@]}"
+  run "megatron_gpt.r$rep" megatron_gpt "${megatron[@]}" "${hw_profile[@]}"
 done
 
 mapfile -t records < <(find "$out" -maxdepth 1 -name '*.json' | sort)

@@ -3,7 +3,8 @@
 # at 2 ranks, env_check --sweep, four training runs of one shape), then two runs of another
 # shape trained with --hw-profile: their records carry the prediction, validate against the
 # schema, and the predicted peak memory per rank is within 25 % of the measured peak RSS (the
-# measurement, not the arithmetic the prediction came from). dtbench-report shows the ratio.
+# measurement, not the arithmetic the prediction came from). dtbench-report and the nightly
+# run (--hw-profile) show the ratio.
 # Records from another machine are refused by --calibrate, a bad --hw-profile before any
 # communication. No duration is asserted.
 source "$(dirname "$0")/../lib.sh"
@@ -56,6 +57,10 @@ PY
 done
 expect_exit 0 "dtbench-report" -- "$DTBENCH_SRC/tools/dtbench-report" --out "$WORK/report" "$WORK/fsdp.json"
 grep -rq "predicted on this-cpu" "$WORK/report" || fail "the report does not show the prediction"
+expect_exit 0 "nightly --hw-profile" -- "$DTBENCH_SRC/scripts/nightly.sh" --system predict-test --repetitions 1 \
+  --benchmarks fsdp_llama --results "$WORK/results" --out "$WORK/night" --update-baseline --hw-profile "$WORK/profile.json"
+grep -rq "predicted on this-cpu: step .* measured/predicted step" "$WORK/night/report" ||
+  fail "the nightly report does not show measured over predicted"
 
 # Another machine's records: the same record with another CPU model.
 python3 - "$WORK/cal_ddp.json" "$WORK/other.json" <<'PY'
