@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The predictor between nodes: a virtual cluster of its own (tests/cluster: 2 nodes in network
+# namespaces on this machine, links shaped to 1 Gbit/s, the MPI backend over them) is
+# calibrated from its own records (collectives_perf inside a node and between the two at 1
+# and 2 ranks a node, env_check --sweep, four training runs of one shape), then seven layouts
+# of another shape run across both nodes with --hw-profile. Prints one row per run and the
+# median and worst absolute error of the step time. Not a test: the figures go in the README.
+# Everything the cluster made is gone afterwards.
+#   benchmarks/planner/validate_cluster.sh [OUT_DIR]
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=scripts/env.sh
+source "$root/scripts/env.sh"
+export DTBENCH_SRC="$root" DTBENCH_BIN="$root/$DTBENCH_BUILD_DIR"
+# shellcheck source=tests/cluster/lib.sh
+source "$root/tests/cluster/lib.sh"
+out="${1:-$WORK/out}"
+mkdir -p "$out"
+DTBENCH_CLUSTER_DIR="$WORK/vc"
+export DTBENCH_CLUSTER_DIR
+cleanup_hooks+=("bash '$CLUSTER' down '$DTBENCH_CLUSTER_DIR' >/dev/null")
+bash "$CLUSTER" up "$DTBENCH_CLUSTER_DIR" 2 >/dev/null
+for k in 0 1; do bash "$CLUSTER" shape "$DTBENCH_CLUSTER_DIR" "node$k" rate=1gbit; done
+hosts_1x2="$WORK/hosts_1x2" hosts_2x1="$WORK/hosts_2x1" hosts_2x2="$WORK/hosts_2x2"
+echo "node0 slots=2" >"$hosts_1x2"
+printf 'node%d slots=1\n' 0 1 >"$hosts_2x1"
+printf 'node%d slots=2\n' 0 1 >"$hosts_2x2"
+B="$DTBENCH_BIN/benchmarks"
+run_on() {  # run_on HOSTFILE NP RECORD PROGRAM ARGS...
+  local hosts="$1" np="$2" record="$3"
+  shift 3
+  MPIRUN_EXTRA="--mca mpi_yield_when_idle 1" cluster_mpirun "$hosts" "$np" "$@" --out "$record" >"$record.log" 2>&1 ||
+    { echo "failed: $* (see $record.log)" >&2; exit 1; }
+}
+
+echo "# calibration: collectives_perf on 1 node x 2, 2 nodes x 1 and 2 x 2; env_check --sweep; four training runs of small (hidden 256, seq 256)"
+cal=()
+for layout in 1x2:2 2x1:2 2x2:4; do
+  hosts="$WORK/hosts_${layout%%:*}" np="${layout##*:}"
+  for op in all_reduce all_gather reduce_scatter send_recv; do
+    [ "$op" = send_recv ] && [ "$np" != 2 ] && continue
+    run_on "$hosts" "$np" "$out/cal_${op}_${layout%%:*}.json" "$B/collectives_perf" --op "$op" -b 1K -e 16M -f 4 -n 10
+    cal+=("$out/cal_${op}_${layout%%:*}.json")
+  done
+done
+on node0 "$B/env_check" --sweep --sweep-seconds 2 --out "$out/cal_env.json" >/dev/null || true
+cal+=("$out/cal_env.json")
+A=(--model small --global-batch 8 --steps 8 --log-every 1000)
+run_on "$hosts_1x2" 2 "$out/cal_ddp_1x2.json" "$B/ddp_train" "${A[@]}"
+run_on "$hosts_2x1" 2 "$out/cal_ddp_2x1.json" "$B/ddp_train" "${A[@]}"
+run_on "$hosts_2x2" 4 "$out/cal_fsdp_2x2.json" "$B/fsdp_llama" "${A[@]}" --activation-checkpointing=false
+run_on "$hosts_2x2" 4 "$out/cal_tp_2x2.json" "$B/megatron_gpt" "${A[@]}" --tp 2
+cal+=("$out"/cal_ddp_1x2.json "$out"/cal_ddp_2x1.json "$out"/cal_fsdp_2x2.json "$out"/cal_tp_2x2.json)
+"$DTBENCH_BIN/tools/planner" --calibrate --name vcluster-1gbit --out "$out/profile.json" "${cal[@]}"
+
+echo "# validation: small with hidden 384, ffn 1024, seq 192 across both nodes, each with --hw-profile"
+V=(--model small --hidden 384 --ffn 1024 --seq 192 --steps 8 --log-every 1000 --hw-profile "$out/profile.json")
+run_on "$hosts_2x1" 2 "$out/val_ddp_2x1.json" "$B/ddp_train" "${V[@]}" --global-batch 4
+run_on "$hosts_2x2" 4 "$out/val_ddp_2x2.json" "$B/ddp_train" "${V[@]}" --global-batch 8
+run_on "$hosts_2x1" 2 "$out/val_fsdp_2x1.json" "$B/fsdp_llama" "${V[@]}" --global-batch 4 --activation-checkpointing=false
+run_on "$hosts_2x2" 4 "$out/val_fsdp_2x2_ac.json" "$B/fsdp_llama" "${V[@]}" --global-batch 4
+run_on "$hosts_2x2" 4 "$out/val_hsdp_2x2.json" "$B/fsdp_llama" "${V[@]}" --global-batch 4 --hsdp-shard-size 2 \
+  --activation-checkpointing=false
+run_on "$hosts_2x2" 4 "$out/val_tp_2_dp_2.json" "$B/megatron_gpt" "${V[@]}" --tp 2 --global-batch 4
+run_on "$hosts_2x1" 2 "$out/val_pp_2.json" "$B/megatron_gpt" "${V[@]}" --pp 2 --global-batch 4
+
+python3 - "$out" <<'PY'
+import glob, json, os, statistics, sys
+rows = []
+for f in sorted(glob.glob(os.path.join(sys.argv[1], "val_*.json"))):
+    r = json.load(open(f))
+    p = r["prediction"]
+    measured = r["metrics"]["step_time_s"]["median"]
+    inter = sum(t["total_s"] for t in p["comm"] if t["level"] == "inter_node")
+    rows.append((os.path.basename(f)[4:-5], r["launch"]["world_size"], measured, p["step_time_s"],
+                 abs(p["step_time_s"] - measured) / measured, inter))
+print("| layout (nodes x ranks) | ranks | measured step s | predicted step s | error | predicted inter-node comm s |")
+print("| --- | --- | --- | --- | --- | --- |")
+for name, n, m, p, e, inter in rows:
+    print(f"| {name} | {n} | {m:.4f} | {p:.4f} | {100 * e:.1f} % | {inter:.4f} |")
+errs = [r[4] for r in rows]
+print(f"\nmedian absolute error {100 * statistics.median(errs):.1f} %, worst {100 * max(errs):.1f} % "
+      f"over {len(rows)} layouts")
+PY
+finish >/dev/null
