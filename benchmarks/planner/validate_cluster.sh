@@ -2,7 +2,8 @@
 # The predictor between nodes: a virtual cluster of its own (tests/cluster: 2 nodes in network
 # namespaces on this machine, links shaped to 1 Gbit/s, the MPI backend over them) is
 # calibrated from its own records (collectives_perf inside a node and between the two at 1
-# and 2 ranks a node, env_check --sweep, four training runs of one shape), then seven layouts
+# and 2 ranks a node, env_check --sweep, six training runs of two shapes; the nodes share this
+# machine's cores, so each is given half of them: --cores-per-node), then seven layouts
 # of another shape run across both nodes with --hw-profile. Prints one row per run and the
 # median and worst absolute error of the step time. Not a test: the figures go in the README.
 # Everything the cluster made is gone afterwards.
@@ -32,7 +33,7 @@ run_on() {  # run_on HOSTFILE NP RECORD PROGRAM ARGS...
     { echo "failed: $* (see $record.log)" >&2; exit 1; }
 }
 
-echo "# calibration: collectives_perf on 1 node x 2, 2 nodes x 1 and 2 x 2; env_check --sweep; four training runs of small (hidden 256, seq 256)"
+echo "# calibration: collectives_perf on 1 node x 2, 2 nodes x 1 and 2 x 2; env_check --sweep; six training runs of small at two shapes"
 cal=()
 for layout in 1x2:2 2x1:2 2x2:4; do
   hosts="$WORK/hosts_${layout%%:*}" np="${layout##*:}"
@@ -49,8 +50,15 @@ run_on "$hosts_1x2" 2 "$out/cal_ddp_1x2.json" "$B/ddp_train" "${A[@]}"
 run_on "$hosts_2x1" 2 "$out/cal_ddp_2x1.json" "$B/ddp_train" "${A[@]}"
 run_on "$hosts_2x2" 4 "$out/cal_fsdp_2x2.json" "$B/fsdp_llama" "${A[@]}" --activation-checkpointing=false
 run_on "$hosts_2x2" 4 "$out/cal_tp_2x2.json" "$B/megatron_gpt" "${A[@]}" --tp 2
-cal+=("$out"/cal_ddp_1x2.json "$out"/cal_ddp_2x1.json "$out"/cal_fsdp_2x2.json "$out"/cal_tp_2x2.json)
-"$DTBENCH_BIN/tools/planner" --calibrate --name vcluster-1gbit --out "$out/profile.json" "${cal[@]}"
+# The second shape: wider and shorter, so that FLOPs and activation bytes vary apart.
+A=(--model small --hidden 512 --ffn 1408 --seq 96 --global-batch 8 --steps 8 --log-every 1000)
+run_on "$hosts_1x2" 2 "$out/cal_wide_tp_1x2.json" "$B/megatron_gpt" "${A[@]}" --tp 2
+run_on "$hosts_2x2" 4 "$out/cal_wide_ddp_2x2.json" "$B/ddp_train" "${A[@]}"
+cal+=("$out"/cal_ddp_1x2.json "$out"/cal_ddp_2x1.json "$out"/cal_fsdp_2x2.json "$out"/cal_tp_2x2.json
+  "$out"/cal_wide_tp_1x2.json "$out"/cal_wide_ddp_2x2.json)
+# The two nodes share this machine's cores, though each one's records count all of them.
+"$DTBENCH_BIN/tools/planner" --calibrate --name vcluster-1gbit --cores-per-node "$(($(nproc) / 2 > 0 ? $(nproc) / 2 : 1))" \
+  --out "$out/profile.json" "${cal[@]}"
 
 echo "# validation: small with hidden 384, ffn 1024, seq 192 across both nodes, each with --hw-profile"
 V=(--model small --hidden 384 --ffn 1024 --seq 192 --steps 8 --log-every 1000 --hw-profile "$out/profile.json")

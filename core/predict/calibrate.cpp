@@ -139,7 +139,7 @@ TrainingRun read_training_run(const nlohmann::json& r, const std::string& file) 
 }
 
 HwProfile calibrate_profile(const std::vector<std::string>& files, const std::string& name,
-                            const std::optional<HwProfile>& base) {
+                            const std::optional<HwProfile>& base, int64_t cores_per_node) {
   DT_USAGE(!files.empty(), "planner --calibrate: give the records (collectives_perf, env_check --sweep, training)");
   DT_USAGE(!base || base->host.has_value(),
            "planner --calibrate --profile {}: a shipped profile describes no measured host; calibrate without "
@@ -186,6 +186,11 @@ HwProfile calibrate_profile(const std::vector<std::string>& files, const std::st
                                 backend.empty() ? "no" : backend);
     p.devices_per_node = p.kind == "cpu" ? host->cores : local_ranks;  // GPUs: one rank each
   }
+  DT_USAGE(cores_per_node == 0 || (cores_per_node >= 1 && p.kind == "cpu" && cores_per_node <= host->cores),
+           "--cores-per-node {}: for CPU records, at least 1 and at most the {} cores they count", cores_per_node,
+           host->cores);
+  if (cores_per_node > 0) p.devices_per_node = cores_per_node;
+  const double cores = static_cast<double>(p.devices_per_node);
 
   // env_check --sweep: the GEMM and memory probe (per node; a CPU device is one core).
   for (const auto& [file, r] : records) {
@@ -193,7 +198,7 @@ HwProfile calibrate_profile(const std::vector<std::string>& files, const std::st
     DT_USAGE(r.contains("sweep") && r["sweep"].contains("median"),
              "planner --calibrate: {} is an env_check record without --sweep (the GEMM and memory probe)", file);
     const auto& med = r["sweep"]["median"];
-    const double per = p.kind == "cpu" ? static_cast<double>(host->cores) : 1.0;
+    const double per = p.kind == "cpu" ? cores : 1.0;
     const double gemm = med["gemm_gflops"].get<double>() * 1e9 / per, mem = med["mem_gbps"].get<double>() * 1e9 / per;
     DT_USAGE(gemm > 0 && mem > 0, "planner --calibrate: {} measured no GEMM or memory rate", file);
     const nlohmann::json src = {

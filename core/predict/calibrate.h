@@ -38,9 +38,11 @@ TrainingRun read_training_run(const nlohmann::json& record, const std::string& f
 HostIdentity record_host(const nlohmann::json& record, const std::string& file);
 
 // Builds (or, given `base`, refines) a profile named `name` from the records at `files`.
-// UsageError: an unreadable record, one of another kind of benchmark, hosts that differ from
-// each other or from `base`'s, or too few records to fit what is asked.
+// `cores_per_node` > 0 replaces the cores the records count (nodes that share a host's CPUs,
+// VMs or namespaces, each see all of them). UsageError: an unreadable record, one of another
+// kind of benchmark, hosts that differ from each other or from `base`'s, or too few records
+// to fit what is asked.
 HwProfile calibrate_profile(const std::vector<std::string>& files, const std::string& name,
-                            const std::optional<HwProfile>& base);
+                            const std::optional<HwProfile>& base, int64_t cores_per_node = 0);
 
 }  // namespace dtbench

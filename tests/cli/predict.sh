@@ -35,6 +35,11 @@ runs = p["efficiency"]["gemm"]["source"]["runs"]
 assert len(runs) == 4 and all(r["fitted_step_s"] > 0 for r in runs), runs
 assert p["efficiency"]["runtime_bytes"]["value"] > 0
 PY
+expect_exit 0 "--cores-per-node" -- "$PLANNER" --calibrate --cores-per-node 1 --out "$WORK/one_core.json" "$WORK"/cal_*.json
+python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["device"]["per_node"]["value"] == 1, p["device"]' \
+  "$WORK/one_core.json" || fail "--cores-per-node 1: not in the profile"
+expect_exit 2 "--cores-per-node above the records' cores" -- "$PLANNER" --calibrate --cores-per-node 4096 \
+  --out "$WORK/x.json" "$WORK"/cal_*.json
 
 Bshape=(--model small --hidden 192 --ffn 512 --seq 96 --global-batch 4 "${steps[@]}" --hw-profile "$WORK/profile.json")
 expect_exit 0 "ddp 2 with --hw-profile" -- "$MPIRUN_LOCAL" 2 "$B/ddp_train" "${Bshape[@]}" --out "$WORK/ddp.json"

@@ -31,7 +31,7 @@ int calibrate(const cxxopts::ParseResult& r) {
   if (r.count("profile")) base = load_hw_profile(r["profile"].as<std::string>());
   const std::string out = r["out"].as<std::string>();
   const std::string name = r.count("name") ? r["name"].as<std::string>() : base ? base->name : "calibrated";
-  const HwProfile p = calibrate_profile(files, name, base);
+  const HwProfile p = calibrate_profile(files, name, base, r["cores-per-node"].as<int64_t>());
   write_json_atomic(out, to_json(p));
   std::printf("profile %s: %s\n", name.c_str(), out.c_str());
   for (const auto* level : {&p.intra_node, &p.inter_node})
@@ -90,6 +90,8 @@ int main(int argc, char** argv) {
         ("calibrate", "make a profile of this machine from its records (collectives_perf, env_check --sweep, "
                       "training), given after the flags; --profile refines one made so")
         ("name", "--calibrate: the profile's name", cxxopts::value<std::string>(), "NAME")
+        ("cores-per-node", "--calibrate: the cores each node really has, where the records count more (nodes "
+                           "sharing a host's CPUs: VMs, namespaces)", number<int64_t>()->default_value("0"), "N")
         ("out", "--calibrate: the profile file to write", cxxopts::value<std::string>(), "FILE")
         ("records", "records for --calibrate", cxxopts::value<std::vector<std::string>>());
     // clang-format on
