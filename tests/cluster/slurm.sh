@@ -157,6 +157,7 @@ if [ "$(traces)" -eq 4 ] && [ -f "$sdir/runs/usr1/desync_report.txt" ] && [ "$re
   pass "scancel -s USR1: 4 comm traces, one desync report ($(head -c 160 "$sdir/runs/usr1/desync_report.txt")), the job trains on"
 else
   fail "scancel -s USR1: $(traces) traces, $reports report(s), batches $before -> $after, job $state"
+  sed 's/^/    /' "$sdir/usr1.out" 2>/dev/null | tail -8  # how the job ended, when it did
 fi
 on head scancel "$job"
 for _ in $(seq 300); do
