@@ -71,22 +71,5 @@ run_on "$hosts_2x2" 4 "$out/val_hsdp_2x2.json" "$B/fsdp_llama" "${V[@]}" --globa
 run_on "$hosts_2x2" 4 "$out/val_tp_2_dp_2.json" "$B/megatron_gpt" "${V[@]}" --tp 2 --global-batch 4
 run_on "$hosts_2x1" 2 "$out/val_pp_2.json" "$B/megatron_gpt" "${V[@]}" --pp 2 --global-batch 4
 
-python3 - "$out" <<'PY'
-import glob, json, os, statistics, sys
-rows = []
-for f in sorted(glob.glob(os.path.join(sys.argv[1], "val_*.json"))):
-    r = json.load(open(f))
-    p = r["prediction"]
-    measured = r["metrics"]["step_time_s"]["median"]
-    inter = sum(t["total_s"] for t in p["comm"] if t["level"] == "inter_node")
-    rows.append((os.path.basename(f)[4:-5], r["launch"]["world_size"], measured, p["step_time_s"],
-                 abs(p["step_time_s"] - measured) / measured, inter))
-print("| layout (nodes x ranks) | ranks | measured step s | predicted step s | error | predicted inter-node comm s |")
-print("| --- | --- | --- | --- | --- | --- |")
-for name, n, m, p, e, inter in rows:
-    print(f"| {name} | {n} | {m:.4f} | {p:.4f} | {100 * e:.1f} % | {inter:.4f} |")
-errs = [r[4] for r in rows]
-print(f"\nmedian absolute error {100 * statistics.median(errs):.1f} %, worst {100 * max(errs):.1f} % "
-      f"over {len(rows)} layouts")
-PY
+python3 "$root/benchmarks/planner/error_table.py" "$out" --inter-node
 finish >/dev/null

@@ -9,9 +9,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../peers/peer_env.sh"
 out="${1:-$(mktemp -d)}"
 mkdir -p "$out"
-mpirun_local="$root/launch/mpirun-local"
 # shellcheck disable=SC2154  # root and bin come from peer_env.sh
-planner="$bin/tools/planner"
+mpirun_local="$root/launch/mpirun-local" planner="$bin/tools/planner"
 steps=(--steps 8 --log-every 1000)
 
 echo "# calibration: collectives_perf (all_reduce, all_gather, reduce_scatter, send_recv at 2 and 4 ranks)," \
@@ -67,21 +66,4 @@ run pp_2_vp_2 2 megatron_gpt --pp 2 --vp 2 --global-batch 4
 run pp_4 4 megatron_gpt --pp 4 --global-batch 8
 run tp_2_pp_2 4 megatron_gpt --tp 2 --pp 2 --global-batch 4
 
-python3 - "$out" <<'PY'
-import glob, json, os, statistics, sys
-rows = []
-for f in sorted(glob.glob(os.path.join(sys.argv[1], "val_*.json"))):
-    r = json.load(open(f))
-    p = r["prediction"]
-    measured = r["metrics"]["step_time_s"]["median"]
-    err = abs(p["step_time_s"] - measured) / measured
-    rows.append((os.path.basename(f)[4:-5], r["launch"]["world_size"], measured, p["step_time_s"], err,
-                 r["metrics"]["peak_mem_bytes"], p["peak_mem_bytes"]))
-print("| layout | ranks | measured step s | predicted step s | error | measured peak MiB | predicted peak MiB |")
-print("| --- | --- | --- | --- | --- | --- | --- |")
-for name, n, m, p, e, mm, pm in rows:
-    print(f"| {name} | {n} | {m:.4f} | {p:.4f} | {100 * e:.1f} % | {mm / 2**20:.0f} | {pm / 2**20:.0f} |")
-errs = [r[4] for r in rows]
-print(f"\nmedian absolute error {100 * statistics.median(errs):.1f} %, worst {100 * max(errs):.1f} % "
-      f"over {len(rows)} layouts")
-PY
+python3 "$root/benchmarks/planner/error_table.py" "$out"

@@ -78,6 +78,14 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
     strategy.check(shape, launch.world_size);
     const ParallelLayout plan = strategy.layout(shape, launch.world_size);
     const int64_t n_params = mlp ? MlpClassifierImpl::parameter_count() : parameter_count(args.model);
+    // A prediction's bad input (an unknown profile, one without the figures this layout
+    // needs) is found before any communication; --dry-run prints it.
+    std::optional<Prediction> predicted;
+    if (!args.hw_profile.empty()) {
+      DT_USAGE(!mlp, "--hw-profile: predictions are for transformer models; drop it with --model mlp");
+      predicted = predict_step(args.model, plan, Cluster{launch.nodes, launch.local_world_size},
+                               load_hw_profile(args.hw_profile));
+    }
     if (args.dry_run) {
       if (mlp)
         std::printf(
@@ -86,20 +94,8 @@ int training_main(int argc, char** argv, const TrainingExecutable& exe, Strategy
             static_cast<long long>(n_params), MlpClassifierImpl::flops_per_sample());
       else
         std::fputs(describe_plan(args.model, plan).c_str(), stdout);
-      if (!mlp && !args.hw_profile.empty())
-        std::fputs(describe(predict_step(args.model, plan, Cluster{launch.nodes, launch.local_world_size},
-                                         load_hw_profile(args.hw_profile)))
-                       .c_str(),
-                   stdout);
+      if (predicted) std::fputs(describe(*predicted).c_str(), stdout);
       return 0;
-    }
-    // A prediction's bad input (an unknown profile, one without the figures this layout
-    // needs) is found before any communication.
-    std::optional<Prediction> predicted;
-    if (!args.hw_profile.empty()) {
-      DT_USAGE(!mlp, "--hw-profile: predictions are for transformer models; drop it with --model mlp");
-      predicted = predict_step(args.model, plan, Cluster{launch.nodes, launch.local_world_size},
-                               load_hw_profile(args.hw_profile));
     }
     validate_world(launch, common.world, env);
     use_rank_device(launch, common.world);

@@ -91,7 +91,7 @@ class Predictor {
   void step();
   std::vector<Unit> units(int64_t stage);
   double fsdp_micro_step(const std::vector<Unit>& u);
-  double ddp_backward_tail(const std::vector<Unit>& u, double backward_s);
+  double ddp_backward_tail(const std::vector<Unit>& u);
 
   const ModelConfig& c_;
   const ParallelLayout& l_;
@@ -309,7 +309,7 @@ double Predictor::fsdp_micro_step(const std::vector<Unit>& u) {
 // DDP's gradient all_reduce during the last micro-step's backward: buckets filled in backward
 // order (the first up to 1 MiB, then 25 MiB: DdpOptions), each issued when full, in order on
 // one communicator; expert gradients over their replicas likewise. The time after backward ends.
-double Predictor::ddp_backward_tail(const std::vector<Unit>& u, double backward_s) {
+double Predictor::ddp_backward_tail(const std::vector<Unit>& u) {
   const int64_t expert_dp = l_.dp / l_.ep;
   CommStream comm;
   double t = 0, dense = 0, expert = 0, cap = 1 << 20;
@@ -326,7 +326,6 @@ double Predictor::ddp_backward_tail(const std::vector<Unit>& u, double backward_
     if (dense + expert >= cap) flush(t);
   }
   if (dense + expert > 0) flush(t);
-  (void)backward_s;
   const double tail = std::max(0.0, comm.free_at - t);
   expose("ddp all_reduce", Coll::kAllReduce, tail);
   return tail;
@@ -380,7 +379,7 @@ void Predictor::step() {
       t.exposed_s *= M;
     }
   } else if (l_.pp == 1) {
-    step = M * (t_f[0] + t_b[0]) + ddp_backward_tail(stage_units[0], t_b[0]);
+    step = M * (t_f[0] + t_b[0]) + ddp_backward_tail(stage_units[0]);
   } else {
     const double act = static_cast<double>(l_.micro_batch * l_.seq) * static_cast<double>(c_.hidden) * width_ /
                        static_cast<double>(l_.sp ? l_.tp : 1);
@@ -394,7 +393,7 @@ void Predictor::step() {
         t.bytes = t.one_bytes * static_cast<double>(t.calls);
       }
     out_.bubble_s = makespan - M * (t_f[busiest_stage] + t_b[busiest_stage]);
-    step = makespan + ddp_backward_tail(stage_units.back(), t_b.back());
+    step = makespan + ddp_backward_tail(stage_units.back());
   }
   // The loss (over every rank) and the gradient norm (over the model-parallel ranks): one
   // small all_reduce each.
