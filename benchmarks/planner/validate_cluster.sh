@@ -2,8 +2,8 @@
 # The predictor between nodes: a virtual cluster of its own (tests/cluster: 2 nodes in network
 # namespaces on this machine, links shaped to 1 Gbit/s, the MPI backend over them) is
 # calibrated from its own records (collectives_perf inside a node and between the two at 1
-# and 2 ranks a node, env_check --sweep, six training runs of two shapes; the nodes share this
-# machine's cores, so each is given half of them: --cores-per-node), then seven layouts
+# and 2 ranks a node, env_check --sweep, six training runs of two shapes; each node has half of
+# this machine's CPUs to itself, as a real node has its own: cluster.sh cpus), then seven layouts
 # of another shape run across both nodes with --hw-profile. Prints one row per run and the
 # median and worst absolute error of the step time. Not a test: the figures go in the README.
 # Everything the cluster made is gone afterwards.
@@ -21,6 +21,10 @@ export DTBENCH_CLUSTER_DIR
 cleanup_hooks+=("bash '$CLUSTER' down '$DTBENCH_CLUSTER_DIR' >/dev/null")
 bash "$CLUSTER" up "$DTBENCH_CLUSTER_DIR" 2 >/dev/null
 for k in 0 1; do bash "$CLUSTER" shape "$DTBENCH_CLUSTER_DIR" "node$k" rate=1gbit; done
+half=$(($(nproc) / 2))
+[ "$half" -ge 1 ] || { echo "validate_cluster.sh: needs 2 CPUs at least (one per node)" >&2; exit 2; }
+bash "$CLUSTER" cpus "$DTBENCH_CLUSTER_DIR" node0 "$(seq -s, 0 $((half - 1)))"
+bash "$CLUSTER" cpus "$DTBENCH_CLUSTER_DIR" node1 "$(seq -s, "$half" $((2 * half - 1)))"
 hosts_1x2="$WORK/hosts_1x2" hosts_2x1="$WORK/hosts_2x1" hosts_2x2="$WORK/hosts_2x2"
 echo "node0 slots=2" >"$hosts_1x2"
 printf 'node%d slots=1\n' 0 1 >"$hosts_2x1"
@@ -56,9 +60,7 @@ run_on "$hosts_1x2" 2 "$out/cal_wide_tp_1x2.json" "$B/megatron_gpt" "${A[@]}" --
 run_on "$hosts_2x2" 4 "$out/cal_wide_ddp_2x2.json" "$B/ddp_train" "${A[@]}"
 cal+=("$out"/cal_ddp_1x2.json "$out"/cal_ddp_2x1.json "$out"/cal_fsdp_2x2.json "$out"/cal_tp_2x2.json
   "$out"/cal_wide_tp_1x2.json "$out"/cal_wide_ddp_2x2.json)
-# The two nodes share this machine's cores, though each one's records count all of them.
-"$DTBENCH_BIN/tools/planner" --calibrate --name vcluster-1gbit --cores-per-node "$(($(nproc) / 2 > 0 ? $(nproc) / 2 : 1))" \
-  --out "$out/profile.json" "${cal[@]}"
+"$DTBENCH_BIN/tools/planner" --calibrate --name vcluster-1gbit --out "$out/profile.json" "${cal[@]}"
 
 echo "# validation: small with hidden 384, ffn 1024, seq 192 across both nodes, each with --hw-profile"
 V=(--model small --hidden 384 --ffn 1024 --seq 192 --steps 8 --log-every 1000 --hw-profile "$out/profile.json")

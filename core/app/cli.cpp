@@ -10,6 +10,7 @@
 #include "core/report/files.h"
 #include "core/report/flag_number.h"
 #include "core/report/numbers.h"
+#include "core/report/system_info.h"
 
 namespace dtbench {
 
@@ -46,7 +47,7 @@ void add_common_flags(cxxopts::Options& o) {
        number<double>()->default_value("600"), "S")
       ("debug-collectives", "check op, dtype and count across ranks before each op (slow)",
        cxxopts::value<bool>()->default_value("false")->implicit_value("true"))
-      ("threads", "intra-op CPU threads (default: max(1, cores / local ranks))", number<int>(), "N")
+      ("threads", "intra-op CPU threads (default: max(1, usable CPUs / local ranks); usable: the affinity mask)", number<int>(), "N")
       ("backend", "mpi | nccl (CUDA) | store (CPU, no mpirun) | auto (cuda: nccl; cpu: mpi under mpirun, else store)",
        cxxopts::value<std::string>()->default_value("auto"), "NAME")
       ("device", "cpu | cuda", cxxopts::value<std::string>()->default_value("cpu"), "DEV");
@@ -128,10 +129,14 @@ CommonArgs read_common_flags(const cxxopts::ParseResult& r) {
 int apply_threads(const CommonArgs& args, const LaunchInfo& launch) {
   int n = args.threads;
   if (n == 0) {
-    const int cores = static_cast<int>(std::thread::hardware_concurrency());
-    n = std::max(1, cores / std::max(1, launch.local_world_size));
+    // The CPUs this process may use, not the machine's: a rank bound to a core (Slurm, a
+    // Kubernetes cpuset, a virtual node) running one thread per machine core would thrash.
+    n = std::max(1, usable_cpus() / std::max(1, launch.local_world_size));
   }
   at::set_num_threads(n);
+  nlohmann::json cpu = system_info()["cpu"];
+  cpu["threads"] = n;
+  set_system_info("cpu", cpu);
   return n;
 }
 

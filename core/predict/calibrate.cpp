@@ -153,9 +153,13 @@ HwProfile calibrate_profile(const std::vector<std::string>& files, const std::st
   std::set<std::string> names =
       host ? std::set<std::string>(host->hostnames.begin(), host->hostnames.end()) : std::set<std::string>();
   std::string backend;
-  int64_t local_ranks = 1;
+  int64_t local_ranks = 1, usable = 0;
   for (const auto& [file, r] : records) {
     const HostIdentity h = record_host(r, file);
+    // A node's cores are those its processes may use (an affinity mask: a Slurm binding, a
+    // cpuset, a virtual node), not the machine's.
+    const int64_t u = r["system"]["cpu"].value("usable", h.cores);
+    if (u > 0) usable = usable == 0 ? u : std::min(usable, u);
     if (r.contains("launch")) local_ranks = std::max(local_ranks, r["launch"].value("local_world_size", int64_t{1}));
     if (!host) host = h;
     DT_USAGE(same_kind(h, *host),
@@ -184,7 +188,7 @@ HwProfile calibrate_profile(const std::vector<std::string>& files, const std::st
   if (!base) {
     p.description = fmt::format("calibrated on {} ({} backend) by planner --calibrate", describe_host(*host),
                                 backend.empty() ? "no" : backend);
-    p.devices_per_node = p.kind == "cpu" ? host->cores : local_ranks;  // GPUs: one rank each
+    p.devices_per_node = p.kind == "cpu" ? (usable > 0 ? usable : host->cores) : local_ranks;  // GPUs: one rank each
   }
   DT_USAGE(cores_per_node == 0 || (cores_per_node >= 1 && p.kind == "cpu" && cores_per_node <= host->cores),
            "--cores-per-node {}: for CPU records, at least 1 and at most the {} cores they count", cores_per_node,

@@ -45,6 +45,10 @@ class Predictor {
   // Seconds of one call among `ranks` ranks spanning `span` consecutive ranks, and its term in
   // the prediction (`calls` of it added). Between nodes without a fit the bound is the nodes'
   // links: a ring over the group's nodes moves bus_factor(nodes) x bytes through each.
+  // Between nodes, the groups of one node that run the same call at once share its links: a
+  // group with every `stride`-th rank has min(stride, ranks per node) of them (tensor parallel
+  // 8 inside a p5: eight data-parallel groups on its NICs), so each gets that share of the
+  // bandwidth that one group of the fit had.
   double cost(const std::string& what, Coll coll, double bytes, int64_t ranks, int64_t span, int64_t calls = 1) {
     if (ranks <= 1 || bytes <= 0) return 0;
     const std::string level = level_of(span);
@@ -52,10 +56,13 @@ class Predictor {
         choose_fit(level == "intra_node" ? p_.intra_node : p_.inter_node, coll, cl_.ranks_per_node, level, p_.name);
     if (f.rule != "fitted")
       note(fmt::format("{} {} on {}: no fit of its own, {}", what, coll_name(coll), level, f.rule));
-    double s = collective_seconds(f.fit, coll, bytes, ranks);
+    const double sharing = level == "inter_node"
+                               ? static_cast<double>(std::min(std::max<int64_t>(1, span / ranks), cl_.ranks_per_node))
+                               : 1.0;
+    double s = collective_seconds(f.fit, coll, bytes * sharing, ranks);
     if (f.rule == "link bound" && level == "inter_node") {
       const int64_t nodes = (span + cl_.ranks_per_node - 1) / cl_.ranks_per_node;
-      s = bytes * bus_factor(coll, std::max<int64_t>(nodes, 2)) / f.fit.bus_bandwidth;
+      s = sharing * bytes * bus_factor(coll, std::max<int64_t>(nodes, 2)) / f.fit.bus_bandwidth;
     }
     CommTerm& t = term(what, coll, level, f.rule, ranks, bytes);
     t.one_s = s;
@@ -405,13 +412,13 @@ void Predictor::step() {
   out_.memory = memory_per_rank(c_, l_);
   out_.optimizer_s = static_cast<double>(out_.memory.grads) / 4 * 32 / opt_rate_;
   step += out_.optimizer_s;
-  // What FSDP's overlapped communication takes from compute where they share the processor
-  // (CPU ranks: MPI's copies and progress, and each unit's storage refills and flattening, on
-  // the cores computing): calibrated, else 0. DDP's few large buckets cost no more than their
-  // time on the calibration runs, so they are not charged.
+  // What overlapped communication (FSDP's and HSDP's, DDP's buckets) takes from compute where
+  // they share the processor (CPU ranks: MPI's copies, reductions and TCP progress, FSDP's
+  // storage refills and flattening, on the cores computing): calibrated, else 0. Pipeline
+  // transfers are inside the makespan.
   double hidden = 0;
   for (const auto& t : out_.comm)
-    if (t.what.rfind("fsdp", 0) == 0 || t.what.rfind("hsdp", 0) == 0) hidden += t.total_s - t.exposed_s;
+    if (t.what != "pipeline") hidden += t.total_s - t.exposed_s;
   out_.hidden_comm_s = hidden;
   out_.overlap_s = overlap_cost_ * hidden;
   step += out_.overlap_s;

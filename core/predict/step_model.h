@@ -38,8 +38,8 @@ struct Prediction {
   double step_s = 0;
   double compute_s = 0, gemm_s = 0, elementwise_s = 0;  // gemm + elementwise (+ recompute) = compute
   double exposed_comm_s = 0, bubble_s = 0, optimizer_s = 0;
-  // FSDP's communication overlapped with compute, and what it still costs compute
-  // (overlap_cost x it).
+  // Communication overlapped with compute (FSDP's, HSDP's, DDP's buckets), and what it still
+  // costs compute (overlap_cost x it).
   double hidden_comm_s = 0, overlap_s = 0;
   std::vector<CommTerm> comm;
   double tokens_per_s = 0, tokens_per_s_per_device = 0, tflops_per_device = 0, mfu = 0;

@@ -1,6 +1,7 @@
 #include "core/report/system_info.h"
 
 #include <torch/headeronly/version.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -63,6 +64,13 @@ int64_t meminfo_kib(const std::string& key) {
   return -1;
 }
 
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
 int64_t peak_rss_bytes() {
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
@@ -72,7 +80,7 @@ int64_t peak_rss_bytes() {
 nlohmann::json& system_info() {
   static nlohmann::json info = {
       {"hosts", nlohmann::json::array({short_hostname()})},
-      {"cpu", {{"model", cpu_model()}, {"cores", std::thread::hardware_concurrency()}}},
+      {"cpu", {{"model", cpu_model()}, {"cores", std::thread::hardware_concurrency()}, {"usable", usable_cpus()}}},
       {"libtorch", TORCH_VERSION},
       {"driver", nvidia_driver()},
   };

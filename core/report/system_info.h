@@ -27,6 +27,11 @@ std::string short_hostname();
 // sizes); -1 when absent.
 int64_t meminfo_kib(const std::string& key);
 
+// The CPUs this process may run on: its affinity mask (what taskset, numactl, Slurm's task
+// binding, a Kubernetes cpuset or a virtual node give it), which std::thread::hardware_concurrency
+// ignores; all online CPUs when the mask cannot be read.
+int usable_cpus();
+
 // Peak resident set size of this process, bytes (the CPU's peak memory).
 int64_t peak_rss_bytes();
 

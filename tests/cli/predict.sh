@@ -5,7 +5,8 @@
 # schema, and the predicted peak memory per rank is within 25 % of the measured peak RSS (the
 # measurement, not the arithmetic the prediction came from). dtbench-report and the nightly
 # run (--hw-profile) show the ratio.
-# Records from another machine are refused by --calibrate, a bad --hw-profile before any
+# Records of a process pinned to one CPU make a one-core node. Records from another machine are
+# refused by --calibrate, a bad --hw-profile before any
 # communication. No duration is asserted.
 source "$(dirname "$0")/../lib.sh"
 PLANNER="$DTBENCH_BIN/tools/planner"
@@ -40,6 +41,19 @@ python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["device"][
   "$WORK/one_core.json" || fail "--cores-per-node 1: not in the profile"
 expect_exit 2 "--cores-per-node above the records' cores" -- "$PLANNER" --calibrate --cores-per-node 4096 \
   --out "$WORK/x.json" "$WORK"/cal_*.json
+# A process pinned to one CPU (taskset, as Slurm's binding or a cpuset does) runs one thread and
+# says so in its record; a node calibrated from such records has one core.
+expect_exit 0 "env_check --sweep on one CPU" -- taskset -c 0 "$B/env_check" --sweep --sweep-seconds 0.3 \
+  --out "$WORK/pinned_env.json"
+python3 - "$WORK/pinned_env.json" <<'PY' || fail "a pinned record's CPUs"
+import json, os, sys
+cpu = json.load(open(sys.argv[1]))["system"]["cpu"]
+assert cpu["usable"] == 1 and cpu["threads"] == 1 and cpu["cores"] == os.cpu_count(), cpu
+PY
+expect_exit 0 "--calibrate from pinned records" -- "$PLANNER" --calibrate --out "$WORK/pinned.json" \
+  "$WORK"/cal_all_reduce.json "$WORK/pinned_env.json"
+python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["device"]["per_node"]["value"] == 1, p["device"]' \
+  "$WORK/pinned.json" || fail "records with one usable CPU: the profile's node does not have one core"
 
 Bshape=(--model small --hidden 192 --ffn 512 --seq 96 --global-batch 4 "${steps[@]}" --hw-profile "$WORK/profile.json")
 expect_exit 0 "ddp 2 with --hw-profile" -- "$MPIRUN_LOCAL" 2 "$B/ddp_train" "${Bshape[@]}" --out "$WORK/ddp.json"

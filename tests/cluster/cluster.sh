@@ -16,6 +16,10 @@
 #                                     NODE's processes get PERCENT of one CPU (a CFS quota in a
 #                                     cgroup of their own, v2 cpu.max or v1 cpu.cfs_quota_us);
 #                                     every later exec on NODE runs in it
+#   cluster.sh cpus DIR NODE LIST|clear
+#                                     NODE's processes run on these CPUs only (an affinity mask,
+#                                     taskset's LIST: 0 or 0-3,6): a node of its own cores, as a
+#                                     real node has; every later exec on NODE gets it
 #   cluster.sh stall DIR NODE SECONDS drops all of NODE's traffic for SECONDS, then restores it
 #   cluster.sh link DIR NODE down|up  NODE's veth down or up
 #   cluster.sh addr NODE              NODE's address
@@ -29,7 +33,7 @@ die() {
 }
 [ "$(id -u)" -eq 0 ] || die "needs root (namespaces, veth, nftables)"
 cmd="${1:-}"
-[ -n "$cmd" ] || die "usage: cluster.sh up|exec|shape|throttle|stall|link|addr|down|leftovers ..."
+[ -n "$cmd" ] || die "usage: cluster.sh up|exec|shape|throttle|cpus|stall|link|addr|down|leftovers ..."
 shift
 
 elapsed_ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
@@ -185,6 +189,18 @@ EOF
     throttle_quota "$cg" "$((what * 1000))"
     echo "$cg" >"$dir/$node/cgroup"
     ;;
+  cpus)
+    dir="$1" node="$2" what="$3"
+    node_name "$node"
+    holder_pid "$dir" >/dev/null || die "no cluster is up in $dir"
+    if [ "$what" = clear ]; then
+      rm -f "$dir/$node/cpus"
+      exit 0
+    fi
+    [[ "$what" =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] && taskset -c "$what" true 2>/dev/null ||
+      die "cpus DIR NODE LIST|clear: '$what' is not a list of this machine's CPUs (0..$(($(nproc --all) - 1)), e.g. 0 or 0-1,3)"
+    echo "$what" >"$dir/$node/cpus"
+    ;;
   stall)
     dir="$1" node="$2" seconds="$3"
     node_name "$node"
@@ -233,5 +249,5 @@ EOF
     for f in "$dir"/*/cgroup; do [ -f "$f" ] && [ -d "$(cat "$f")" ] && echo "cgroup $(cat "$f")"; done
     true
     ;;
-  *) die "unknown command '$cmd' (up, exec, shape, throttle, stall, link, addr, down, leftovers)" ;;
+  *) die "unknown command '$cmd' (up, exec, shape, throttle, cpus, stall, link, addr, down, leftovers)" ;;
 esac

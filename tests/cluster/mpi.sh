@@ -6,7 +6,8 @@
 # env_check flags the node whose (fake) EFA devices differ; fabric_perf crosses the nodes over
 # libfabric's tcp provider; with node1's
 # link shaped to 80 Mbit/s, the bytes that cross its veth per second of the run stay within
-# 2 % of that rate (busbw is printed beside it: it may exceed the link's rate, by algorithm).
+# 2 % of that rate (busbw is printed beside it: it may exceed the link's rate, by algorithm);
+# node1 pinned to CPU 0 runs its ranks there.
 source "$(dirname "$0")/lib.sh"
 COLL="$DTBENCH_BIN/benchmarks/collectives_perf"
 for op in all_reduce all_gather reduce_scatter broadcast reduce all_to_all all_to_allv send_recv; do
@@ -84,4 +85,19 @@ for name, b in (("to node1", tx1 - tx0), ("from node1", rx1 - rx0)):
 PY
   pass "node1 shaped to ${rate_mbit} Mbit/s: the bytes across its link per second stay within 2 % of the rate"
 else fail "shaped run: exit $rc"; tail -5 "$WORK/shaped.out"; fi
+
+# A node with a CPU of its own (cluster.sh cpus): the ranks mpirun starts there may run on it
+# only; a list this machine lacks is refused.
+bash "$CLUSTER" cpus "$DTBENCH_CLUSTER_DIR" node1 0
+cleanup_hooks+=("bash '$CLUSTER' cpus '$DTBENCH_CLUSTER_DIR' node1 clear")
+rc=0
+MPIRUN_EXTRA="--map-by node" cluster_mpirun 2 bash -c 'echo "$(hostname) $(nproc) $(taskset -pc $$ | sed "s/.*: //")"' \
+  >"$WORK/cpus.out" 2>&1 || rc=$?
+if [ "$rc" -eq 0 ] && grep -qx "node1 1 0" "$WORK/cpus.out" && grep -q "^node0 $(nproc) " "$WORK/cpus.out"; then
+  pass "cpus node1 0: node1's rank runs on CPU 0 only, node0's on all $(nproc)"
+else fail "cpus node1 0: exit $rc; $(tr '\n' ';' <"$WORK/cpus.out")"; fi
+bash "$CLUSTER" cpus "$DTBENCH_CLUSTER_DIR" node1 clear
+on node1 nproc | grep -qx "$(nproc)" && pass "cpus node1 clear: all CPUs again" || fail "cpus clear: $(on node1 nproc)"
+expect_exit 2 "cpus with a CPU this machine lacks" -- bash "$CLUSTER" cpus "$DTBENCH_CLUSTER_DIR" node1 4095
+grep -q "is not a list of this machine's CPUs" "$WORK/err" || fail "cpus 4095: $(cat "$WORK/err")"
 finish

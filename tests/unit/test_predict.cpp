@@ -120,6 +120,30 @@ TEST_CASE("predicted communication grows with the bytes a layout moves") {
   CHECK(comm_s(bf16_layout(8, 1, 1), "ddp all_reduce") > 0);
 }
 
+TEST_CASE("groups of a node that cross nodes at once share its links") {
+  const HwProfile p = parse_hw_profile(test_profile(), "test");
+  const ModelConfig c = find_model("llama3_1_8b");
+  CollectiveFit f;
+  f.latency_s = 5e-6, f.bus_bandwidth = 100e9;  // test_profile's fit
+  auto ddp_term = [&](const ParallelLayout& l) {
+    const Prediction pr = predict_step(c, l, Cluster{2, 8}, p);
+    for (const auto& t : pr.comm)
+      if (t.what == "ddp all_reduce") return t;
+    FAIL("no ddp all_reduce term");
+    return CommTerm{};
+  };
+  // tp 8 inside each node: eight data-parallel pairs, one per tensor-parallel rank, cross the
+  // nodes at once, each with an eighth of the bandwidth one group had.
+  const CommTerm pairs = ddp_term(bf16_layout(2, 8, 1));
+  CHECK(pairs.ranks == 2);
+  CHECK(pairs.level == "inter_node");
+  CHECK(pairs.one_s == Approx(collective_seconds(f, Coll::kAllReduce, 8 * pairs.one_bytes, 2)));
+  // One group of all 16 ranks: the fit's own case, nothing shared.
+  const CommTerm one = ddp_term(bf16_layout(16, 1, 1));
+  CHECK(one.ranks == 16);
+  CHECK(one.one_s == Approx(collective_seconds(f, Coll::kAllReduce, one.one_bytes, 16)));
+}
+
 TEST_CASE("the pipeline bubble is the schedule's own count") {
   // 1F1B: (stages - 1) forward-backward pairs of idle time, whatever the micro-batches.
   for (int64_t stages : {2, 3, 4})

@@ -91,7 +91,8 @@ int main(int argc, char** argv) {
                       "training), given after the flags; --profile refines one made so")
         ("name", "--calibrate: the profile's name", cxxopts::value<std::string>(), "NAME")
         ("cores-per-node", "--calibrate: the cores each node really has, where the records count more (nodes "
-                           "sharing a host's CPUs: VMs, namespaces)", number<int64_t>()->default_value("0"), "N")
+                           "sharing a host's CPUs unpinned: VMs, namespaces); default: the records' usable CPUs",
+         number<int64_t>()->default_value("0"), "N")
         ("out", "--calibrate: the profile file to write", cxxopts::value<std::string>(), "FILE")
         ("records", "records for --calibrate", cxxopts::value<std::vector<std::string>>());
     // clang-format on
