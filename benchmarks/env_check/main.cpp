@@ -101,7 +101,10 @@ int main(int argc, char** argv) {
          cxxopts::value<std::string>()->default_value(""), "BYTES")
         ("sweep-margin", "flag a node or link below (1 - margin) x the median",
          cxxopts::value<double>()->default_value("0.25"), "M")
-        ("sweep-serial", "probe the nodes' GEMM and memory one node at a time (nodes that share CPUs: VMs on one host)");
+        ("sweep-serial", "probe the nodes' GEMM and memory one node at a time (nodes that share CPUs: VMs on one host)")
+        ("sweep-gemm-sizes", "also the GEMM rate at these n x n x n (planner --calibrate's rate by size), e.g. "
+                             "256,512,1024; default 1024,2048,4096,8192 on a GPU, none on a CPU",
+         cxxopts::value<std::string>()->default_value(""), "N,N,...");
     // clang-format on
     auto flags = parse_flags(options, argc, argv);
     CommonArgs common = read_common_flags(flags);
@@ -113,6 +116,9 @@ int main(int argc, char** argv) {
     sweep_opt.seconds = flags["sweep-seconds"].as<double>();
     sweep_opt.margin = flags["sweep-margin"].as<double>();
     sweep_opt.serial = flags["sweep-serial"].as<bool>();
+    sweep_opt.gemm_sizes = parse_count_list("--sweep-gemm-sizes", flags["sweep-gemm-sizes"].as<std::string>());
+    for (const int64_t n : sweep_opt.gemm_sizes)
+      DT_USAGE(n >= 16 && n <= 65536, "--sweep-gemm-sizes: {} is out of range; give sizes from 16 to 65536", n);
     if (!(sweep_opt.seconds > 0 && sweep_opt.seconds <= 600))
       throw UsageError(fmt::format("--sweep-seconds {} is out of range; give 0 < S <= 600", sweep_opt.seconds));
     if (!(sweep_opt.margin > 0 && sweep_opt.margin < 1))

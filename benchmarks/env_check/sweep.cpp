@@ -39,7 +39,7 @@ double segmented_rate(const at::Device& device, double seconds, double units, co
   return percentile(rates, 0.5);
 }
 
-NodeProbe probe_node(const at::Device& device, double seconds) {
+NodeProbe probe_node(const at::Device& device, double seconds, std::vector<int64_t> sizes) {
   NodeProbe p;
   // GEMM: fp32 on CPU, bf16 on GPU (what training runs), square and large enough to be
   // compute bound.
@@ -49,6 +49,13 @@ NodeProbe probe_node(const at::Device& device, double seconds) {
   at::Tensor a = at::randn({n, n}, gemm_opt), b = at::randn({n, n}, gemm_opt), c = at::empty({n, n}, gemm_opt);
   p.gemm_gflops =
       segmented_rate(device, seconds, 2.0 * static_cast<double>(n * n * n) / 1e9, [&] { at::mm_out(c, a, b); });
+  // By size: small GEMMs fill a GPU's units in fewer, partial waves, and run further below peak.
+  if (sizes.empty() && gpu) sizes = {1024, 2048, 4096, 8192};
+  for (const int64_t k : sizes) {
+    at::Tensor x = at::randn({k, k}, gemm_opt), y = at::randn({k, k}, gemm_opt), z = at::empty({k, k}, gemm_opt);
+    p.gemm_by_size.emplace_back(k, segmented_rate(device, seconds / 2, 2.0 * static_cast<double>(k * k * k) / 1e9,
+                                                  [&] { at::mm_out(z, x, y); }));
+  }
   // Memory: a copy well beyond the caches; bytes read plus bytes written.
   const int64_t bytes = gpu ? (int64_t{1} << 30) : (int64_t{64} << 20);
   const auto mem_opt = at::TensorOptions().dtype(at::kByte).device(device);
@@ -103,12 +110,16 @@ SweepVerdict run_sweep(World& world, const SweepOptions& opt) {
     if (opt.serial) {
       for (int k = 0; k < nodes->size(); ++k) {
         nodes->barrier()->synchronize();
-        if (k == me) p = probe_node(device, opt.seconds);
+        if (k == me) p = probe_node(device, opt.seconds, opt.gemm_sizes);
       }
     } else {
-      p = probe_node(device, opt.seconds);
+      p = probe_node(device, opt.seconds, opt.gemm_sizes);
     }
-    mine = {{"node", me}, {"host", p.host}, {"gemm_gflops", p.gemm_gflops}, {"mem_gbps", p.mem_gbps}};
+    mine = {{"node", me},
+            {"host", p.host},
+            {"gemm_gflops", p.gemm_gflops},
+            {"mem_gbps", p.mem_gbps},
+            {"gemm_by_size", p.gemm_by_size}};
     mine["links"] = nlohmann::json::array();
     const int64_t bytes = opt.bytes > 0 ? opt.bytes : device.is_cuda() ? (int64_t{64} << 20) : (int64_t{4} << 20);
     for (const auto& round : pair_rounds(nodes->size())) {
@@ -125,7 +136,7 @@ SweepVerdict run_sweep(World& world, const SweepOptions& opt) {
   for (const std::string& s : comm.control().all_gather(mine.dump())) {
     const nlohmann::json r = nlohmann::json::parse(s);
     if (!r.contains("node")) continue;
-    probes.push_back({r["node"], r["host"], r["gemm_gflops"], r["mem_gbps"]});
+    probes.push_back({r["node"], r["host"], r["gemm_gflops"], r["mem_gbps"], r["gemm_by_size"]});
     for (const auto& l : r["links"]) links.push_back({l["a"], l["b"], l["bw"], l["lat"]});
   }
   std::sort(probes.begin(), probes.end(), [](const NodeProbe& x, const NodeProbe& y) { return x.node < y.node; });

@@ -25,6 +25,9 @@ struct SweepOptions {
   int64_t bytes = 0;     // --sweep-bytes: the point-to-point message; 0 = 4 MiB on CPU, 64 MiB on GPU
   double margin = 0.25;  // --sweep-margin: below (1 - margin) x the median is flagged
   bool serial = false;   // --sweep-serial: probe the nodes one at a time (they share CPUs)
+  // --sweep-gemm-sizes: also the GEMM rate at each n x n x n (the predictor's rate by size);
+  // empty: 1024, 2048, 4096 and 8192 on a GPU, none on a CPU.
+  std::vector<int64_t> gemm_sizes;
 };
 
 // A node's own rates (the median of its segments: a CPU quota throttles whole periods).
@@ -32,6 +35,7 @@ struct NodeProbe {
   int node = 0;
   std::string host;
   double gemm_gflops = 0, mem_gbps = 0;
+  std::vector<std::pair<int64_t, double>> gemm_by_size;  // {n, GFLOP/s}
 };
 
 // One pair's ping-pong: bytes both ways per round trip; latency is half the shortest round
@@ -56,6 +60,7 @@ struct NodeVerdict {
 struct SweepVerdict {
   double margin = 0;
   double median_gemm = 0, median_mem = 0, median_link = 0, median_latency = 0;
+  std::vector<std::pair<int64_t, double>> median_gemm_by_size;  // {n, GFLOP/s}, the nodes' median
   std::vector<NodeVerdict> nodes;
   std::vector<LinkProbe> links;
   std::vector<std::pair<int, int>> slow_links;  // flagged links between two nodes not flagged themselves

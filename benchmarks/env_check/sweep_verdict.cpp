@@ -83,6 +83,14 @@ SweepVerdict judge_sweep(const std::vector<NodeProbe>& nodes, const std::vector<
   }
   for (const LinkProbe& l : links) all_links.push_back(l.bw_gbps);
   v.median_gemm = median(gemm);
+  // The GEMM rate by size: every node probed the same sizes.
+  if (!nodes.empty())
+    for (std::size_t i = 0; i < nodes[0].gemm_by_size.size(); ++i) {
+      std::vector<double> at;
+      for (const NodeProbe& p : nodes)
+        if (i < p.gemm_by_size.size()) at.push_back(p.gemm_by_size[i].second);
+      v.median_gemm_by_size.emplace_back(nodes[0].gemm_by_size[i].first, median(at));
+    }
   v.median_mem = median(mem);
   v.median_link = median(link);
   v.median_latency = median(latency);
@@ -118,6 +126,10 @@ nlohmann::json to_json(const SweepVerdict& v) {
                       {"links", nlohmann::json::array()},
                       {"slow_links", nlohmann::json::array()},
                       {"bad_hosts", v.bad_hosts()}};
+  if (!v.median_gemm_by_size.empty()) {
+    nlohmann::json& by = j["median"]["gemm_gflops_by_size"] = nlohmann::json::array();
+    for (const auto& [n, g] : v.median_gemm_by_size) by.push_back({{"size", n}, {"gflops", g}});
+  }
   for (const NodeVerdict& n : v.nodes)
     j["nodes"].push_back({{"node", n.node},
                           {"host", n.host},

@@ -210,6 +210,16 @@ HwProfile calibrate_profile(const std::vector<std::string>& files, const std::st
                                    med["gemm_gflops"].get<double>(), med["mem_gbps"].get<double>())}};
     (p.kind == "cpu" ? p.gemm_fp32 : p.gemm_bf16) = Figure{gemm, src};
     p.mem_bandwidth = Figure{mem, src};
+    // The rate by size (--sweep-gemm-sizes; a GPU's by default), in the probe's dtype.
+    if (med.contains("gemm_gflops_by_size") && med["gemm_gflops_by_size"].size() >= 2) {
+      std::vector<GemmPoint> points;
+      for (const auto& pt : med["gemm_gflops_by_size"])
+        points.push_back({pt["size"].get<double>(), pt["gflops"].get<double>() * 1e9 / per});
+      p.gemm_by_size =
+          GemmCurve{p.kind == "cpu" ? "fp32" : "bf16",
+                    points,
+                    {{"calibrated", fmt::format("env_check --sweep {}: the median node's GEMM rate by size", file)}}};
+    }
   }
 
   // collectives_perf: a fit per collective and level.

@@ -108,9 +108,32 @@ Level parse_level(const nlohmann::json& j, const std::string& where, const std::
   return l;
 }
 
+GemmCurve parse_gemm_curve(const nlohmann::json& j, const std::string& where) {
+  const char* field = "device.gemm_flops_by_size";
+  DT_USAGE(j.is_object() && (j.value("dtype", "") == "bf16" || j.value("dtype", "") == "fp32") &&
+               j.contains("points") && j["points"].is_array() && j["points"].size() >= 2 && j.contains("source") &&
+               j["source"].is_object(),
+           "hardware profile {}: {} needs dtype (bf16 or fp32), two or more points and a source", where, field);
+  std::vector<GemmPoint> points;
+  for (const auto& pt : j["points"]) {
+    const double n = pt.value("size", 0.0), v = pt.value("value", 0.0);
+    DT_USAGE(std::isfinite(n) && std::isfinite(v) && n > 0 && v > 0 && (points.empty() || n > points.back().size),
+             "hardware profile {}: {}.points: sizes ascending, sizes and values above zero", where, field);
+    points.push_back({n, v});
+  }
+  return GemmCurve{j["dtype"].get<std::string>(), points, j["source"]};
+}
+
 nlohmann::json figure_json(const std::optional<Figure>& f, const char* unit) {
   if (!f) return nullptr;
   return {{"value", f->value}, {"unit", unit}, {"source", f->source}};
+}
+
+nlohmann::json gemm_curve_json(const std::optional<GemmCurve>& g) {
+  if (!g) return nullptr;
+  nlohmann::json pts = nlohmann::json::array();
+  for (const auto& pt : g->points) pts.push_back({{"size", pt.size}, {"value", pt.flops}});
+  return {{"dtype", g->dtype}, {"unit", "FLOP/s of an n x n x n GEMM"}, {"points", pts}, {"source", g->source}};
 }
 
 nlohmann::json fits_json(const std::map<Coll, CollectiveFit>& fits) {
@@ -127,6 +150,17 @@ nlohmann::json level_json(const Level& l) {
 }
 
 }  // namespace
+
+double GemmCurve::rate(double m, double n, double k) const {
+  const double size = std::cbrt(m * n * k);
+  if (size <= points.front().size) return points.front().flops;
+  if (size >= points.back().size) return points.back().flops;
+  std::size_t i = 1;
+  while (points[i].size < size) ++i;
+  const GemmPoint &a = points[i - 1], &b = points[i];
+  const double t = std::log(size / a.size) / std::log(b.size / a.size);
+  return std::exp(std::log(a.flops) + t * std::log(b.flops / a.flops));
+}
 
 const char* coll_name(Coll c) {
   switch (c) {
@@ -181,6 +215,8 @@ HwProfile parse_hw_profile(const nlohmann::json& j, const std::string& where) {
   const auto& gemm = object_at(dev, "gemm_flops", where, "device");
   p.gemm_bf16 = figure(gemm, "bf16", where, "device.gemm_flops");
   p.gemm_fp32 = figure(gemm, "fp32", where, "device.gemm_flops");
+  if (dev.contains("gemm_flops_by_size") && !dev["gemm_flops_by_size"].is_null())
+    p.gemm_by_size = parse_gemm_curve(dev["gemm_flops_by_size"], where);
   p.mem_bandwidth = figure(dev, "mem_bandwidth", where, "device");
   p.mem_capacity = figure(dev, "mem_capacity", where, "device");
   const auto& eff = object_at(j, "efficiency", where, "");
@@ -251,6 +287,7 @@ nlohmann::json to_json(const HwProfile& p) {
       {"device",
        {{"per_node", per_node},
         {"gemm_flops", {{"bf16", figure_json(p.gemm_bf16, "FLOP/s")}, {"fp32", figure_json(p.gemm_fp32, "FLOP/s")}}},
+        {"gemm_flops_by_size", gemm_curve_json(p.gemm_by_size)},
         {"mem_bandwidth", figure_json(p.mem_bandwidth, "bytes/s")},
         {"mem_capacity", figure_json(p.mem_capacity, "bytes")}}},
       {"efficiency",

@@ -46,6 +46,20 @@ struct Level {
   std::map<int64_t, std::map<Coll, CollectiveFit>> by_ranks_per_node;
 };
 
+// A device's GEMM rate by size, measured (env_check --sweep-gemm-sizes): FLOP/s of an
+// n x n x n GEMM at each n, ascending. An m x n x k GEMM runs at the rate of the size
+// cbrt(m n k), interpolated on log scales, the ends held.
+struct GemmPoint {
+  double size = 0, flops = 0;  // n, FLOP/s
+  bool operator==(const GemmPoint& o) const { return size == o.size && flops == o.flops; }
+};
+struct GemmCurve {
+  std::string dtype;  // "bf16" | "fp32"
+  std::vector<GemmPoint> points;
+  nlohmann::json source;
+  double rate(double m, double n, double k) const;
+};
+
 struct HostIdentity {
   std::vector<std::string> hostnames;
   std::string cpu_model, gpu_model;
@@ -58,6 +72,7 @@ struct HwProfile {
   std::optional<HostIdentity> host;  // calibrated profiles: the machine they describe
   int64_t devices_per_node = 0;      // GPUs, or cores
   std::optional<Figure> gemm_bf16, gemm_fp32, mem_bandwidth, mem_capacity;  // per device
+  std::optional<GemmCurve> gemm_by_size;  // per device; null: gemm_bf16/fp32 at every size
   // Shares of the datasheet rates the code achieves (calibrated; null: the rate itself, so the
   // prediction is a bound), and the memory a process holds besides the model (CPU: libtorch).
   std::optional<Figure> gemm_efficiency, elementwise_efficiency, optimizer_efficiency, runtime_bytes;

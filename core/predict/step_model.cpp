@@ -25,6 +25,11 @@ struct CommStream {
   }
 };
 
+// An m x n x k GEMM, `count` of them.
+struct GemmShape {
+  double m = 0, n = 0, k = 0, count = 1;
+};
+
 // One unit of the model as a rank runs it: compute (critical-path collectives included) and
 // the bytes its sharded or replicated parameters move.
 struct Unit {
@@ -95,6 +100,18 @@ class Predictor {
 
   void validate() const;
   void rates(double active);
+  // The rate a set of GEMMs runs at together (their FLOPs over their seconds): each at the
+  // profile's rate for its size where it has one, else every one at the dtype's rate.
+  double gemm_rate(const std::vector<GemmShape>& shapes) const {
+    if (curve_ == nullptr) return gemm_rate_;
+    double flops = 0, seconds = 0;
+    for (const auto& g : shapes) {
+      const double f = g.count * g.m * g.n * g.k;
+      flops += f;
+      seconds += f / (curve_->rate(g.m, g.n, g.k) * gemm_scale_);
+    }
+    return flops > 0 ? flops / seconds : gemm_rate_;
+  }
   void step();
   std::vector<Unit> units(int64_t stage);
   double fsdp_micro_step(const std::vector<Unit>& u);
@@ -107,6 +124,8 @@ class Predictor {
   Prediction out_;
   std::vector<double> stage_gemm_, stage_elem_;  // per micro-batch
   double gemm_rate_ = 0, mem_rate_ = 0, opt_rate_ = 0, width_ = 4, overlap_cost_ = 0;
+  double gemm_scale_ = 1;             // the shares gemm_rate_ applies to the device's rate
+  const GemmCurve* curve_ = nullptr;  // the profile's rate by size, for this dtype
 };
 
 void Predictor::validate() const {
@@ -156,7 +175,9 @@ void Predictor::rates(double active) {
   const double ee = figure_or(p_.elementwise_efficiency, 1, "elementwise work at the datasheet memory bandwidth");
   const double oe = figure_or(p_.optimizer_efficiency, 1, "the optimizer at the datasheet memory bandwidth");
   overlap_cost_ = p_.overlap_cost ? p_.overlap_cost->value : 0.0;
-  gemm_rate_ = gemm->value * gemm_share * ge;
+  gemm_scale_ = gemm_share * ge;
+  gemm_rate_ = gemm->value * gemm_scale_;
+  curve_ = p_.gemm_by_size && p_.gemm_by_size->dtype == (l_.bf16 ? "bf16" : "fp32") ? &*p_.gemm_by_size : nullptr;
   mem_rate_ = p_.mem_bandwidth->value * mem_share * ee;
   opt_rate_ = p_.mem_bandwidth->value * mem_share * oe;
   width_ = l_.bf16 ? 2 : 4;
@@ -199,6 +220,25 @@ std::vector<Unit> Predictor::units(int64_t stage) {
   const double a2a_bytes = tokens * static_cast<double>(std::max<int64_t>(c_.top_k, 1)) * h * width_ / tp;
   const double ep_one = c_.moe() ? cost("expert parallel", Coll::kAllToAll, a2a_bytes, l_.ep, l_.tp * l_.ep, 0) : 0.0;
 
+  // The GEMMs of a block's forward (per rank: tensor parallelism splits heads and ffn; a
+  // rank's experts each take their share of the expert group's routed tokens), and the head's.
+  const double T = tokens, seq = static_cast<double>(l_.seq), hd = static_cast<double>(c_.head_dim());
+  const double heads = static_cast<double>(c_.heads) / tp, kv = static_cast<double>(c_.kv_heads) / tp;
+  const double ffn = static_cast<double>(c_.ffn) / tp, mb = static_cast<double>(l_.micro_batch);
+  std::vector<GemmShape> block = {
+      {T, h, (heads + 2 * kv) * hd, 1}, {T, heads * hd, h, 1}, {seq, hd, seq, mb * heads}, {seq, seq, hd, mb * heads}};
+  const double up = c_.swiglu || c_.moe() ? 2 : 1;
+  if (c_.moe()) {
+    const double local = static_cast<double>(c_.experts) / static_cast<double>(l_.ep);
+    const double routed = std::max(1.0, T * static_cast<double>(c_.top_k * l_.ep) / static_cast<double>(c_.experts));
+    block.push_back({routed, h, ffn, up * local});
+    block.push_back({routed, ffn, h, local});
+  } else {
+    block.push_back({T, h, ffn, up});
+    block.push_back({T, ffn, h, 1});
+  }
+  const double block_rate = gemm_rate(block), head_rate = gemm_rate({{T, h, V / tp, 1}});
+
   const int64_t per_stage = c_.layers / l_.pp;
   std::vector<Unit> out;
   double gemm = 0, elem = 0;  // this stage's, one micro-batch
@@ -212,7 +252,7 @@ std::vector<Unit> Predictor::units(int64_t stage) {
   }
   for (int64_t b = 0; b < per_stage; ++b) {
     Unit u;
-    const double f_gemm = block_flops / 3 / gemm_rate_, f_elem = block_act / 3 / mem_rate_;
+    const double f_gemm = block_flops / 3 / block_rate, f_elem = block_act / 3 / mem_rate_;
     u.fwd_s = f_gemm + f_elem + 2 * tp_one + 2 * ep_one;
     u.bwd_s = 2 * (f_gemm + f_elem) + 2 * tp_one + 2 * ep_one + recompute * u.fwd_s;
     u.dense_bytes = block_dense;
@@ -223,7 +263,7 @@ std::vector<Unit> Predictor::units(int64_t stage) {
   }
   if (stage == l_.pp - 1) {
     Unit u;
-    const double f_gemm = head_flops / 3 / gemm_rate_, f_elem = logits_act / 3 / mem_rate_;
+    const double f_gemm = head_flops / 3 / head_rate, f_elem = logits_act / 3 / mem_rate_;
     u.fwd_s = f_gemm + f_elem;
     u.bwd_s = 2 * u.fwd_s;
     u.dense_bytes = head / tp + norm;

@@ -54,6 +54,21 @@ expect_exit 0 "--calibrate from pinned records" -- "$PLANNER" --calibrate --out 
   "$WORK"/cal_all_reduce.json "$WORK/pinned_env.json"
 python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["device"]["per_node"]["value"] == 1, p["device"]' \
   "$WORK/pinned.json" || fail "records with one usable CPU: the profile's node does not have one core"
+# The GEMM rate by size: probed by env_check, carried into the profile, used by --predict.
+expect_exit 0 "env_check --sweep-gemm-sizes" -- "$B/env_check" --sweep --sweep-seconds 0.3 --sweep-gemm-sizes 32,128 \
+  --out "$WORK/sizes_env.json"
+expect_exit 0 "--calibrate with the rate by size" -- "$PLANNER" --calibrate --out "$WORK/sizes.json" \
+  "$WORK"/cal_all_reduce.json "$WORK/sizes_env.json"
+python3 - "$WORK/sizes_env.json" "$WORK/sizes.json" <<'PY' || fail "the GEMM rate by size"
+import json, sys
+by = json.load(open(sys.argv[1]))["sweep"]["median"]["gemm_gflops_by_size"]
+assert [x["size"] for x in by] == [32, 128] and all(x["gflops"] > 0 for x in by), by
+curve = json.load(open(sys.argv[2]))["device"]["gemm_flops_by_size"]
+assert curve["dtype"] == "fp32" and [p["size"] for p in curve["points"]] == [32, 128], curve
+PY
+expect_exit 0 "--predict on a profile with the rate by size" -- "$PLANNER" --model small --dp 2 --predict \
+  --profile "$WORK/sizes.json"
+expect_exit 2 "--sweep-gemm-sizes 8" -- "$B/env_check" --sweep --sweep-gemm-sizes 8
 
 Bshape=(--model small --hidden 192 --ffn 512 --seq 96 --global-batch 4 "${steps[@]}" --hw-profile "$WORK/profile.json")
 expect_exit 0 "ddp 2 with --hw-profile" -- "$MPIRUN_LOCAL" 2 "$B/ddp_train" "${Bshape[@]}" --out "$WORK/ddp.json"

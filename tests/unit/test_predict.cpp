@@ -144,6 +144,41 @@ TEST_CASE("groups of a node that cross nodes at once share its links") {
   CHECK(one.one_s == Approx(collective_seconds(f, Coll::kAllReduce, one.one_bytes, 16)));
 }
 
+TEST_CASE("GEMMs run at the profile's rate for their size") {
+  nlohmann::json j = test_profile();
+  // Measured: 100 TFLOP/s at n = 512, 800 at n = 8192.
+  j["device"]["gemm_flops_by_size"] = {
+      {"dtype", "bf16"},
+      {"points", {{{"size", 512}, {"value", 100e12}}, {{"size", 8192}, {"value", 800e12}}}},
+      {"source", {{"calibrated", "test"}}}};
+  const HwProfile curve = parse_hw_profile(j, "test");
+  REQUIRE(curve.gemm_by_size.has_value());
+  const GemmCurve& g = *curve.gemm_by_size;
+  CHECK(g.rate(512, 512, 512) == Approx(100e12));
+  // On log scales: 16x the size gives 8x the rate, so 4x the size gives 8^(1/2) = 2.83x.
+  CHECK(g.rate(2048, 2048, 2048) == Approx(100e12 * std::sqrt(8.0)));
+  CHECK(g.rate(1024, 2048, 4096) == Approx(g.rate(2048, 2048, 2048)));  // by cbrt(m n k)
+  CHECK(g.rate(16, 16, 16) == Approx(100e12));                          // the ends held
+  CHECK(g.rate(65536, 8192, 8192) == Approx(800e12));
+  // Against one rate for every size (1 PFLOP/s here): a small model's GEMMs slow down far more
+  // than a large one's.
+  const HwProfile flat = parse_hw_profile(test_profile(), "test");
+  auto slowdown = [&](const ModelConfig& c) {
+    const ParallelLayout l = bf16_layout(1, 1, 1);
+    return predict_step(c, l, Cluster{1, 1}, curve).gemm_s / predict_step(c, l, Cluster{1, 1}, flat).gemm_s;
+  };
+  ModelConfig small = find_model("llama3_1_8b");
+  small.hidden = 512, small.heads = 8, small.kv_heads = 8, small.ffn = 1024, small.layers = 2;
+  const double small_slowdown = slowdown(small), large_slowdown = slowdown(find_model("llama3_1_70b"));
+  CHECK(small_slowdown > large_slowdown);
+  CHECK(large_slowdown > 1.0);
+  CHECK(small_slowdown < 1e15 / 100e12 + 1e-9);  // never slower than the slowest point
+  // Sizes out of order are refused, naming the field.
+  j["device"]["gemm_flops_by_size"]["points"] = {{{"size", 8192}, {"value", 800e12}}, {{"size", 512}, {"value", 1e12}}};
+  CHECK(usage_error([&] { parse_hw_profile(j, "test"); }).find("device.gemm_flops_by_size.points") !=
+        std::string::npos);
+}
+
 TEST_CASE("the pipeline bubble is the schedule's own count") {
   // 1F1B: (stages - 1) forward-backward pairs of idle time, whatever the micro-batches.
   for (int64_t stages : {2, 3, 4})
@@ -298,6 +333,27 @@ TEST_CASE("calibration fits this machine's records and refuses another machine's
   const CollectiveFit& f = p.intra_node.collectives.at(Coll::kAllReduce);
   CHECK(f.latency_s == Approx(20e-6).epsilon(1e-6));
   CHECK(f.bus_bandwidth == Approx(2e9).epsilon(1e-6));
+  // The probe's GEMM rate by size becomes the profile's, per core.
+  const nlohmann::json env = {
+      {"schema", "dtbench.result/v1"},
+      {"benchmark", "env_check"},
+      {"status", "ok"},
+      {"config", nlohmann::json::object()},
+      {"system", {{"hosts", {"vm"}}, {"cpu", {{"model", "Xeon"}, {"cores", 2}}}}},
+      {"sweep",
+       {{"median",
+         {{"gemm_gflops", 40},
+          {"mem_gbps", 10},
+          {"gemm_gflops_by_size", {{{"size", 64}, {"gflops", 10}}, {{"size", 512}, {"gflops", 40}}}}}}}}};
+  const std::string env_path = dir + "/env.json";
+  std::ofstream(env_path) << env.dump();
+  made.push_back(env_path);
+  const HwProfile q = calibrate_profile({a, b, env_path}, "mine", std::nullopt);
+  REQUIRE(q.gemm_by_size.has_value());
+  CHECK(q.gemm_by_size->dtype == "fp32");
+  const std::vector<GemmPoint> per_core = {{64, 5e9}, {512, 20e9}};
+  CHECK((q.gemm_by_size->points == per_core));
+  CHECK((parse_hw_profile(to_json(q), "written back").gemm_by_size->points == per_core));
   // Another CPU model, or (refining this profile) another host: refused, naming both.
   const auto other = record("c.json", "vm", "EPYC", 2, 20e-6, 2e9);
   CHECK(usage_error([&] {
