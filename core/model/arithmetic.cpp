@@ -1,5 +1,6 @@
 // Parameter and FLOP arithmetic on a ModelConfig, without a model.
 #include "core/model/config.h"
+#include "core/model/gemms.h"
 
 namespace dtbench {
 
@@ -26,15 +27,40 @@ int64_t parameter_count(const ModelConfig& c) { return parameters_with(c, c.moe(
 
 int64_t active_parameter_count(const ModelConfig& c) { return parameters_with(c, c.moe() ? c.top_k : 1); }
 
+std::vector<Gemm> block_gemms(const ModelConfig& c, int64_t micro_batch, int64_t seq, int64_t tp, int64_t ep) {
+  const double T = static_cast<double>(micro_batch * seq), s = static_cast<double>(seq);
+  const double mb = static_cast<double>(micro_batch), split = static_cast<double>(tp);
+  const double h = static_cast<double>(c.hidden), d = static_cast<double>(c.head_dim());
+  const double heads = static_cast<double>(c.heads) / split, kv = static_cast<double>(c.kv_heads) / split;
+  const double ffn = static_cast<double>(c.ffn) / split;
+  std::vector<Gemm> g = {{T, (heads + 2 * kv) * d, h, 1},
+                         {T, h, heads * d, 1},
+                         {s, s, d, 0.5 * mb * heads},   // q k^T
+                         {s, d, s, 0.5 * mb * heads}};  // probabilities x v
+  const double up = c.swiglu ? 2 : 1;                   // SwiGLU's gate and up; mixtures are SwiGLU (validate_model)
+  if (c.moe()) {
+    const double experts = static_cast<double>(c.experts), local = experts / static_cast<double>(ep);
+    const double routed = T * static_cast<double>(c.top_k * ep) / experts;  // tokens per local expert
+    g.push_back({T, experts, h, 1 / split});
+    g.push_back({routed, ffn, h, up * local});
+    g.push_back({routed, h, ffn, local});
+  } else {
+    g.push_back({T, ffn, h, up});
+    g.push_back({T, h, ffn, 1});
+  }
+  return g;
+}
+
+Gemm head_gemm(const ModelConfig& c, int64_t micro_batch, int64_t seq, int64_t tp) {
+  return {static_cast<double>(micro_batch * seq), static_cast<double>(c.vocab) / static_cast<double>(tp),
+          static_cast<double>(c.hidden), 1};
+}
+
 double flops_per_token(const ModelConfig& c, int64_t seq) {
-  const double h = static_cast<double>(c.hidden), L = static_cast<double>(c.layers);
-  const double n_kv = static_cast<double>(c.kv_heads), d = static_cast<double>(c.head_dim());
-  const double T = static_cast<double>(seq), V = static_cast<double>(c.vocab), ffn = static_cast<double>(c.ffn);
-  const double m = c.swiglu ? 3.0 : 2.0;
-  const double mlp = c.moe() ? 2 * static_cast<double>(c.top_k) * m * h * ffn + 2 * h * static_cast<double>(c.experts)
-                             : 2 * m * h * ffn;
-  const double per_layer = 2 * h * (h + 2 * n_kv * d) + 2 * h * h + 2 * T * h + mlp;
-  return 3.0 * (L * per_layer + 2 * h * V);
+  double block = 0;
+  for (const Gemm& g : block_gemms(c, 1, seq)) block += g.flops();
+  const double forward = static_cast<double>(c.layers) * block + head_gemm(c, 1, seq).flops();
+  return 3.0 * forward / static_cast<double>(seq);  // backward: twice the forward
 }
 
 double activation_bytes_per_layer(const ModelConfig& c, const ParallelLayout& l) {

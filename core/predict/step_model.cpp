@@ -8,7 +8,9 @@
 
 #include "core/model/plan.h"
 #include "core/parallel/pipeline/schedule.h"
+#include "core/model/gemms.h"
 #include "core/predict/collective_cost.h"
+#include "core/predict/gemm_rate.h"
 #include "core/report/errors.h"
 
 namespace dtbench {
@@ -23,11 +25,6 @@ struct CommStream {
     free_at = std::max(issued, free_at) + seconds;
     return free_at;
   }
-};
-
-// An m x n x k GEMM, `count` of them.
-struct GemmShape {
-  double m = 0, n = 0, k = 0, count = 1;
 };
 
 // One unit of the model as a rank runs it: compute (critical-path collectives included) and
@@ -100,18 +97,6 @@ class Predictor {
 
   void validate() const;
   void rates(double active);
-  // The rate a set of GEMMs runs at together (their FLOPs over their seconds): each at the
-  // profile's rate for its size where it has one, else every one at the dtype's rate.
-  double gemm_rate(const std::vector<GemmShape>& shapes) const {
-    if (curve_ == nullptr) return gemm_rate_;
-    double flops = 0, seconds = 0;
-    for (const auto& g : shapes) {
-      const double f = g.count * g.m * g.n * g.k;
-      flops += f;
-      seconds += f / (curve_->rate(g.m, g.n, g.k) * gemm_scale_);
-    }
-    return flops > 0 ? flops / seconds : gemm_rate_;
-  }
   void step();
   std::vector<Unit> units(int64_t stage);
   double fsdp_micro_step(const std::vector<Unit>& u);
@@ -191,8 +176,14 @@ std::vector<Unit> Predictor::units(int64_t stage) {
   const double tokens = static_cast<double>(l_.micro_batch * l_.seq);
   const double h = static_cast<double>(c_.hidden), V = static_cast<double>(c_.vocab);
   const double tp = static_cast<double>(l_.tp);
-  const double head_flops = 3.0 * 2.0 * h * V * tokens / tp;
-  const double block_flops = (flops_per_token(c_, l_.seq) * tokens / tp - head_flops) / static_cast<double>(c_.layers);
+  // The pinned FLOPs, GEMM by GEMM, each at the rate of its size.
+  const std::vector<Gemm> block = block_gemms(c_, l_.micro_batch, l_.seq, l_.tp, l_.ep);
+  const Gemm head_mm = head_gemm(c_, l_.micro_batch, l_.seq, l_.tp);
+  double block_flops = 0;
+  for (const Gemm& g : block) block_flops += 3.0 * g.flops();
+  const double head_flops = 3.0 * head_mm.flops();
+  const double block_rate = gemm_set_rate(block, curve_, gemm_scale_, gemm_rate_);
+  const double head_rate = gemm_set_rate({head_mm}, curve_, gemm_scale_, gemm_rate_);
   const double block_act = activation_bytes_per_layer(c_, l_);
   const double logits_act = 2.0 * tokens * V * 4.0 / tp;
   const double recompute = l_.activation_checkpointing ? 1.0 : 0.0;
@@ -219,25 +210,6 @@ std::vector<Unit> Predictor::units(int64_t stage) {
     tp_one = cost("tensor parallel", Coll::kAllReduce, act_bytes, l_.tp, l_.tp, 0);
   const double a2a_bytes = tokens * static_cast<double>(std::max<int64_t>(c_.top_k, 1)) * h * width_ / tp;
   const double ep_one = c_.moe() ? cost("expert parallel", Coll::kAllToAll, a2a_bytes, l_.ep, l_.tp * l_.ep, 0) : 0.0;
-
-  // The GEMMs of a block's forward (per rank: tensor parallelism splits heads and ffn; a
-  // rank's experts each take their share of the expert group's routed tokens), and the head's.
-  const double T = tokens, seq = static_cast<double>(l_.seq), hd = static_cast<double>(c_.head_dim());
-  const double heads = static_cast<double>(c_.heads) / tp, kv = static_cast<double>(c_.kv_heads) / tp;
-  const double ffn = static_cast<double>(c_.ffn) / tp, mb = static_cast<double>(l_.micro_batch);
-  std::vector<GemmShape> block = {
-      {T, h, (heads + 2 * kv) * hd, 1}, {T, heads * hd, h, 1}, {seq, hd, seq, mb * heads}, {seq, seq, hd, mb * heads}};
-  const double up = c_.swiglu || c_.moe() ? 2 : 1;
-  if (c_.moe()) {
-    const double local = static_cast<double>(c_.experts) / static_cast<double>(l_.ep);
-    const double routed = std::max(1.0, T * static_cast<double>(c_.top_k * l_.ep) / static_cast<double>(c_.experts));
-    block.push_back({routed, h, ffn, up * local});
-    block.push_back({routed, ffn, h, local});
-  } else {
-    block.push_back({T, h, ffn, up});
-    block.push_back({T, ffn, h, 1});
-  }
-  const double block_rate = gemm_rate(block), head_rate = gemm_rate({{T, h, V / tp, 1}});
 
   const int64_t per_stage = c_.layers / l_.pp;
   std::vector<Unit> out;

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/model/config.h"
+#include "core/model/gemms.h"
 #include "core/report/errors.h"
 
 using namespace dtbench;
@@ -30,6 +31,41 @@ TEST_CASE("model FLOPs per token follow the pinned formula") {
   ModelConfig mha = find_model("llama3_1_8b");
   mha.kv_heads = mha.heads;
   CHECK(flops_per_token(mha, 8192) > flops_per_token(find_model("llama3_1_8b"), 8192));
+}
+
+TEST_CASE("a block's GEMMs add up to the pinned FLOPs, and split over tp and ep without loss") {
+  // The pinned formula in closed form (docs/ARCHITECTURE.md), against the sum of the GEMMs
+  // that both flops_per_token and the predictor read.
+  auto pinned = [](const ModelConfig& c, double T) {
+    const double h = static_cast<double>(c.hidden), d = static_cast<double>(c.head_dim());
+    const double kv = static_cast<double>(c.kv_heads), ffn = static_cast<double>(c.ffn);
+    const double m = c.swiglu ? 3 : 2;
+    const double mlp = c.moe() ? 2 * static_cast<double>(c.top_k) * m * h * ffn + 2 * h * static_cast<double>(c.experts)
+                               : 2 * m * h * ffn;
+    return 3 * (static_cast<double>(c.layers) * (2 * h * (h + 2 * kv * d) + 2 * h * h + 2 * T * h + mlp) +
+                2 * h * static_cast<double>(c.vocab));
+  };
+  auto sum = [](const std::vector<Gemm>& gs) {
+    double f = 0;
+    for (const Gemm& g : gs) f += g.flops();
+    return f;
+  };
+  std::vector<ModelConfig> models = model_registry();
+  ModelConfig moe = find_model("tiny");
+  moe.experts = 8;
+  moe.top_k = 2;
+  models.push_back(moe);
+  for (const ModelConfig& c : models) {
+    for (const int64_t seq : {int64_t{128}, int64_t{4096}}) {
+      INFO(c.name << " seq " << seq);
+      CHECK(flops_per_token(c, seq) == Approx(pinned(c, static_cast<double>(seq))).epsilon(1e-12));
+      // A rank of tp 2 (x ep 2 for a mixture) does half of a micro-batch of 2's work.
+      const double whole = sum(block_gemms(c, 2, seq));
+      const int64_t ep = c.moe() ? 2 : 1;
+      CHECK(sum(block_gemms(c, 2, seq, 2, ep)) == Approx(whole / 2).epsilon(1e-12));
+      CHECK(head_gemm(c, 2, seq, 2).flops() == Approx(head_gemm(c, 2, seq).flops() / 2).epsilon(1e-12));
+    }
+  }
 }
 
 TEST_CASE("the registry holds what the issues name, and bad shapes are usage errors") {
