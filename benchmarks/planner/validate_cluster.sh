@@ -5,15 +5,24 @@
 # and 2 ranks a node, env_check --sweep, six training runs of two shapes; each node has half of
 # this machine's CPUs to itself, as a real node has its own: cluster.sh cpus), then seven layouts
 # of another shape run across both nodes with --hw-profile. Prints one row per run and the
-# median and worst absolute error of the step time. Not a test: the figures go in the README.
-# Everything the cluster made is gone afterwards.
-#   benchmarks/planner/validate_cluster.sh [OUT_DIR]
+# median and worst absolute error of the step time. The layouts run --rounds times, one after
+# another in turn (default 3), and each is measured by the median of its rounds, with their
+# range beside it: this machine's step times of one layout differ by up to 1.6x between runs
+# minutes apart. Not a test: the figures go in the README. Everything the cluster made is
+# gone afterwards.
+#   benchmarks/planner/validate_cluster.sh [--rounds N] [OUT_DIR]
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=scripts/env.sh
 source "$root/scripts/env.sh"
 export DTBENCH_SRC="$root" DTBENCH_BIN="$root/$DTBENCH_BUILD_DIR"
 # shellcheck source=tests/cluster/lib.sh
 source "$root/tests/cluster/lib.sh"
+rounds=3
+if [ "${1:-}" = --rounds ]; then
+  rounds="${2:-}"
+  shift 2 || true
+fi
+[[ "$rounds" =~ ^[1-9][0-9]?$ ]] || { echo "validate_cluster.sh: --rounds takes 1 to 99, got '$rounds'" >&2; exit 2; }
 out="${1:-$WORK/out}"
 mkdir -p "$out"
 DTBENCH_CLUSTER_DIR="$WORK/vc"
@@ -62,16 +71,18 @@ cal+=("$out"/cal_ddp_1x2.json "$out"/cal_ddp_2x1.json "$out"/cal_fsdp_2x2.json "
   "$out"/cal_wide_tp_1x2.json "$out"/cal_wide_ddp_2x2.json)
 "$DTBENCH_BIN/tools/planner" --calibrate --name vcluster-1gbit --out "$out/profile.json" "${cal[@]}"
 
-echo "# validation: small with hidden 384, ffn 1024, seq 192 across both nodes, each with --hw-profile"
+echo "# validation: small with hidden 384, ffn 1024, seq 192 across both nodes, each with --hw-profile, $rounds rounds"
 V=(--model small --hidden 384 --ffn 1024 --seq 192 --steps 8 --log-every 1000 --hw-profile "$out/profile.json")
-run_on "$hosts_2x1" 2 "$out/val_ddp_2x1.json" "$B/ddp_train" "${V[@]}" --global-batch 4
-run_on "$hosts_2x2" 4 "$out/val_ddp_2x2.json" "$B/ddp_train" "${V[@]}" --global-batch 8
-run_on "$hosts_2x1" 2 "$out/val_fsdp_2x1.json" "$B/fsdp_llama" "${V[@]}" --global-batch 4 --activation-checkpointing=false
-run_on "$hosts_2x2" 4 "$out/val_fsdp_2x2_ac.json" "$B/fsdp_llama" "${V[@]}" --global-batch 4
-run_on "$hosts_2x2" 4 "$out/val_hsdp_2x2.json" "$B/fsdp_llama" "${V[@]}" --global-batch 4 --hsdp-shard-size 2 \
-  --activation-checkpointing=false
-run_on "$hosts_2x2" 4 "$out/val_tp_2_dp_2.json" "$B/megatron_gpt" "${V[@]}" --tp 2 --global-batch 4
-run_on "$hosts_2x1" 2 "$out/val_pp_2.json" "$B/megatron_gpt" "${V[@]}" --pp 2 --global-batch 4
+for k in $(seq "$rounds"); do
+  run_on "$hosts_2x1" 2 "$out/val_ddp_2x1.r$k.json" "$B/ddp_train" "${V[@]}" --global-batch 4
+  run_on "$hosts_2x2" 4 "$out/val_ddp_2x2.r$k.json" "$B/ddp_train" "${V[@]}" --global-batch 8
+  run_on "$hosts_2x1" 2 "$out/val_fsdp_2x1.r$k.json" "$B/fsdp_llama" "${V[@]}" --global-batch 4 --activation-checkpointing=false
+  run_on "$hosts_2x2" 4 "$out/val_fsdp_2x2_ac.r$k.json" "$B/fsdp_llama" "${V[@]}" --global-batch 4
+  run_on "$hosts_2x2" 4 "$out/val_hsdp_2x2.r$k.json" "$B/fsdp_llama" "${V[@]}" --global-batch 4 --hsdp-shard-size 2 \
+    --activation-checkpointing=false
+  run_on "$hosts_2x2" 4 "$out/val_tp_2_dp_2.r$k.json" "$B/megatron_gpt" "${V[@]}" --tp 2 --global-batch 4
+  run_on "$hosts_2x1" 2 "$out/val_pp_2.r$k.json" "$B/megatron_gpt" "${V[@]}" --pp 2 --global-batch 4
+done
 
 python3 "$root/benchmarks/planner/error_table.py" "$out" --inter-node
 finish >/dev/null

@@ -50,22 +50,25 @@ class Predictor {
   // Between nodes, the groups of one node that run the same call at once share its links: a
   // group with every `stride`-th rank has min(stride, ranks per node) of them (tensor parallel
   // 8 inside a p5: eight data-parallel groups on its NICs), so each gets that share of the
-  // bandwidth that one group of the fit had.
+  // bandwidth that one group of the fit had. That fit is the one measured with as many of the
+  // group's own ranks on a node (one, for such a strided group): a fit measured with more
+  // ranks of one group a node is another traffic pattern (one ring through the node).
   double cost(const std::string& what, Coll coll, double bytes, int64_t ranks, int64_t span, int64_t calls = 1) {
     if (ranks <= 1 || bytes <= 0) return 0;
     const std::string level = level_of(span);
+    const int64_t nodes_spanned = (span + cl_.ranks_per_node - 1) / cl_.ranks_per_node;
+    const int64_t fit_ranks_per_node =
+        level == "intra_node" ? cl_.ranks_per_node : std::max<int64_t>(1, ranks / nodes_spanned);
     const ChosenFit f =
-        choose_fit(level == "intra_node" ? p_.intra_node : p_.inter_node, coll, cl_.ranks_per_node, level, p_.name);
+        choose_fit(level == "intra_node" ? p_.intra_node : p_.inter_node, coll, fit_ranks_per_node, level, p_.name);
     if (f.rule != "fitted")
       note(fmt::format("{} {} on {}: no fit of its own, {}", what, coll_name(coll), level, f.rule));
     const double sharing = level == "inter_node"
                                ? static_cast<double>(std::min(std::max<int64_t>(1, span / ranks), cl_.ranks_per_node))
                                : 1.0;
     double s = collective_seconds(f.fit, coll, bytes * sharing, ranks);
-    if (f.rule == "link bound" && level == "inter_node") {
-      const int64_t nodes = (span + cl_.ranks_per_node - 1) / cl_.ranks_per_node;
-      s = sharing * bytes * bus_factor(coll, std::max<int64_t>(nodes, 2)) / f.fit.bus_bandwidth;
-    }
+    if (f.rule == "link bound" && level == "inter_node")
+      s = sharing * bytes * bus_factor(coll, std::max<int64_t>(nodes_spanned, 2)) / f.fit.bus_bandwidth;
     CommTerm& t = term(what, coll, level, f.rule, ranks, bytes);
     t.one_s = s;
     t.one_bytes = bytes;

@@ -142,6 +142,28 @@ TEST_CASE("groups of a node that cross nodes at once share its links") {
   const CommTerm one = ddp_term(bf16_layout(16, 1, 1));
   CHECK(one.ranks == 16);
   CHECK(one.one_s == Approx(collective_seconds(f, Coll::kAllReduce, one.one_bytes, 16)));
+
+  // Fits measured at 1 and at 8 ranks a node (one ring through each node's 8 ranks): the pairs,
+  // one rank a node each, are timed on the 1-a-node fit with their node's eight groups' bytes;
+  // the group of 16 on the 8-a-node fit.
+  nlohmann::json j = test_profile();
+  nlohmann::json one_a_node = {{"latency_s", 5e-6}, {"bus_bandwidth", 20e9}, {"source", {{"calibrated", "test"}}}};
+  nlohmann::json eight_a_node = {{"latency_s", 5e-6}, {"bus_bandwidth", 60e9}, {"source", {{"calibrated", "test"}}}};
+  j["levels"]["inter_node"]["by_ranks_per_node"] = {{"1", {{"all_reduce", one_a_node}}},
+                                                    {"8", {{"all_reduce", eight_a_node}}}};
+  const HwProfile by_rpn = parse_hw_profile(j, "test");
+  auto term_on = [&](const ParallelLayout& l) {
+    for (const auto& t : predict_step(c, l, Cluster{2, 8}, by_rpn).comm)
+      if (t.what == "ddp all_reduce") return t;
+    FAIL("no ddp all_reduce term");
+    return CommTerm{};
+  };
+  CollectiveFit f1 = f, f8 = f;
+  f1.bus_bandwidth = 20e9, f8.bus_bandwidth = 60e9;
+  const CommTerm strided = term_on(bf16_layout(2, 8, 1));
+  CHECK(strided.one_s == Approx(collective_seconds(f1, Coll::kAllReduce, 8 * strided.one_bytes, 2)));
+  const CommTerm whole = term_on(bf16_layout(16, 1, 1));
+  CHECK(whole.one_s == Approx(collective_seconds(f8, Coll::kAllReduce, whole.one_bytes, 16)));
 }
 
 TEST_CASE("GEMMs run at the profile's rate for their size") {
