@@ -126,10 +126,12 @@ python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["sweep"]; assert [n[
   fail "node_sweep.sbatch's record"
 
 # dtbench-launch told a node count that Slurm's step contradicts: exit 2 on each node, before
-# any rank starts, one line naming both counts.
+# any rank starts, one line naming both counts. --kill-on-bad-exit=0: each node's exit is its
+# own (with KillOnBadExit the first node's exit 2 could have srun terminate the other before it
+# exited, and the job's exit code was then that SIGTERM's 143).
 rc=0
 job=$(on head sbatch --parsable --wait -N 2 --ntasks-per-node=1 -J mismatch -o "$sdir/mismatch.out" \
-  --wrap "srun $DTBENCH_BIN/launch/dtbench-launch --nnodes 3 --node-rank 0 -- true") || rc=$?
+  --wrap "srun --kill-on-bad-exit=0 $DTBENCH_BIN/launch/dtbench-launch --nnodes 3 --node-rank 0 -- true") || rc=$?
 job="${job%%;*}"
 lines="$(grep "error:" "$sdir/mismatch.out" | grep -v "^srun: \|^slurmstepd" | sort -u)"
 if [ "$(job_field "$job" ExitCode)" = 2:0 ] && [ "$(grep -c . <<<"$lines")" -eq 1 ] &&
