@@ -56,10 +56,15 @@ Gemm head_gemm(const ModelConfig& c, int64_t micro_batch, int64_t seq, int64_t t
           static_cast<double>(c.hidden), 1};
 }
 
+double flops_of(const std::vector<Gemm>& gemms) {
+  double f = 0;
+  for (const Gemm& g : gemms) f += g.flops();
+  return f;
+}
+
 double flops_per_token(const ModelConfig& c, int64_t seq) {
-  double block = 0;
-  for (const Gemm& g : block_gemms(c, 1, seq)) block += g.flops();
-  const double forward = static_cast<double>(c.layers) * block + head_gemm(c, 1, seq).flops();
+  const double forward =
+      static_cast<double>(c.layers) * flops_of(block_gemms(c, 1, seq)) + head_gemm(c, 1, seq).flops();
   return 3.0 * forward / static_cast<double>(seq);  // backward: twice the forward
 }
 

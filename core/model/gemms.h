@@ -24,6 +24,9 @@ struct Gemm {
 // each local expert with its share of the expert group's routed tokens instead of the MLP.
 std::vector<Gemm> block_gemms(const ModelConfig& c, int64_t micro_batch, int64_t seq, int64_t tp = 1, int64_t ep = 1);
 
+// Their FLOPs, all counts included.
+double flops_of(const std::vector<Gemm>& gemms);
+
 // The logits layer's forward GEMM on such a rank (the vocabulary split over tp).
 Gemm head_gemm(const ModelConfig& c, int64_t micro_batch, int64_t seq, int64_t tp = 1);
 

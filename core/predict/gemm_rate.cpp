@@ -6,8 +6,9 @@ double gemm_set_rate(const std::vector<Gemm>& gemms, const GemmCurve* curve, dou
   if (curve == nullptr) return flat;
   double flops = 0, seconds = 0;
   for (const Gemm& g : gemms) {
-    flops += g.flops();
-    seconds += g.flops() / (curve->rate(g.m, g.n, g.k) * scale);
+    const double f = g.flops();
+    flops += f;
+    seconds += f / (curve->rate(g.m, g.n, g.k) * scale);
   }
   return flops > 0 ? flops / seconds : flat;
 }

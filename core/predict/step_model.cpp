@@ -6,9 +6,9 @@
 #include <cmath>
 #include <map>
 
+#include "core/model/gemms.h"
 #include "core/model/plan.h"
 #include "core/parallel/pipeline/schedule.h"
-#include "core/model/gemms.h"
 #include "core/predict/collective_cost.h"
 #include "core/predict/gemm_rate.h"
 #include "core/report/errors.h"
@@ -182,8 +182,7 @@ std::vector<Unit> Predictor::units(int64_t stage) {
   // The pinned FLOPs, GEMM by GEMM, each at the rate of its size.
   const std::vector<Gemm> block = block_gemms(c_, l_.micro_batch, l_.seq, l_.tp, l_.ep);
   const Gemm head_mm = head_gemm(c_, l_.micro_batch, l_.seq, l_.tp);
-  double block_flops = 0;
-  for (const Gemm& g : block) block_flops += 3.0 * g.flops();
+  const double block_flops = 3.0 * flops_of(block);
   const double head_flops = 3.0 * head_mm.flops();
   const double block_rate = gemm_set_rate(block, curve_, gemm_scale_, gemm_rate_);
   const double head_rate = gemm_set_rate({head_mm}, curve_, gemm_scale_, gemm_rate_);

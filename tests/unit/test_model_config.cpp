@@ -45,11 +45,6 @@ TEST_CASE("a block's GEMMs add up to the pinned FLOPs, and split over tp and ep 
     return 3 * (static_cast<double>(c.layers) * (2 * h * (h + 2 * kv * d) + 2 * h * h + 2 * T * h + mlp) +
                 2 * h * static_cast<double>(c.vocab));
   };
-  auto sum = [](const std::vector<Gemm>& gs) {
-    double f = 0;
-    for (const Gemm& g : gs) f += g.flops();
-    return f;
-  };
   std::vector<ModelConfig> models = model_registry();
   ModelConfig moe = find_model("tiny");
   moe.experts = 8;
@@ -60,9 +55,9 @@ TEST_CASE("a block's GEMMs add up to the pinned FLOPs, and split over tp and ep 
       INFO(c.name << " seq " << seq);
       CHECK(flops_per_token(c, seq) == Approx(pinned(c, static_cast<double>(seq))).epsilon(1e-12));
       // A rank of tp 2 (x ep 2 for a mixture) does half of a micro-batch of 2's work.
-      const double whole = sum(block_gemms(c, 2, seq));
+      const double whole = flops_of(block_gemms(c, 2, seq));
       const int64_t ep = c.moe() ? 2 : 1;
-      CHECK(sum(block_gemms(c, 2, seq, 2, ep)) == Approx(whole / 2).epsilon(1e-12));
+      CHECK(flops_of(block_gemms(c, 2, seq, 2, ep)) == Approx(whole / 2).epsilon(1e-12));
       CHECK(head_gemm(c, 2, seq, 2).flops() == Approx(head_gemm(c, 2, seq).flops() / 2).epsilon(1e-12));
     }
   }
